@@ -1,0 +1,1 @@
+"""GPU passthrough scheduling and tooling for OpenStack Nova."""

@@ -1,0 +1,1 @@
+"""nova-api plugins of nova_gpu_ext."""

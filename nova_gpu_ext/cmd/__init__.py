@@ -1,0 +1,1 @@
+"""The ``nova-gpu-ext`` command line."""

@@ -1,0 +1,52 @@
+"""``nova-gpu-ext``: one console script, one module per sub-command.
+
+Each sub-command module has ``NAME``, ``HELP``, ``add_arguments(parser)``
+and ``run(args) -> int``; modules are imported only when their command
+runs, so ``--help`` works without nova or openstacksdk installed.
+"""
+
+import argparse
+import importlib
+import sys
+
+# Sub-command name -> (module, one-line help).
+COMMANDS = {
+    'demo': ('nova_gpu_ext.cmd.demo',
+             'schedule GPU servers on example hosts, with nova_gpu_ext and '
+             'with nova in-tree scheduling, and print where they land'),
+}
+
+
+class UsageError(Exception):
+    """Bad input: the message names what is wrong and how to fix it."""
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv)
+    args = parser.parse_args(argv)
+    try:
+        return importlib.import_module(args.module).run(args)
+    except UsageError as exc:
+        print(f'nova-gpu-ext {args.command}: error: {exc}', file=sys.stderr)
+        return 2
+
+
+def build_parser(argv):
+    """The parser with the arguments of the chosen sub-command only."""
+    parser = argparse.ArgumentParser(
+        prog='nova-gpu-ext',
+        description='GPU passthrough tooling for OpenStack Nova.')
+    subparsers = parser.add_subparsers(dest='command', metavar='COMMAND')
+    subparsers.required = True
+    for name, (module, help_text) in COMMANDS.items():
+        sub = subparsers.add_parser(name, help=help_text,
+                                    description=help_text)
+        sub.set_defaults(module=module)
+        if argv and argv[0] == name:
+            importlib.import_module(module).add_arguments(sub)
+    return parser
+
+
+if __name__ == '__main__':
+    sys.exit(main())

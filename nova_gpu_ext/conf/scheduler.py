@@ -1,0 +1,64 @@
+"""Options of GpuPassthroughFilter and GpuWeigher."""
+
+from oslo_config import cfg
+
+GROUP = cfg.OptGroup(
+    'nova_gpu_ext',
+    title='GPU passthrough scheduling',
+    help="""
+Options of the nova_gpu_ext scheduler filter and weigher, read by
+nova-scheduler.
+""")
+
+FILTER_OPTS = [
+    cfg.BoolOpt(
+        'same_model_default',
+        default=True,
+        help="""
+Give every multi-GPU request GPUs of one model.
+
+GpuPassthroughFilter passes a host only if all devices given for one
+``alias:count`` item of ``pci_passthrough:alias`` share vendor and product
+id, which CUDA multi-GPU jobs need. Different items of one flavor may still
+get different models.
+
+Possible values:
+
+* True: identical GPUs unless the flavor sets ``gpu:same_model=false``.
+* False: models may mix unless the flavor sets ``gpu:same_model=true``.
+
+Related options:
+
+* ``[filter_scheduler] enabled_filters`` must list GpuPassthroughFilter.
+"""),
+    cfg.StrOpt(
+        'numa_default',
+        default='any',
+        choices=[
+            ('any', 'NUMA placement of the GPUs is not considered'),
+            ('prefer', 'devices of one request on one NUMA node when the '
+                       'host can choose, never a reason to refuse a host'),
+            ('single', 'all devices of one request on one host NUMA node, '
+                       'hosts that cannot do that are refused'),
+        ],
+        help="""
+NUMA locality of the GPUs of one request, for flavors without ``gpu:numa``.
+
+This is independent of the alias ``numa_policy``: it is about the GPUs of a
+multi-GPU request sharing a NUMA node (peer-to-peer traffic), whether or not
+the instance has a NUMA topology.
+
+Related options:
+
+* Flavor extra spec ``gpu:numa`` overrides it per flavor.
+"""),
+]
+
+
+def register_opts(conf):
+    conf.register_group(GROUP)
+    conf.register_opts(FILTER_OPTS, group=GROUP)
+
+
+def list_opts():
+    return {GROUP: FILTER_OPTS}

@@ -1,0 +1,60 @@
+"""The host decision of GpuPassthroughFilter, on plain values."""
+
+import dataclasses
+import typing as ty
+
+from nova_gpu_ext.gpu import fit
+from nova_gpu_ext.gpu import inventory as inventory_mod
+from nova_gpu_ext.gpu import models
+from nova_gpu_ext.gpu import scoring
+from nova_gpu_ext.gpu import walk as walk_mod
+
+
+@dataclasses.dataclass(frozen=True)
+class HostDecision:
+    """Which allocation candidates survive, best first, and why not others.
+
+    ``order`` holds indices into the candidate list given; it is empty when
+    the host is refused, and ``reason`` then says why.
+    """
+
+    order: tuple[int, ...]
+    reason: str | None
+    inventory: inventory_mod.Inventory
+
+    @property
+    def passes(self) -> bool:
+        return bool(self.order)
+
+
+def decide(pools: ty.Sequence[walk_mod.Pool],
+           requests: ty.Sequence[walk_mod.DeviceRequest],
+           policy: models.GpuPolicy,
+           mappings: ty.Sequence[walk_mod.Mapping | None]) -> HostDecision:
+    """Judge each allocation candidate's mapping, in legacy or placement.
+
+    In legacy mode no mapping names the PCI request groups, every candidate
+    gives the same walk and it is done once.  In placement mode each
+    candidate fixes the providers, so its own walk says which models and
+    NUMA nodes it would give.
+    """
+    inventory = inventory_mod.Inventory.from_pools(pools)
+    if not mappings:
+        return HostDecision((), 'no allocation candidates left for this host',
+                            inventory)
+    judged = {}
+    keys = []
+    for index, mapping in enumerate(mappings):
+        rps = tuple(tuple(walk_mod.rp_uuids_for(r, mapping)) for r in requests)
+        if rps not in judged:
+            result = walk_mod.walk(pools, requests, mapping)
+            judged[rps] = (fit.misfit(requests, result, policy), result)
+        reason, result = judged[rps]
+        if reason is None:
+            keys.append((scoring.placement_key(requests, result, inventory),
+                         index))
+    if not keys:
+        reasons = sorted({reason for reason, _ in judged.values()})
+        return HostDecision((), '; '.join(reasons), inventory)
+    return HostDecision(tuple(index for _, index in sorted(keys)), None,
+                        inventory)

@@ -1,0 +1,44 @@
+"""Decide whether the devices a walk gives fit a flavor's GPU policy."""
+
+import collections
+import typing as ty
+
+from nova_gpu_ext.gpu import models
+from nova_gpu_ext.gpu import walk as walk_mod
+
+
+def _summary(takes: ty.Iterable[walk_mod.Take], attr: str) -> str:
+    counts = collections.Counter()
+    for take in takes:
+        counts[str(getattr(take, attr))] += take.count
+    return ' + '.join(f'{n} x {key}' for key, n in sorted(counts.items()))
+
+
+def misfit(requests: ty.Sequence[walk_mod.DeviceRequest],
+           result: walk_mod.WalkResult,
+           policy: models.GpuPolicy) -> str | None:
+    """Why the walk's devices do not suit the flavor, or None if they do."""
+    if not result.ok:
+        request = requests[result.failed]
+        return (f'request {request.label()} cannot be met: not enough '
+                f'matching free devices after the requests before it')
+    for request, takes in zip(requests, result.takes):
+        if not request.is_gpu:
+            continue
+        if policy.same_model and len({t.model for t in takes}) > 1:
+            return (f'request {request.label()} would get mixed models '
+                    f'({_summary(takes, "model")})')
+        if (policy.numa is models.NumaMode.SINGLE and
+                len({t.numa_node for t in takes}) > 1):
+            return (f'request {request.label()} would be split over NUMA '
+                    f'nodes ({_summary(takes, "numa_node")}) under '
+                    f'gpu:numa=single')
+    return None
+
+
+def numa_splits(requests: ty.Sequence[walk_mod.DeviceRequest],
+                result: walk_mod.WalkResult) -> int:
+    """Extra NUMA nodes touched by the GPU requests (0 = each on one)."""
+    return sum(len({t.numa_node for t in takes}) - 1
+               for request, takes in zip(requests, result.takes)
+               if request.is_gpu and takes)

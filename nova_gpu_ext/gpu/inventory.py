@@ -1,0 +1,50 @@
+"""Free GPUs of one host, per model and NUMA node, from its PCI pools."""
+
+import collections
+import dataclasses
+import typing as ty
+
+from nova_gpu_ext.gpu import models
+
+
+@dataclasses.dataclass(frozen=True)
+class Inventory:
+    """Free devices of a host.
+
+    Built from the scheduler's pool dicts.  Counts are SUMMED over pools:
+    a pool is one device for type-PCI GPUs but a whole PF's worth of VFs
+    for NICs, and pools whose devices are all in use stay listed with a
+    count of 0.
+    """
+
+    free: ty.Mapping[models.ModelKey, int]
+    free_by_numa: ty.Mapping[tuple[models.ModelKey, int | None], int]
+    providers: ty.Mapping[str, tuple[models.ModelKey, int | None]]
+
+    @classmethod
+    def from_pools(cls, pools: ty.Iterable[ty.Mapping[str, ty.Any]]):
+        free = collections.Counter()
+        free_by_numa = collections.Counter()
+        providers = {}
+        for pool in pools:
+            model = models.model_of(pool)
+            numa = pool.get('numa_node')
+            count = int(pool.get('count') or 0)
+            free[model] += count
+            free_by_numa[model, numa] += count
+            if pool.get('rp_uuid'):
+                providers[pool['rp_uuid']] = (model, numa)
+        return cls(dict(free), dict(free_by_numa), providers)
+
+    def describe(self) -> str:
+        """Per-model free counts for logs, e.g. ``10de:11b4=3(n0:2,n1:1)``."""
+        if not self.free:
+            return 'no PCI devices'
+        parts = []
+        for model in sorted(self.free):
+            nodes = ','.join(
+                f'n{numa}:{n}' for (m, numa), n in sorted(
+                    self.free_by_numa.items(), key=lambda i: str(i[0][1]))
+                if m == model)
+            parts.append(f'{model}={self.free[model]}({nodes})')
+        return ' '.join(parts)

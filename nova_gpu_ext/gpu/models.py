@@ -1,0 +1,70 @@
+"""GPU model keys and the per-flavor GPU policy."""
+
+import dataclasses
+import enum
+import typing as ty
+
+from oslo_utils import strutils
+
+SAME_MODEL_SPEC = 'gpu:same_model'
+NUMA_SPEC = 'gpu:numa'
+
+
+class ModelKey(ty.NamedTuple):
+    """A GPU model: CUDA multi-GPU jobs need every device of one model."""
+
+    vendor_id: str
+    product_id: str
+
+    def __str__(self):
+        return f'{self.vendor_id}:{self.product_id}'
+
+
+def model_of(pool: ty.Mapping[str, ty.Any]) -> ModelKey:
+    """Return the model of a PCI pool (or device) dict, ids lower-cased."""
+    return ModelKey(str(pool.get('vendor_id') or '').lower(),
+                    str(pool.get('product_id') or '').lower())
+
+
+class NumaMode(str, enum.Enum):
+    """How the devices of one request relate to host NUMA nodes.
+
+    ``single`` is about peer-to-peer locality of a multi-GPU set, so it
+    holds whether or not the instance itself has a NUMA topology.
+    """
+
+    ANY = 'any'
+    PREFER = 'prefer'
+    SINGLE = 'single'
+
+
+@dataclasses.dataclass(frozen=True)
+class GpuPolicy:
+    """What a flavor asks of the GPUs given for each of its requests."""
+
+    same_model: bool = True
+    numa: NumaMode = NumaMode.ANY
+
+    def __str__(self):
+        return f'same_model={self.same_model}, numa={self.numa.value}'
+
+
+def policy_from_extra_specs(
+    extra_specs: ty.Mapping[str, str] | None, default: GpuPolicy,
+) -> GpuPolicy:
+    """Read the ``gpu:`` extra specs of a flavor.
+
+    The API validators refuse bad values; a flavor created before the
+    validators were installed may still carry one, and the scheduler must
+    not fail on it, so unknown values fall back to ``default``.
+    """
+    specs = extra_specs or {}
+    same_model = strutils.bool_from_string(
+        specs.get(SAME_MODEL_SPEC), default=None)
+    try:
+        numa = NumaMode(str(specs.get(NUMA_SPEC, '')).strip().lower())
+    except ValueError:
+        numa = default.numa
+    return GpuPolicy(
+        same_model=default.same_model if same_model is None else same_model,
+        numa=numa)

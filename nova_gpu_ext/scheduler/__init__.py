@@ -1,0 +1,1 @@
+"""Nova scheduler adapters: thin translations to the pure GPU core."""

@@ -1,0 +1,69 @@
+"""GpuPassthroughFilter: identical GPUs for every multi-GPU request."""
+
+from oslo_log import log as logging
+
+from nova.scheduler import filters
+
+from nova_gpu_ext import conf
+from nova_gpu_ext.gpu import decide
+from nova_gpu_ext.gpu import models
+from nova_gpu_ext.scheduler import nova_objects
+
+LOG = logging.getLogger(__name__)
+CONF = conf.CONF
+
+
+def default_policy() -> models.GpuPolicy:
+    group = CONF.nova_gpu_ext
+    return models.GpuPolicy(same_model=group.same_model_default,
+                            numa=models.NumaMode(group.numa_default))
+
+
+class GpuPassthroughFilter(filters.BaseHostFilter):
+    """Pass hosts whose PCI claim would give each GPU request one model.
+
+    A GPU request is a PCI request from a flavor alias; neutron port
+    requests are applied (they use up pools) but never judged.  For each
+    allocation candidate the filter replays the compute's device walk:
+
+    * legacy mode: the candidates do not name PCI providers, the compute
+      walks the pools in order, and a host passes only if that walk gives
+      every GPU request devices of one model (``gpu:same_model``, default
+      ``[nova_gpu_ext] same_model_default``) and, under ``gpu:numa=single``,
+      of one NUMA node;
+    * placement mode: each candidate fixes the providers; candidates that
+      would mix models (or NUMA nodes under ``single``) are dropped and the
+      rest are ordered best first (fewest NUMA nodes, then the nodes they
+      fill most), because the scheduler claims the first one.
+
+    It also refuses hosts that cannot meet the requests at all, so it never
+    passes a host that PciPassthroughFilter refuses.  On rebuild placement
+    is not asked and there are no candidates, hence ``RUN_ON_REBUILD``.
+    """
+
+    RUN_ON_REBUILD = False
+
+    def host_passes(self, host_state, spec_obj):
+        requests = nova_objects.device_requests(spec_obj)
+        if not any(r.is_gpu for r in requests):
+            return True
+        policy = nova_objects.gpu_policy(spec_obj, default_policy())
+        candidates = list(host_state.allocation_candidates or ())
+        result = decide.decide(nova_objects.pools(host_state), requests,
+                               policy, nova_objects.candidate_mappings(host_state))
+        host_state.allocation_candidates = [candidates[i] for i in result.order]
+        if LOG.isEnabledFor(logging.DEBUG):
+            _log(host_state, requests, policy, result, len(candidates))
+        return result.passes
+
+
+def _log(host_state, requests, policy, result, total):
+    LOG.debug('%(host)s %(verdict)s GPU request(s) %(requests)s (%(policy)s; '
+              'free: %(free)s)%(reason)s; kept %(kept)d of %(total)d '
+              'allocation candidate(s)',
+              {'host': host_state,
+               'verdict': 'passes' if result.passes else 'fails',
+               'requests': ', '.join(r.label() for r in requests),
+               'policy': policy, 'free': result.inventory.describe(),
+               'reason': f': {result.reason}' if result.reason else '',
+               'kept': len(result.order), 'total': total})

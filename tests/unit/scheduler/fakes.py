@@ -1,0 +1,70 @@
+"""Real nova scheduler objects for the adapter tests (no mocks)."""
+
+from nova import objects
+from nova.pci import stats
+from nova.scheduler import host_manager
+from oslo_utils import uuidutils
+
+objects.register_all()
+
+K4200 = ('10de', '11b4')
+V100 = ('10de', '1db4')
+ROOT = 'root-rp'
+
+
+def pool(model, numa=0, count=1, address=None, **tags):
+    tags.setdefault('dev_type', 'type-PCI')
+    if address:
+        tags['address'] = address
+    return objects.PciDevicePool(vendor_id=model[0], product_id=model[1],
+                                 numa_node=numa, count=count, tags=tags)
+
+
+def host(name, pools, candidates=None):
+    """A HostState whose PCI stats hold ``pools`` in the given order.
+
+    Nova sorts pools by their number of keys (stably); give every pool the
+    same keys (an address, as real type-PCI pools have) to keep the order.
+    """
+    state = host_manager.HostState(name, name, uuidutils.generate_uuid())
+    pools = [p if 'address' in p.tags else _addressed(p, i)
+             for i, p in enumerate(pools)]
+    state.pci_stats = stats.PciDeviceStats(
+        None, stats=objects.PciDevicePoolList(objects=pools))
+    state.allocation_candidates = (
+        [{'allocations': {}, 'mappings': {'': [ROOT]}}]
+        if candidates is None else candidates)
+    return state
+
+
+def _addressed(p, index):
+    p.tags = dict(p.tags, address=f'0000:81:{index:02x}.0')
+    return p
+
+
+def request(count, *models, alias='gpu', request_id=None, **spec_extra):
+    return objects.InstancePCIRequest(
+        count=count, alias_name=alias, numa_policy='legacy',
+        request_id=request_id or uuidutils.generate_uuid(),
+        spec=[dict({'vendor_id': m[0], 'product_id': m[1]}, **spec_extra)
+              for m in models])
+
+
+def port_request(count=1):
+    return objects.InstancePCIRequest(
+        count=count, alias_name=None, request_id=uuidutils.generate_uuid(),
+        spec=[{'physical_network': 'physnet1'}])
+
+
+def spec(*requests, extra_specs=None):
+    return objects.RequestSpec(
+        pci_requests=objects.InstancePCIRequests(requests=list(requests)),
+        flavor=objects.Flavor(extra_specs=extra_specs or {}),
+        scheduler_hints={})
+
+
+def candidate(req, *rps):
+    """A placement-mode allocation candidate giving ``req`` these RPs."""
+    return {'allocations': {rp: {'resources': {}} for rp in rps},
+            'mappings': {'': [ROOT], **{f'{req.request_id}-{i}': [rp]
+                                         for i, rp in enumerate(rps)}}}

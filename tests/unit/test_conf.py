@@ -1,0 +1,37 @@
+"""Options: the generated sample is current, list_opts is complete."""
+
+import io
+import os
+
+from oslo_config import cfg
+from oslo_config import generator
+import testtools
+
+from nova_gpu_ext.conf import opts
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+GENERATOR_CONF = os.path.join(ROOT, 'etc', 'nova-gpu-ext',
+                              'nova-gpu-ext-config-generator.conf')
+
+
+class TestSample(testtools.TestCase):
+
+    def test_committed_sample_is_current(self):
+        conf = cfg.ConfigOpts()
+        generator.register_cli_opts(conf)
+        conf(['--config-file', GENERATOR_CONF])
+        with open(os.path.join(ROOT, conf.output_file)) as f:
+            committed = f.read()
+        fresh = io.StringIO()
+        generator.generate(conf, output_file=fresh)
+        self.assertEqual(committed, fresh.getvalue(),
+                         'etc sample is stale: run "tox -e genconfig"')
+
+    def test_list_opts_registers_on_a_private_conf(self):
+        conf = cfg.ConfigOpts()
+        for group, group_opts in opts.list_opts():
+            conf.register_opts(group_opts, group=group)
+        conf([])
+        self.assertTrue(conf.nova_gpu_ext.same_model_default)
+        self.assertEqual('any', conf.nova_gpu_ext.numa_default)
