@@ -125,8 +125,10 @@ def _truthy(value) -> bool:
 
 
 def _usable(entries: list, request: DeviceRequest, rp_uuids: list) -> list:
-    """The pools a request may take from, in walk order (Nova's
-    ``_filter_pools`` without instance NUMA cells), or [] if too few."""
+    """The pools a request may take from, in walk order, or [] if too few.
+
+    Nova's ``_filter_pools`` without instance NUMA cells.
+    """
     specs = request.specs
     entries = [e for e in entries
                if any(spec_matches(e.pool, s) for s in specs)]

@@ -49,9 +49,11 @@ class GpuPassthroughFilter(filters.BaseHostFilter):
             return True
         policy = nova_objects.gpu_policy(spec_obj, default_policy())
         candidates = list(host_state.allocation_candidates or ())
-        result = decide.decide(nova_objects.pools(host_state), requests,
-                               policy, nova_objects.candidate_mappings(host_state))
-        host_state.allocation_candidates = [candidates[i] for i in result.order]
+        result = decide.decide(
+            nova_objects.pools(host_state), requests, policy,
+            nova_objects.candidate_mappings(host_state))
+        host_state.allocation_candidates = [
+            candidates[i] for i in result.order]
         if LOG.isEnabledFor(logging.DEBUG):
             _log(host_state, requests, policy, result, len(candidates))
         return result.passes

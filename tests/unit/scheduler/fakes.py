@@ -65,6 +65,6 @@ def spec(*requests, extra_specs=None):
 
 def candidate(req, *rps):
     """A placement-mode allocation candidate giving ``req`` these RPs."""
+    groups = {f'{req.request_id}-{i}': [rp] for i, rp in enumerate(rps)}
     return {'allocations': {rp: {'resources': {}} for rp in rps},
-            'mappings': {'': [ROOT], **{f'{req.request_id}-{i}': [rp]
-                                         for i, rp in enumerate(rps)}}}
+            'mappings': {'': [ROOT], **groups}}
