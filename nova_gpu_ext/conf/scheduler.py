@@ -54,11 +54,57 @@ Related options:
 """),
 ]
 
+WEIGHER_OPTS = [
+    cfg.StrOpt(
+        'weigher_policy',
+        default='pack',
+        choices=[
+            ('pack', 'best fit: the host and NUMA node left with the fewest '
+                     'free GPUs of the requested model win, keeping whole '
+                     'nodes and hosts free for large requests'),
+            ('spread', 'the host left with the most free GPUs of the '
+                       'requested model wins'),
+        ],
+        help="""
+How GpuWeigher places GPU requests.
+
+Requests without GPUs are always steered away from hosts with free GPUs.
+
+Related options:
+
+* ``[nova_gpu_ext] gpu_weight_multiplier``
+"""),
+    cfg.FloatOpt(
+        'gpu_weight_multiplier',
+        default=1.0,
+        min=0.0,
+        help="""
+Multiplier of GpuWeigher.
+
+The weight is normalized to [0, 1] per request like every nova weigher,
+then multiplied by this value. Aggregate metadata ``gpu_weight_multiplier``
+overrides it for the hosts of an aggregate (the smallest value wins if a
+host is in several).
+
+Possible values:
+
+* 0.0 disables the weigher; larger values let GPU fit outweigh the other
+  weighers (RAM, CPU...). Nova's PCIWeigher counts every free PCI device,
+  of any model and kind: set ``[filter_scheduler] pci_weight_multiplier =
+  0`` so it does not pull against this weigher.
+
+Related options:
+
+* ``[filter_scheduler] weight_classes`` must list
+  ``nova_gpu_ext.scheduler.weights.all_weighers``.
+"""),
+]
+
 
 def register_opts(conf):
     conf.register_group(GROUP)
-    conf.register_opts(FILTER_OPTS, group=GROUP)
+    conf.register_opts(FILTER_OPTS + WEIGHER_OPTS, group=GROUP)
 
 
 def list_opts():
-    return {GROUP: FILTER_OPTS}
+    return {GROUP: FILTER_OPTS + WEIGHER_OPTS}

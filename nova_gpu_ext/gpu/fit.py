@@ -36,6 +36,17 @@ def misfit(requests: ty.Sequence[walk_mod.DeviceRequest],
     return None
 
 
+def describe_takes(requests: ty.Sequence[walk_mod.DeviceRequest],
+                   result: walk_mod.WalkResult) -> str:
+    """``gpu:2 <- 2 x 10de:11b4 on NUMA 0`` per request, for logs."""
+    if not result.ok:
+        return 'nothing (the requests cannot be met)'
+    return '; '.join(
+        f'{r.label()} <- {_summary(takes, "model")} on NUMA '
+        f'{_summary(takes, "numa_node")}'
+        for r, takes in zip(requests, result.takes))
+
+
 def numa_splits(requests: ty.Sequence[walk_mod.DeviceRequest],
                 result: walk_mod.WalkResult) -> int:
     """Extra NUMA nodes touched by the GPU requests (0 = each on one)."""

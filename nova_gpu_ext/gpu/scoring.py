@@ -3,7 +3,7 @@
 import collections
 import typing as ty
 
-from nova_gpu_ext.gpu import fit
+from nova_gpu_ext.gpu import fit as fit_mod
 from nova_gpu_ext.gpu import inventory as inventory_mod
 from nova_gpu_ext.gpu import walk as walk_mod
 
@@ -33,5 +33,49 @@ def placement_key(requests: ty.Sequence[walk_mod.DeviceRequest],
     First the candidates that keep each request on one NUMA node, then the
     ones that fill the touched nodes most.
     """
-    return (fit.numa_splits(requests, result),
+    return (fit_mod.numa_splits(requests, result),
             leftover(requests, result, inventory))
+
+
+# Whole-device types; VFs and vDPA are NIC resources, not GPUs.
+PASSTHROUGH_TYPES = ('type-PCI', 'type-PF')
+
+# Weight scale: a NUMA split outweighs any fit difference, a better node
+# fit outweighs any host fit difference (hosts hold far fewer than 100
+# GPUs of one model).
+SPLIT_SCALE = 10000
+NODE_SCALE = 100
+# A host whose walk fails (only without GpuPassthroughFilter): last, but
+# finite so that nova's min-max normalization still works.
+UNFIT_WEIGHT = -100.0 * SPLIT_SCALE
+
+
+def gpu_weight(requests: ty.Sequence[walk_mod.DeviceRequest],
+               result: walk_mod.WalkResult,
+               inventory: inventory_mod.Inventory,
+               spread: bool = False) -> float:
+    """Raw weight of a host for a GPU request (higher wins), model-aware.
+
+    Pack: best fit - the host left with the fewest free GPUs of the taken
+    model(s) wins, after the NUMA node left with the fewest, so holes are
+    filled exactly and whole nodes and hosts stay free for large requests.
+    Spread: the host left with the most free GPUs of the model wins.
+    A request split over NUMA nodes always loses to one that is not.
+    """
+    taken = collections.Counter()
+    for request, takes in zip(requests, result.takes):
+        if request.is_gpu:
+            for take in takes:
+                taken[take.model] += take.count
+    host_left = sum(inventory.free.get(m, 0) - n for m, n in taken.items())
+    node_left = leftover(requests, result, inventory)
+    fit = node_left * NODE_SCALE + host_left
+    split = fit_mod.numa_splits(requests, result) * SPLIT_SCALE
+    return float((fit if spread else -fit) - split)
+
+
+def free_passthrough_devices(pools: ty.Iterable[walk_mod.Pool]) -> int:
+    """Free whole devices a GPU alias could take (no VFs or NIC ports)."""
+    return sum(int(p.get('count') or 0) for p in pools
+               if p.get('dev_type') in PASSTHROUGH_TYPES and
+               not p.get('physical_network'))

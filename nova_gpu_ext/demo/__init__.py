@@ -1,0 +1,1 @@
+"""Scheduling demonstrations on real nova objects (needs the nova extra)."""

@@ -1,0 +1,58 @@
+"""GpuWeigher: model-aware best fit for GPU requests."""
+
+from oslo_log import log as logging
+
+from nova.scheduler import utils
+from nova.scheduler import weights
+
+from nova_gpu_ext import conf
+from nova_gpu_ext.gpu import fit
+from nova_gpu_ext.gpu import inventory
+from nova_gpu_ext.gpu import scoring
+from nova_gpu_ext.gpu import walk
+from nova_gpu_ext.scheduler import nova_objects
+
+LOG = logging.getLogger(__name__)
+CONF = conf.CONF
+
+
+class GpuWeigher(weights.BaseHostWeigher):
+    """Pack (or spread) GPU requests by model; keep GPU hosts for GPU work.
+
+    For a GPU request the weigher replays the device walk the compute will
+    do (on the first allocation candidate, the one the scheduler claims, as
+    ordered by GpuPassthroughFilter) and scores the host by the free GPUs of
+    the taken model left on the touched NUMA nodes and on the host
+    (``[nova_gpu_ext] weigher_policy``). A request without GPUs prefers
+    hosts with fewer free whole PCI devices.
+    """
+
+    def weight_multiplier(self, host_state):
+        return utils.get_weight_multiplier(
+            host_state, 'gpu_weight_multiplier',
+            CONF.nova_gpu_ext.gpu_weight_multiplier)
+
+    def _weigh_object(self, host_state, request_spec):
+        requests = nova_objects.device_requests(request_spec)
+        pools = nova_objects.pools(host_state)
+        if not any(r.is_gpu for r in requests):
+            free = scoring.free_passthrough_devices(pools)
+            LOG.debug('%(host)s: %(free)d free whole PCI device(s) for a '
+                      'request without GPUs', {'host': host_state,
+                                               'free': free})
+            return -float(free)
+        mappings = nova_objects.candidate_mappings(host_state)
+        result = walk.walk(pools, requests, mappings[0] if mappings else None)
+        inv = inventory.Inventory.from_pools(pools)
+        spread = CONF.nova_gpu_ext.weigher_policy == 'spread'
+        weight = (scoring.gpu_weight(requests, result, inv, spread)
+                  if result.ok else scoring.UNFIT_WEIGHT)
+        if LOG.isEnabledFor(logging.DEBUG):
+            LOG.debug('%(host)s: raw GPU weight %(weight)s (%(policy)s) for '
+                      '%(requests)s taking %(takes)s; free: %(free)s',
+                      {'host': host_state, 'weight': weight,
+                       'policy': CONF.nova_gpu_ext.weigher_policy,
+                       'requests': ', '.join(r.label() for r in requests),
+                       'takes': fit.describe_takes(requests, result),
+                       'free': inv.describe()})
+        return weight
