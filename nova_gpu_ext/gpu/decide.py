@@ -10,6 +10,10 @@ from nova_gpu_ext.gpu import scoring
 from nova_gpu_ext.gpu import walk as walk_mod
 
 
+# A candidate mapping that names no PCI request group: the legacy walk.
+LEGACY_MAPPING = {'': []}
+
+
 @dataclasses.dataclass(frozen=True)
 class HostDecision:
     """Which allocation candidates survive, best first, and why not others.
@@ -30,18 +34,24 @@ class HostDecision:
 def decide(pools: ty.Sequence[walk_mod.Pool],
            requests: ty.Sequence[walk_mod.DeviceRequest],
            policy: models.GpuPolicy,
-           mappings: ty.Sequence[walk_mod.Mapping | None]) -> HostDecision:
+           mappings: ty.Sequence[walk_mod.Mapping | None],
+           move: bool = False) -> HostDecision:
     """Judge each allocation candidate's mapping, in legacy or placement.
 
     In legacy mode no mapping names the PCI request groups, every candidate
     gives the same walk and it is done once.  In placement mode each
     candidate fixes the providers, so its own walk says which models and
-    NUMA nodes it would give.
+    NUMA nodes it would give.  A move (resize, cold migration, evacuation)
+    is claimed on the compute with requests made anew from the flavor,
+    which name no providers: nova 34 then walks the pools as in legacy
+    mode whatever placement allocated, so moves are judged by that walk.
     """
     inventory = inventory_mod.Inventory.from_pools(pools)
     if not mappings:
         return HostDecision((), 'no allocation candidates left for this host',
                             inventory)
+    if move:
+        mappings = [LEGACY_MAPPING] * len(mappings)
     judged = {}
     keys = []
     for index, mapping in enumerate(mappings):

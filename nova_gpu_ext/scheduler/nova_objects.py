@@ -35,6 +35,18 @@ def gpu_policy(spec_obj, default: models.GpuPolicy) -> models.GpuPolicy:
     return models.policy_from_extra_specs(extra_specs, default)
 
 
+def is_move(spec_obj) -> bool:
+    """Whether the request moves an existing instance to a new host.
+
+    The conductor pins resizes and cold migrations to the instance's cell
+    (``requested_destination.cell``) and evacuations ignore the failed host
+    (``ignore_hosts``); boots set neither.
+    """
+    destination = _field(spec_obj, 'requested_destination')
+    return bool(_field(destination, 'cell') or
+                _field(spec_obj, 'ignore_hosts'))
+
+
 def pools(host_state) -> list:
     """The scheduler's pool dicts of a host, [] without PCI stats."""
     return list(getattr(getattr(host_state, 'pci_stats', None), 'pools',

@@ -36,6 +36,10 @@ class GpuPassthroughFilter(filters.BaseHostFilter):
       rest are ordered best first (fewest NUMA nodes, then the nodes they
       fill most), because the scheduler claims the first one.
 
+    A move (resize, cold migration, evacuation) is claimed by nova 34 with
+    fresh requests that name no providers, so it is judged by the legacy
+    walk in both modes.
+
     It also refuses hosts that cannot meet the requests at all, so it never
     passes a host that PciPassthroughFilter refuses.  On rebuild placement
     is not asked and there are no candidates, hence ``RUN_ON_REBUILD``.
@@ -51,7 +55,8 @@ class GpuPassthroughFilter(filters.BaseHostFilter):
         candidates = list(host_state.allocation_candidates or ())
         result = decide.decide(
             nova_objects.pools(host_state), requests, policy,
-            nova_objects.candidate_mappings(host_state))
+            nova_objects.candidate_mappings(host_state),
+            move=nova_objects.is_move(spec_obj))
         host_state.allocation_candidates = [
             candidates[i] for i in result.order]
         if LOG.isEnabledFor(logging.DEBUG):

@@ -6,6 +6,7 @@ from nova.scheduler import utils
 from nova.scheduler import weights
 
 from nova_gpu_ext import conf
+from nova_gpu_ext.gpu import decide
 from nova_gpu_ext.gpu import fit
 from nova_gpu_ext.gpu import inventory
 from nova_gpu_ext.gpu import scoring
@@ -42,7 +43,10 @@ class GpuWeigher(weights.BaseHostWeigher):
                                                'free': free})
             return -float(free)
         mappings = nova_objects.candidate_mappings(host_state)
-        result = walk.walk(pools, requests, mappings[0] if mappings else None)
+        claimed = (mappings[0] if mappings and not
+                   nova_objects.is_move(request_spec)
+                   else decide.LEGACY_MAPPING)
+        result = walk.walk(pools, requests, claimed)
         inv = inventory.Inventory.from_pools(pools)
         spread = CONF.nova_gpu_ext.weigher_policy == 'spread'
         weight = (scoring.gpu_weight(requests, result, inv, spread)

@@ -3,8 +3,10 @@
 import logging
 
 import fixtures
+from nova import objects
 from nova.scheduler.filters import pci_passthrough_filter
 from nova import test
+from oslo_utils import uuidutils
 
 from nova_gpu_ext.scheduler.filters import gpu_passthrough
 from tests.unit.scheduler import fakes
@@ -157,3 +159,34 @@ class TestPlacementMode(FilterTestCase):
         spec.scheduler_hints = {'_nova_check_type': ['rebuild']}
         host = self.host([])
         self.assertEqual([host], list(self.filt.filter_all([host], spec)))
+
+
+class TestMoves(FilterTestCase):
+    """nova 34 claims moves with fresh requests: the legacy walk decides."""
+
+    def setUp(self):
+        super().setUp()
+        self.req = fakes.request(2, K4200, V100)
+
+    def host(self):
+        # The walk gives K4200 + V100; the candidate would give 2 x V100.
+        return fakes.host('h', [
+            fakes.pool(K4200, rp_uuid='k0'),
+            fakes.pool(V100, rp_uuid='v0'),
+            fakes.pool(V100, rp_uuid='v1')],
+            [fakes.candidate(self.req, 'v0', 'v1')])
+
+    def test_boot_is_judged_on_the_candidate(self):
+        self.assertTrue(self.filt.host_passes(self.host(),
+                                              fakes.spec(self.req)))
+
+    def test_cold_migration_is_judged_on_the_walk(self):
+        spec = fakes.spec(self.req)
+        spec.requested_destination = objects.Destination(
+            cell=objects.CellMapping(uuid=uuidutils.generate_uuid()))
+        self.assertFalse(self.filt.host_passes(self.host(), spec))
+
+    def test_evacuation_is_judged_on_the_walk(self):
+        spec = fakes.spec(self.req)
+        spec.ignore_hosts = ['failed-host']
+        self.assertFalse(self.filt.host_passes(self.host(), spec))

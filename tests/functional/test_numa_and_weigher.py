@@ -1,0 +1,60 @@
+"""gpu:numa=single and GpuWeigher in the real nova-scheduler."""
+
+from tests.functional import base
+from tests.functional.base import K4200
+
+
+class TestNumaSingleLegacy(base.GpuServersTestBase):
+
+    def test_devices_share_a_numa_node(self):
+        # On 'split' nova's walk takes node 0 then node 1.
+        self.start_gpu_host('split', [(K4200, 0), (K4200, 1)])
+        self.start_gpu_host('local', [(K4200, 1), (K4200, 1)])
+        server = self.boot(self.gpu_flavor('k4200:2', **{'gpu:numa':
+                                                         'single'}))
+        self.assertEqual(('local', [('11b4', 1), ('11b4', 1)]),
+                         self.claimed(server))
+        refused = self.boot(self.gpu_flavor('k4200:2', **{'gpu:numa':
+                                                          'single'}),
+                            expected_state='ERROR')
+        self.assertIn('No valid host', refused['fault']['message'])
+        self.assertIn('split over NUMA nodes', self.scheduler_log.output)
+
+
+class TestNumaSinglePlacement(base.GpuServersTestBase):
+    PLACEMENT = True
+
+    def test_candidate_on_one_node_is_chosen(self):
+        self.start_gpu_host('gpu', [(K4200, 0), (K4200, 1), (K4200, 1)])
+        flavor = self.gpu_flavor('k4200:2', **{'gpu:numa': 'single'})
+        server = self.boot(flavor)
+        self.assertEqual(('gpu', [('11b4', 1), ('11b4', 1)]),
+                         self.claimed(server))
+        self.boot(flavor, expected_state='ERROR')
+
+
+class TestWeigher(base.GpuServersTestBase):
+
+    def setUp(self):
+        # Weighed against RAM/CPU weighers that spread: make GPU fit count.
+        self.flags(gpu_weight_multiplier=10.0, group='nova_gpu_ext')
+        super().setUp()
+        self.start_gpu_host('gpu1', [(K4200, 0)] * 4)
+        self.start_gpu_host('gpu2', [(K4200, 0)] * 4)
+
+    def hosts_of(self, count):
+        flavor = self.gpu_flavor('k4200:1')
+        return [self.claimed(self.boot(flavor))[0] for _ in range(count)]
+
+    def test_pack_fills_one_host_first(self):
+        self.assertEqual(1, len(set(self.hosts_of(3))))
+
+    def test_spread_uses_both_hosts(self):
+        self.flags(weigher_policy='spread', group='nova_gpu_ext')
+        self.assertEqual(2, len(set(self.hosts_of(2))))
+
+    def test_server_without_gpus_avoids_gpu_hosts(self):
+        self.start_compute(hostname='cpu1')
+        server = self._create_server(flavor_id=self._create_flavor(),
+                                     networks='none')
+        self.assertEqual('cpu1', server['OS-EXT-SRV-ATTR:host'])
