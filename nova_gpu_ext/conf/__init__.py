@@ -6,8 +6,10 @@ global ``CONF``; nothing else in nova_gpu_ext registers options.
 
 from oslo_config import cfg
 
+from nova_gpu_ext.conf import catalog
 from nova_gpu_ext.conf import scheduler
 
 CONF = cfg.CONF
 
 scheduler.register_opts(CONF)
+catalog.register_opts(CONF)

@@ -4,9 +4,10 @@ It imports only oslo.config and this package's option modules, so the
 sample generator works without nova installed.
 """
 
+from nova_gpu_ext.conf import catalog
 from nova_gpu_ext.conf import scheduler
 
-_MODULES = (scheduler,)
+_MODULES = (scheduler, catalog)
 
 
 def list_opts():

@@ -6,8 +6,8 @@ GROUP = cfg.OptGroup(
     'nova_gpu_ext',
     title='GPU passthrough scheduling',
     help="""
-Options of the nova_gpu_ext scheduler filter and weigher, read by
-nova-scheduler.
+Options of nova_gpu_ext: the scheduler filter and weigher (read by
+nova-scheduler) and the GPU catalog (read by the nova-gpu-ext commands).
 """)
 
 FILTER_OPTS = [

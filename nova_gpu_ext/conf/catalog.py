@@ -1,0 +1,369 @@
+"""The GPU catalog options and the loader that turns them into a Catalog.
+
+Cinder-style dynamic sections: ``[nova_gpu_ext] gpu_models`` names the
+models, each with its own ``[gpu:NAME]`` section (and ``gpu_classes`` /
+``[gpu_class:NAME]`` likewise). The per-section options are registered
+only on the PRIVATE ``ConfigOpts`` of ``load_catalog``, once per name
+found; ``list_opts`` lists them under a ``[gpu:NAME]`` / ``[gpu_class:NAME]``
+template so the sample and the docs show them.
+"""
+
+import typing as ty
+
+from oslo_config import cfg
+
+from nova_gpu_ext.gpu import catalog
+
+GROUP_NAME = 'nova_gpu_ext'
+
+MODEL_GROUP = cfg.OptGroup(
+    'gpu:name',
+    title='One GPU model of the catalog',
+    help="""
+One section per name in ``[nova_gpu_ext] gpu_models``, called
+``[gpu:NAME]`` (e.g. ``[gpu:a100]``). ``nova-gpu-ext genconf`` renders it
+into ``[pci] device_spec`` and ``[pci] alias`` lines.
+""")
+
+CLASS_GROUP = cfg.OptGroup(
+    'gpu_class:name',
+    title='A class of interchangeable GPU models',
+    help="""
+One section per name in ``[nova_gpu_ext] gpu_classes``, called
+``[gpu_class:NAME]``. A class is one alias that accepts any of its models;
+GpuPassthroughFilter still gives each request GPUs of one model.
+""")
+
+CATALOG_OPTS = [
+    cfg.ListOpt(
+        'gpu_models',
+        default=[],
+        help="""
+The GPU models of the cloud, one ``[gpu:NAME]`` section each.
+
+Read by ``nova-gpu-ext genconf`` and the other catalog tools, from their
+own file (e.g. ``/etc/nova/nova-gpu-ext.conf``) or from nova.conf.
+
+Possible values:
+
+* A list of names; a name may not contain ``:`` or ``,`` unless the
+  model sets ``alias``.
+
+Related options:
+
+* ``[gpu:NAME]`` sections, ``[nova_gpu_ext] gpu_classes``.
+"""),
+    cfg.ListOpt(
+        'gpu_classes',
+        default=[],
+        help="""
+Classes of interchangeable models, one ``[gpu_class:NAME]`` section each.
+
+Possible values:
+
+* A list of names; each section's ``models`` must name models of
+  ``gpu_models`` of one ``device_type``.
+
+Related options:
+
+* ``[nova_gpu_ext] gpu_models``.
+"""),
+]
+
+_NUMA_CHOICES = [
+    ('required', 'the GPU must be on a NUMA node of the instance'),
+    ('legacy', 'like required, unless the GPU reports no NUMA node'),
+    ('preferred', 'a local GPU if there is one, any otherwise'),
+    ('socket', 'a GPU on the socket of one of the instance NUMA nodes'),
+]
+
+MODEL_OPTS = [
+    cfg.StrOpt('vendor_id', help="""
+PCI vendor id of the GPU. Required.
+
+Possible values:
+
+* 4 hex digits as ``lspci -nn`` prints them, e.g. ``10de`` (NVIDIA).
+
+Related options:
+
+* ``product_id``; ``nova-gpu-ext discover`` prints both for a host.
+"""),
+    cfg.StrOpt('product_id', help="""
+PCI product id of the GPU. Required.
+
+One model per vendor:product: two sections with the same ids are refused.
+
+Possible values:
+
+* 4 hex digits, e.g. ``11b4`` (Quadro K4200).
+"""),
+    cfg.StrOpt(
+        'device_type',
+        default='type-PCI',
+        choices=[('type-PCI', 'a plain PCI device'),
+                 ('type-PF', 'an SR-IOV capable card (A100, H100, L40S, '
+                             'A40, T4...), which nova reports as a PF')],
+        help="""
+How nova reports the GPU.
+
+SR-IOV capable GPUs are type-PF even when no VF is enabled, and an alias of
+another type silently matches nothing ("No valid host").
+
+Related options:
+
+* ``[gpu_class:NAME] models``: the models of a class share one type.
+"""),
+    cfg.ListOpt('companions', default=[], help="""
+Other functions of the same card, bound to vfio-pci on the host.
+
+The HDMI audio (or USB) function of a GPU shares its IOMMU group, so VFIO
+needs it detached from its host driver too. They are not passed through.
+
+Possible values:
+
+* ``vendor:product`` entries, e.g. ``10de:0e0a``; not the GPU's own ids.
+
+Related options:
+
+* ``nova-gpu-ext genconf --role host`` writes them into ``vfio-pci.ids``.
+"""),
+    cfg.ListOpt('addresses', default=[], help="""
+Only the GPUs of this model at these PCI addresses.
+
+Useful to keep one card of a model for the host. Each entry becomes its own
+device_spec line.
+
+Possible values:
+
+* Empty (default): every GPU of this model.
+* nova address globs ``[[[[domain]:]bus]:][slot][.[function]]``, e.g.
+  ``0000:81:*.*``.
+"""),
+    cfg.StrOpt('numa_policy', choices=_NUMA_CHOICES, help="""
+NUMA affinity of the GPU to the instance (the alias ``numa_policy``).
+
+Unset: not emitted, nova's default (legacy) applies. Flavors may override
+it with ``hw:pci_numa_affinity_policy``. ``socket`` needs nova Wallaby.
+
+Related options:
+
+* ``[nova_gpu_ext] numa_default`` and the flavor's ``gpu:numa``: locality
+  of the GPUs of one request to each other, not to the instance.
+"""),
+    cfg.StrOpt('alias', help="""
+Alias name flavors use: ``pci_passthrough:alias=NAME:COUNT``.
+
+Possible values:
+
+* Unset: the model name.
+* A name without ``:`` or ``,`` (nova splits the flavor value on them),
+  unique across models and classes.
+"""),
+    cfg.StrOpt('resource_class', help="""
+Placement resource class of the GPUs, in placement mode.
+
+Possible values:
+
+* Unset: ``CUSTOM_GPU_<NAME>``.
+* A name of A-Z, 0-9 and ``_``.
+
+Related options:
+
+* A model in a class uses ``[gpu_class:NAME] resource_class`` instead.
+* ``nova-gpu-ext genconf --placement``.
+"""),
+    cfg.ListOpt('traits', default=[], help="""
+Custom traits of the GPU resource providers, in placement mode.
+
+The model's own alias requires them; nova adds the ``CUSTOM_`` prefix.
+
+Possible values:
+
+* Names of A-Z, 0-9 and ``_``, e.g. ``NVLINK``.
+"""),
+    cfg.BoolOpt('managed', help="""
+The device_spec ``managed`` tag: whether libvirt detaches the GPU from its
+host driver itself.
+
+Possible values:
+
+* Unset: not emitted (libvirt manages the device).
+* False: the host binds it to vfio-pci itself (``genconf --role host``).
+  Needs nova 2025.1.
+"""),
+    cfg.BoolOpt('live_migratable', help="""
+``live_migratable`` on the device_spec and the alias.
+
+Possible values:
+
+* Unset: not emitted (no live migration of instances with this GPU).
+* True / False: needs nova 2025.1.
+"""),
+    cfg.StrOpt('description', default='', help="""
+Free text about the model, e.g. its marketing name.
+
+Written as a comment by genconf and used by the flavor tools.
+"""),
+]
+
+CLASS_OPTS = [
+    cfg.ListOpt('models', default=[], help="""
+Models this class accepts. Required.
+
+Possible values:
+
+* Names from ``[nova_gpu_ext] gpu_models`` of one ``device_type``; in
+  placement mode a model can be in one class only.
+"""),
+    cfg.StrOpt('alias', help="""
+Alias name of the class: ``pci_passthrough:alias=NAME:COUNT``.
+
+In legacy mode the alias has one spec per model; in placement mode one
+spec with the class resource class.
+
+Possible values:
+
+* Unset: the class name.
+* A name without ``:`` or ``,``, unique across models and classes.
+"""),
+    cfg.StrOpt('resource_class', help="""
+Resource class shared by the class's models, in placement mode.
+
+Possible values:
+
+* Unset: ``CUSTOM_GPU_<NAME>``.
+* A name of A-Z, 0-9 and ``_``.
+"""),
+    cfg.StrOpt('numa_policy', choices=_NUMA_CHOICES, help="""
+The alias ``numa_policy`` of the class.
+
+Unset: not emitted, nova's default (legacy) applies.
+"""),
+    cfg.StrOpt('description', default='', help="""
+Free text about the class, used by the flavor tools.
+"""),
+]
+
+
+class CatalogFileError(catalog.CatalogError):
+    """A catalog file that cannot be read at all."""
+
+    def __init__(self, path: str, reason: str):
+        ValueError.__init__(self, f'{path}: {reason}')
+        self.section = self.option = None
+        self.value = path
+
+
+def register_opts(conf):
+    conf.register_opts(CATALOG_OPTS, group=GROUP_NAME)
+
+
+def list_opts():
+    return {GROUP_NAME: CATALOG_OPTS, MODEL_GROUP: MODEL_OPTS,
+            CLASS_GROUP: CLASS_OPTS}
+
+
+def load_catalog(config_files: list[str]) -> catalog.Catalog:
+    """Read and validate the catalog in ``config_files``.
+
+    :raises CatalogError: naming section, option and value of the first
+        problem; ``CatalogFileError`` when a file cannot be read.
+    """
+    conf = cfg.ConfigOpts()
+    register_opts(conf)
+    try:
+        conf(args=[], default_config_files=list(config_files),
+             default_config_dirs=[], use_env=False)
+    except cfg.ConfigFilesNotFoundError as exc:
+        raise CatalogFileError(', '.join(exc.config_files),
+                               'not found or not readable') from exc
+    except cfg.ConfigFileParseError as exc:
+        raise CatalogFileError(exc.config_file, exc.msg) from exc
+    raw = _raw_sections(config_files)
+    reader = _Reader(conf, raw)
+    models = [_model(reader, name) for name in
+              reader.get(GROUP_NAME, 'gpu_models')]
+    classes = [_class(reader, name) for name in
+               reader.get(GROUP_NAME, 'gpu_classes')]
+    return catalog.build(models, classes)
+
+
+def _raw_sections(config_files):
+    """The values as written, for error messages (last file wins)."""
+    sections = {}
+    for path in config_files:
+        cfg.ConfigParser(path, sections).parse()
+    return sections
+
+
+class _Reader:
+    """Typed option access that turns oslo errors into CatalogErrors."""
+
+    def __init__(self, conf: cfg.ConfigOpts, raw: ty.Mapping):
+        self._conf = conf
+        self._raw = raw
+
+    def register(self, section: str, opts: list[cfg.Opt]) -> None:
+        if section not in self._raw:
+            raise catalog.CatalogError(
+                GROUP_NAME, 'gpu_models' if section.startswith('gpu:')
+                else 'gpu_classes', section.split(':', 1)[1],
+                f'no [{section}] section in the catalog; add it')
+        self._conf.register_opts(opts, group=section)
+
+    def get(self, section: str, option: str) -> ty.Any:
+        try:
+            return self._conf[section][option]
+        except ValueError as exc:
+            reason = str(exc).rsplit('is not valid: ', 1)[-1]
+            raise catalog.CatalogError(
+                section, option, self.raw(section, option),
+                reason) from exc
+
+    def raw(self, section: str, option: str) -> str:
+        values = self._raw.get(section, {}).get(option) or ['']
+        return values[-1]
+
+
+def _model(reader: _Reader, name: str) -> catalog.GpuModel:
+    section = catalog.model_section(name)
+    reader.register(section, MODEL_OPTS)
+
+    def get(option):
+        return reader.get(section, option)
+    return catalog.GpuModel(
+        name=name,
+        vendor_id=catalog.hex_id(section, 'vendor_id', get('vendor_id')),
+        product_id=catalog.hex_id(section, 'product_id', get('product_id')),
+        device_type=get('device_type'),
+        companions=catalog.vendor_products(section, 'companions',
+                                           get('companions')),
+        addresses=tuple(a.strip() for a in get('addresses')),
+        numa_policy=get('numa_policy'),
+        alias=catalog.alias_name(section, get('alias') or name),
+        resource_class=catalog.placement_name(
+            section, 'resource_class',
+            get('resource_class') or catalog.default_resource_class(name)),
+        traits=tuple(catalog.placement_name(section, 'traits', t)
+                     for t in get('traits')),
+        managed=get('managed'),
+        live_migratable=get('live_migratable'),
+        description=get('description'))
+
+
+def _class(reader: _Reader, name: str) -> catalog.GpuClass:
+    section = catalog.class_section(name)
+    reader.register(section, CLASS_OPTS)
+
+    def get(option):
+        return reader.get(section, option)
+    return catalog.GpuClass(
+        name=name,
+        models=tuple(m.strip() for m in get('models')),
+        alias=catalog.alias_name(section, get('alias') or name),
+        resource_class=catalog.placement_name(
+            section, 'resource_class',
+            get('resource_class') or catalog.default_resource_class(name)),
+        numa_policy=get('numa_policy'),
+        description=get('description'))

@@ -1,0 +1,54 @@
+"""GPU catalog files for tests: one good catalog and a writer."""
+
+import os
+
+import fixtures
+
+# Two classes: type-PCI workstation cards and type-PF data-center cards
+# (nova refuses an alias whose specs differ in device_type).
+GOOD = """
+[nova_gpu_ext]
+gpu_models = k4200, v100, a100, l40s
+gpu_classes = pcie, dc
+
+[gpu:k4200]
+vendor_id = 10DE
+product_id = 11b4
+companions = 10de:0e0a
+description = Quadro K4200
+
+[gpu:v100]
+vendor_id = 10de
+product_id = 1db4
+addresses = 0000:81:*.*, 0000:82:*.*
+
+[gpu:a100]
+vendor_id = 10de
+product_id = 20b5
+device_type = type-PF
+numa_policy = preferred
+traits = NVLINK
+
+[gpu:l40s]
+vendor_id = 10de
+product_id = 26b9
+device_type = type-PF
+alias = l40s-48g
+managed = true
+live_migratable = false
+
+[gpu_class:pcie]
+models = k4200, v100
+
+[gpu_class:dc]
+models = a100, l40s
+resource_class = CUSTOM_GPU_DATACENTER
+"""
+
+
+def write(test, text: str, name: str = 'catalog.conf') -> str:
+    """Write ``text`` into a temporary file of ``test``; return its path."""
+    path = os.path.join(test.useFixture(fixtures.TempDir()).path, name)
+    with open(path, 'w') as f:
+        f.write(text)
+    return path
