@@ -14,6 +14,21 @@ COMMANDS = {
     'demo': ('nova_gpu_ext.cmd.demo',
              'schedule GPU servers on example hosts, with nova_gpu_ext and '
              'with nova in-tree scheduling, and print where they land'),
+    'discover': ('nova_gpu_ext.cmd.discover',
+                 'read sysfs and print the GPUs found as a ready catalog '
+                 'section'),
+    'check-host': ('nova_gpu_ext.cmd.check_host',
+                   'read-only GPU passthrough readiness checks of this '
+                   'host, with remedies'),
+    'genconf': ('nova_gpu_ext.cmd.genconf',
+                'render the GPU catalog into nova.conf lines for a role and '
+                'nova release, or into vfio host settings'),
+    'lint-conf': ('nova_gpu_ext.cmd.lint_conf',
+                  'find PCI passthrough mistakes in existing nova.conf '
+                  'files, each with its fix'),
+    'pci-audit': ('nova_gpu_ext.cmd.pci_audit',
+                  'find stale pci_devices rows in the nova cell databases '
+                  'and, with --apply, free them after a backup'),
 }
 
 
@@ -49,4 +64,7 @@ def build_parser(argv):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    # Run the imported module's main so that sub-commands raising
+    # nova_gpu_ext.cmd.main.UsageError are caught by the same class.
+    from nova_gpu_ext.cmd import main as cli
+    sys.exit(cli.main())
