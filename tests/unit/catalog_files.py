@@ -4,6 +4,15 @@ import os
 
 import fixtures
 
+# One model, nothing else.
+MINIMAL = """
+[nova_gpu_ext]
+gpu_models = k4200
+[gpu:k4200]
+vendor_id = 10de
+product_id = 11b4
+"""
+
 # Two classes: type-PCI workstation cards and type-PF data-center cards
 # (nova refuses an alias whose specs differ in device_type).
 GOOD = """

@@ -11,17 +11,12 @@ from nova_gpu_ext.cmd import main
 from nova_gpu_ext.gpu import releases
 from tests.unit import catalog_files
 
+MINIMAL = catalog_files.MINIMAL
+
 EXAMPLE = os.path.join(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
         os.path.abspath(__file__))))),
     'etc', 'nova-gpu-ext', 'gpu-catalog.conf.example')
-MINIMAL = """
-[nova_gpu_ext]
-gpu_models = k4200
-[gpu:k4200]
-vendor_id = 10de
-product_id = 11b4
-"""
 
 
 def run(*argv):

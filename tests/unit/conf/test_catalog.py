@@ -7,13 +7,7 @@ from nova_gpu_ext.conf import catalog as catalog_conf
 from nova_gpu_ext.gpu import catalog
 from tests.unit import catalog_files
 
-MINIMAL = """
-[nova_gpu_ext]
-gpu_models = k4200
-[gpu:k4200]
-vendor_id = 10de
-product_id = 11b4
-"""
+MINIMAL = catalog_files.MINIMAL
 
 
 class TestLoad(testtools.TestCase):
