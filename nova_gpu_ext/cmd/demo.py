@@ -1,132 +1,105 @@
-"""``nova-gpu-ext demo``: the same server stream under two schedulers.
+"""``nova-gpu-ext demo``: one server stream under two schedulers.
 
-Runs on real nova objects and nova's own filter and weigher handlers (no
-services, no database): nova's in-tree PciPassthroughFilter + PCIWeigher
-against nova_gpu_ext's GpuPassthroughFilter + GpuWeigher, legacy mode.
+The default engine boots a small nova cloud in this process (real nova
+services and Placement, fake GPU hosts; see
+:mod:`nova_gpu_ext.demo.cloud`) once with nova's in-tree PCI scheduling
+and once with nova_gpu_ext, and prints where every server landed and which
+GPUs it got. ``--engine objects`` runs the same stream through nova's
+filter and weigher handlers on HostState objects only: no services, a
+second instead of half a minute.
 """
 
+import logging
+import sys
 import warnings
 
-from nova_gpu_ext.gpu import models
+from nova_gpu_ext.cmd import main
+from nova_gpu_ext.demo import scenario
 
-K4200 = models.ModelKey('10de', '11b4')
-V100 = models.ModelKey('10de', '1db4')
-A100 = models.ModelKey('10de', '20b0')
-NAMES = {K4200: 'K4200', V100: 'V100', A100: 'A100'}
+LABELS = {False: 'nova in-tree', True: 'nova_gpu_ext'}
 
 
 def add_arguments(parser):
+    parser.add_argument(
+        '--engine', choices=('cloud', 'objects'), default='cloud',
+        help='cloud: real nova services in-process (needs the "demo" '
+             'extra: nova test fixtures and openstack-placement); objects: '
+             'nova scheduler objects only (default: %(default)s)')
+    parser.add_argument(
+        '--placement', action='store_true',
+        help='PCI in placement ([pci] report_in_placement and '
+             '[filter_scheduler] pci_in_placement); cloud engine only')
     parser.add_argument(
         '--policy', choices=('pack', 'spread'), default='pack',
         help='[nova_gpu_ext] weigher_policy for the nova_gpu_ext run '
              '(default: %(default)s)')
 
 
-def fleet(sim):
-    """Four 4-GPU hosts and one without GPUs.
-
-    NUMA node 0 is on the lower PCI buses and the pools are in PCI address
-    order, as on a compute.
-    """
-    g = sim.Gpu
-    return [
-        sim.Host('gpu-mixed', [g(K4200, 0), g(V100, 0), g(K4200, 1),
-                               g(V100, 1)]),
-        sim.Host('gpu-k4200', [g(K4200, 0), g(K4200, 0), g(K4200, 1),
-                               g(K4200, 1)]),
-        sim.Host('gpu-v100', [g(V100, 0), g(V100, 0), g(V100, 1),
-                              g(V100, 1)]),
-        sim.Host('gpu-a100', [g(A100, 0, 'type-PF'), g(A100, 1, 'type-PF'),
-                              g(A100, 1, 'type-PF'), g(A100, 1, 'type-PF')]),
-        sim.Host('cpu-only', []),
-    ]
-
-
-def stream(sim):
-    gpu = sim.Alias('gpu', (K4200, V100))
-    k4200 = sim.Alias('k4200', (K4200,))
-    v100 = sim.Alias('v100', (V100,))
-    a100 = sim.Alias('a100', (A100,), 'type-PF')
-    single = {'gpu:numa': 'single'}
-    return [
-        ('gpu.x2', [(gpu, 2)], {}),
-        ('gpu.x1', [(gpu, 1)], {}),
-        ('k4200.x2.numa', [(k4200, 2)], single),
-        ('a100.x1', [(a100, 1)], {}),
-        ('gpu.x2', [(gpu, 2)], {}),
-        ('v100.x1', [(v100, 1)], {}),
-        ('cpu.small', [], {}),
-        ('a100.x2.numa', [(a100, 2)], single),
-        ('gpu.x2', [(gpu, 2)], {}),
-        ('gpu.x1', [(gpu, 1)], {}),
-        ('gpu.x2', [(gpu, 2)], {}),
-    ]
-
-
-def run_stream(sim, scheduler):
-    hosts = fleet(sim)
-    rows = []
-    for flavor, items, extra_specs in stream(sim):
-        placed = scheduler.place(hosts, sim.request_spec(items, extra_specs))
-        rows.append((flavor, placed))
-    return rows
-
-
-def describe(placed):
-    if placed.host is None:
-        return 'NO VALID HOST', '', ''
-    gpus = ' + '.join(NAMES[models.model_of(p)] for p in placed.taken)
-    nodes = ','.join(str(n) for n in sorted(placed.numa_nodes))
-    return placed.host.name, gpus or '-', nodes or '-'
-
-
-def flags(placed):
-    notes = []
-    if len(placed.models) > 1:
-        notes.append('MIXED MODELS')
-    if len(placed.numa_nodes) > 1:
-        notes.append('split NUMA')
-    if placed.host is None:
-        notes.append('refused')
-    return ', '.join(notes)
-
-
 def run(args):
     # nova's import prints eventlet's deprecation notice: noise here.
     warnings.filterwarnings('ignore', message=r'\s*Eventlet is deprecated')
+    if args.placement and args.engine != 'cloud':
+        raise main.UsageError('--placement needs --engine cloud')
+    from nova_gpu_ext import conf
+    conf.CONF.set_override('weigher_policy', args.policy, 'nova_gpu_ext')
+    engine = _cloud_engine(args) if args.engine == 'cloud' else _objects
+    print(f'Fleet: {", ".join(name for name, _ in scenario.FLEET)}; '
+          f'{"placement" if args.placement else "legacy"} PCI mode, '
+          f'weigher policy {args.policy}\n')
+    try:
+        runs = {LABELS[ours]: engine(ours) for ours in (False, True)}
+    except RuntimeError as exc:
+        # The cloud engine's DemoError carries nova's traceback: the why.
+        print(f'nova-gpu-ext demo: the in-process cloud failed:\n{exc}',
+              file=sys.stderr)
+        return 1
+    print(scenario.table(runs))
+    return 0
+
+
+def _cloud_engine(args):
+    try:
+        from nova_gpu_ext.demo import cloud
+    except ImportError as exc:
+        raise main.UsageError(
+            f'the cloud engine needs nova\'s test fixtures ({exc}): install '
+            f'"nova_gpu_ext[demo]", run tools/demo, or use --engine '
+            f'objects') from exc
+    # nova's test set-up logs INFO to stdout through the root logger; the
+    # demo's stdout is the table, so nova gets stderr, warnings and up.
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(sys.stderr)
+            handler.setLevel(logging.WARNING)
+    return lambda ours: cloud.run_stream(ours, placement=args.placement)
+
+
+def _objects(ours):
     from nova.scheduler.filters import pci_passthrough_filter
     from nova.scheduler.weights import pci
 
-    from nova_gpu_ext import conf
     from nova_gpu_ext.demo import sim
     from nova_gpu_ext.scheduler.filters import gpu_passthrough
     from nova_gpu_ext.scheduler.weights import gpu
 
-    conf.CONF.set_override('weigher_policy', args.policy, 'nova_gpu_ext')
-    in_tree = sim.Scheduler([pci_passthrough_filter.PciPassthroughFilter],
-                            [pci.PCIWeigher])
-    ours = sim.Scheduler([pci_passthrough_filter.PciPassthroughFilter,
-                          gpu_passthrough.GpuPassthroughFilter],
-                         [gpu.GpuWeigher])
-    header = ('#', 'flavor', 'scheduler', 'host', 'GPUs', 'NUMA', 'note')
-    lines = []
-    totals = {}
-    for label, scheduler in (('nova in-tree', in_tree),
-                             ('nova_gpu_ext', ours)):
-        counts = totals.setdefault(label, [0, 0, 0])
-        for i, (flavor, placed) in enumerate(run_stream(sim, scheduler), 1):
-            note = flags(placed)
-            counts[0] += 'MIXED' in note
-            counts[1] += 'split' in note
-            counts[2] += placed.host is None
-            lines.append((str(i), flavor, label, *describe(placed), note))
-    lines.sort(key=lambda row: int(row[0]))
-    widths = [max(len(row[c]) for row in [header] + lines)
-              for c in range(len(header))]
-    for row in [header] + lines:
-        print('  '.join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
-    print()
-    for label, (mixed, split, refused) in totals.items():
-        print(f'{label:13} mixed-model servers: {mixed}  NUMA-split: '
-              f'{split}  refused: {refused}')
-    return 0
+    filters = [pci_passthrough_filter.PciPassthroughFilter]
+    weighers = [pci.PCIWeigher]
+    if ours:
+        filters.append(gpu_passthrough.GpuPassthroughFilter)
+        weighers = [gpu.GpuWeigher]
+    scheduler = sim.Scheduler(filters, weighers)
+    hosts = [sim.Host(name, [sim.Gpu(m.key, numa) for m, numa in gpus])
+             for name, gpus in scenario.FLEET]
+    aliases = {name: sim.Alias(name, tuple(m.key for m in members))
+               for name, members in scenario.ALIASES.items()}
+    outcomes = []
+    for flavor, items, extra_specs in scenario.STREAM:
+        requests = [(aliases[a], int(n)) for a, n in
+                    (item.split(':') for item in items.split(',') if item)]
+        placed = scheduler.place(hosts, sim.request_spec(requests,
+                                                         extra_specs))
+        outcomes.append(scenario.Outcome(
+            flavor, placed.host.name if placed.host else None,
+            tuple((scenario.name_of(sim.models.model_of(p)), p['numa_node'])
+                  for p in placed.taken)))
+    return outcomes

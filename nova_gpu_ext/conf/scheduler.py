@@ -76,13 +76,16 @@ Related options:
 """),
     cfg.FloatOpt(
         'gpu_weight_multiplier',
-        default=1.0,
+        default=10.0,
         min=0.0,
         help="""
 Multiplier of GpuWeigher.
 
 The weight is normalized to [0, 1] per request like every nova weigher,
-then multiplied by this value. Aggregate metadata ``gpu_weight_multiplier``
+then multiplied by this value. nova's RAM, CPU and disk weighers spread
+with multiplier 1.0 each; the default of 10.0 lets GPU fit (and keeping
+GPU hosts free of servers without GPUs) decide, and the spreading weighers
+break ties. Aggregate metadata ``gpu_weight_multiplier``
 overrides it for the hosts of an aggregate (the smallest value wins if a
 host is in several).
 

@@ -87,7 +87,7 @@ class TestMultiplier(WeigherTestCase):
 
     def test_option_and_aggregate_override(self):
         host = fakes.host('h', [])
-        self.assertEqual(1.0, self.weighers[0].weight_multiplier(host))
+        self.assertEqual(10.0, self.weighers[0].weight_multiplier(host))
         self.flags(gpu_weight_multiplier=2.5, group='nova_gpu_ext')
         self.assertEqual(2.5, self.weighers[0].weight_multiplier(host))
         host.aggregates = [objects.Aggregate(
