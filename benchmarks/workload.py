@@ -1,0 +1,130 @@
+"""The fleets, request streams and scheduler set-ups both benchmarks share.
+
+Every host has 8 whole GPUs (type-PCI), 4 on each of 2 NUMA nodes, of two
+models: all model A, all model B, or model A on node 0 and model B on
+node 1.  Requests ask for 1, 2, 4 or 8 GPUs through one of three aliases:
+model A, model B, or a class alias matching both models.
+"""
+
+import contextlib
+import dataclasses
+import random
+import typing as ty
+
+from nova.scheduler.filters import pci_passthrough_filter
+from nova.scheduler.weights import pci
+
+from nova_gpu_ext import conf
+from nova_gpu_ext.demo import sim
+from nova_gpu_ext.gpu import models
+from nova_gpu_ext.scheduler.filters import gpu_passthrough
+from nova_gpu_ext.scheduler.weights import gpu
+
+MODEL_A = models.ModelKey('10de', '1db4')
+MODEL_B = models.ModelKey('10de', '1eb8')
+ALIAS_A = sim.Alias('gpu-a', (MODEL_A,))
+ALIAS_B = sim.Alias('gpu-b', (MODEL_B,))
+ALIAS_ANY = sim.Alias('gpu', (MODEL_A, MODEL_B))
+ALIASES = (ALIAS_A, ALIAS_B, ALIAS_ANY)
+
+GPUS_PER_NODE = 4
+# Request sizes and how often each is asked for: mostly small servers,
+# with enough 4- and 8-GPU ones that fragmentation costs something.
+SIZES = (1, 2, 4, 8)
+SIZE_WEIGHTS = (40, 30, 20, 10)
+
+# Scheduling modes: legacy, and PCI in placement (pools with rp_uuid).
+MODES = (('legacy', False), ('placement', True))
+
+HOST_KINDS = {
+    'A': (MODEL_A, MODEL_A),
+    'B': (MODEL_B, MODEL_B),
+    'AB': (MODEL_A, MODEL_B),
+}
+
+
+def gpus(kind: str) -> list:
+    """The GPUs of a host of ``kind`` in PCI address order, node 0 first."""
+    return [sim.Gpu(model, node)
+            for node, model in enumerate(HOST_KINDS[kind])
+            for _ in range(GPUS_PER_NODE)]
+
+
+def host_kinds(count: int) -> list:
+    """``count`` host kinds, a third of each, in a fixed interleaving."""
+    return [tuple(HOST_KINDS)[i % len(HOST_KINDS)] for i in range(count)]
+
+
+def fleet(count: int, placement: bool, rng: random.Random,
+          occupancy: bool = False) -> list:
+    """``count`` hosts, shuffled; with ``occupancy`` each one part used.
+
+    A used host has a uniformly random number of its GPUs, chosen at
+    random, in use, as a running cloud has.
+    """
+    kinds = host_kinds(count)
+    rng.shuffle(kinds)
+    hosts = []
+    for i, kind in enumerate(kinds):
+        host = sim.Host(f'{kind.lower()}-{i:05d}', gpus(kind), placement)
+        if occupancy:
+            used = rng.randint(0, len(host.pools))
+            for pool in rng.sample(host.pools, used):
+                pool['count'] = 0
+            host.report()
+        hosts.append(host)
+    return hosts
+
+
+def stream(rng: random.Random) -> ty.Iterator[tuple[sim.Alias, int]]:
+    """Endless (alias, GPUs) requests; the same seed gives the same ones."""
+    while True:
+        yield rng.choice(ALIASES), rng.choices(SIZES, SIZE_WEIGHTS)[0]
+
+
+@dataclasses.dataclass(frozen=True)
+class Setup:
+    """A scheduler configuration: filters, weighers and option overrides."""
+
+    label: str
+    filters: tuple
+    weighers: tuple
+    overrides: ty.Mapping[tuple[str, str], ty.Any]
+
+    def scheduler(self) -> sim.Scheduler:
+        return sim.Scheduler(self.filters, self.weighers)
+
+    @contextlib.contextmanager
+    def configured(self):
+        """Apply the option overrides for the duration of a run."""
+        for (group, name), value in self.overrides.items():
+            conf.CONF.set_override(name, value, group)
+        try:
+            yield
+        finally:
+            for group, name in self.overrides:
+                conf.CONF.clear_override(name, group)
+
+
+IN_TREE = Setup('nova in-tree', (pci_passthrough_filter.PciPassthroughFilter,),
+                (pci.PCIWeigher,), {})
+
+
+def ours(policy: str, stacked: bool = False) -> Setup:
+    """GpuPassthroughFilter + GpuWeigher with ``policy``.
+
+    ``stacked`` is the set-up the install guide documents: nova's filter
+    and weigher stay enabled, the weigher with ``pci_weight_multiplier =
+    0``.  Without it, nova's classes are left out; GpuPassthroughFilter
+    refuses every host and candidate PciPassthroughFilter refuses, so the
+    decisions are the same.
+    """
+    filters = (gpu_passthrough.GpuPassthroughFilter,)
+    weighers = (gpu.GpuWeigher,)
+    if stacked:
+        filters = (pci_passthrough_filter.PciPassthroughFilter,) + filters
+        weighers = (pci.PCIWeigher,) + weighers
+    label = f'nova_gpu_ext {policy}' + (' +in-tree' if stacked else '')
+    return Setup(label, filters, weighers,
+                 {('nova_gpu_ext', 'weigher_policy'): policy,
+                  ('filter_scheduler', 'pci_weight_multiplier'): 0.0})
