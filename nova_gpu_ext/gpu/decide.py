@@ -1,6 +1,7 @@
 """The host decision of GpuPassthroughFilter, on plain values."""
 
 import dataclasses
+import functools
 import typing as ty
 
 from nova_gpu_ext.gpu import fit
@@ -24,11 +25,16 @@ class HostDecision:
 
     order: tuple[int, ...]
     reason: str | None
-    inventory: inventory_mod.Inventory
+    pools: ty.Sequence[walk_mod.Pool]
 
     @property
     def passes(self) -> bool:
         return bool(self.order)
+
+    @functools.cached_property
+    def inventory(self) -> inventory_mod.Inventory:
+        """Free devices of the host, built only when asked (for logs)."""
+        return inventory_mod.Inventory.from_pools(self.pools)
 
 
 def decide(pools: ty.Sequence[walk_mod.Pool],
@@ -46,14 +52,13 @@ def decide(pools: ty.Sequence[walk_mod.Pool],
     which name no providers: nova 34 then walks the pools as in legacy
     mode whatever placement allocated, so moves are judged by that walk.
     """
-    inventory = inventory_mod.Inventory.from_pools(pools)
     if not mappings:
         return HostDecision((), 'no allocation candidates left for this host',
-                            inventory)
+                            pools)
     if move:
         mappings = [LEGACY_MAPPING] * len(mappings)
     judged = {}
-    keys = []
+    survivors = []
     for index, mapping in enumerate(mappings):
         rps = tuple(tuple(walk_mod.rp_uuids_for(r, mapping)) for r in requests)
         if rps not in judged:
@@ -61,10 +66,12 @@ def decide(pools: ty.Sequence[walk_mod.Pool],
             judged[rps] = (fit.misfit(requests, result, policy), result)
         reason, result = judged[rps]
         if reason is None:
-            keys.append((scoring.placement_key(requests, result, inventory),
-                         index))
-    if not keys:
+            survivors.append((index, result))
+    if not survivors:
         reasons = sorted({reason for reason, _ in judged.values()})
-        return HostDecision((), '; '.join(reasons), inventory)
-    return HostDecision(tuple(index for _, index in sorted(keys)), None,
-                        inventory)
+        return HostDecision((), '; '.join(reasons), pools)
+    if len(judged) > 1:
+        inventory = inventory_mod.Inventory.from_pools(pools)
+        survivors.sort(key=lambda s: (
+            scoring.placement_key(requests, s[1], inventory), s[0]))
+    return HostDecision(tuple(index for index, _ in survivors), None, pools)

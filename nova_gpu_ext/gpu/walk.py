@@ -19,6 +19,7 @@ tests compare it with Nova's own code on random hosts.
 
 import collections
 import dataclasses
+import functools
 import typing as ty
 
 from oslo_utils import strutils
@@ -45,6 +46,14 @@ class DeviceRequest:
     request_id: str | None = None
     alias_name: str | None = None
     from_port: bool = False
+
+    @functools.cached_property
+    def matchers(self) -> tuple:
+        """The specs prepared once for matching against every pool.
+
+        Keys nova leaves to placement are dropped, strings lower-cased.
+        """
+        return tuple(_compile(spec) for spec in self.specs)
 
     @property
     def is_gpu(self) -> bool:
@@ -94,20 +103,27 @@ def rp_uuids_for(request: DeviceRequest, mapping: Mapping | None) -> list:
             if rps and group.startswith(request.request_id)]
 
 
+def _compile(spec: ty.Mapping[str, ty.Any]) -> tuple:
+    return tuple((key, value.lower() if isinstance(value, str) else value)
+                 for key, value in spec.items()
+                 if key not in IGNORED_SPEC_KEYS)
+
+
 def _value_matches(pool_value, spec_value) -> bool:
     if isinstance(spec_value, list) and isinstance(pool_value, list):
         return all(x in pool_value for x in spec_value)
-    if isinstance(spec_value, str):
-        spec_value = spec_value.lower()
     if isinstance(pool_value, str):
         pool_value = pool_value.lower()
     return pool_value == spec_value
 
 
+def _matches(pool: Pool, matcher: tuple) -> bool:
+    return all(_value_matches(pool.get(key), value) for key, value in matcher)
+
+
 def spec_matches(pool: Pool, spec: ty.Mapping[str, ty.Any]) -> bool:
     """Nova's ``pci_device_prop_match`` for one spec of a request."""
-    return all(_value_matches(pool.get(key), value)
-               for key, value in spec.items() if key not in IGNORED_SPEC_KEYS)
+    return _matches(pool, _compile(spec))
 
 
 class _Entry:
@@ -130,15 +146,16 @@ def _usable(entries: list, request: DeviceRequest, rp_uuids: list) -> list:
     Nova's ``_filter_pools`` without instance NUMA cells.
     """
     specs = request.specs
+    matchers = request.matchers
     entries = [e for e in entries
-               if any(spec_matches(e.pool, s) for s in specs)]
+               if any(_matches(e.pool, m) for m in matchers)]
     if all(s.get('dev_type') != TYPE_PF for s in specs):
         entries = [e for e in entries if e.pool.get('dev_type') != TYPE_PF]
     if all(s.get('dev_type') != TYPE_VDPA for s in specs):
         entries = [e for e in entries if e.pool.get('dev_type') != TYPE_VDPA]
     if all(not _truthy(s.get(REMOTE_MANAGED)) for s in specs):
-        entries = [e for e in entries
-                   if not _truthy(e.pool.get(REMOTE_MANAGED))]
+        entries = [e for e in entries if REMOTE_MANAGED not in e.pool or
+                   not _truthy(e.pool[REMOTE_MANAGED])]
     if rp_uuids:
         wanted = collections.Counter(rp_uuids)
         entries = [e for e in entries

@@ -4,6 +4,7 @@ Every accessor tolerates unset fields and missing stats: a filter or
 weigher must decide and log, never raise.
 """
 
+from nova_gpu_ext import conf
 from nova_gpu_ext.gpu import models
 from nova_gpu_ext.gpu import walk
 
@@ -45,6 +46,40 @@ def is_move(spec_obj) -> bool:
     destination = _field(spec_obj, 'requested_destination')
     return bool(_field(destination, 'cell') or
                 _field(spec_obj, 'ignore_hosts'))
+
+
+class RequestView:
+    """What the filter and weigher read from one RequestSpec."""
+
+    def __init__(self, spec_obj, default: models.GpuPolicy):
+        self.requests = device_requests(spec_obj)
+        self.has_gpu = any(r.is_gpu for r in self.requests)
+        self.policy = gpu_policy(spec_obj, default)
+        self.move = is_move(spec_obj)
+
+
+# The last request seen: the filter and the weigher are called once per
+# host with the same RequestSpec, so it is read once, not once per host.
+# One immutable tuple, replaced whole: safe between green or native
+# threads (a race only costs a re-read).
+_last_view = (None, None, None)
+
+
+def default_policy() -> models.GpuPolicy:
+    """The flavor policy of ``[nova_gpu_ext]`` for flavors that set none."""
+    group = conf.CONF.nova_gpu_ext
+    return models.GpuPolicy(same_model=group.same_model_default,
+                            numa=models.NumaMode(group.numa_default))
+
+
+def request_view(spec_obj) -> RequestView:
+    global _last_view
+    default = default_policy()
+    spec, policy, view = _last_view
+    if spec is not spec_obj or policy != default:
+        view = RequestView(spec_obj, default)
+        _last_view = (spec_obj, default, view)
+    return view
 
 
 def pools(host_state) -> list:

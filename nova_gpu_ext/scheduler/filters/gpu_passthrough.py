@@ -4,19 +4,10 @@ from oslo_log import log as logging
 
 from nova.scheduler import filters
 
-from nova_gpu_ext import conf
 from nova_gpu_ext.gpu import decide
-from nova_gpu_ext.gpu import models
 from nova_gpu_ext.scheduler import nova_objects
 
 LOG = logging.getLogger(__name__)
-CONF = conf.CONF
-
-
-def default_policy() -> models.GpuPolicy:
-    group = CONF.nova_gpu_ext
-    return models.GpuPolicy(same_model=group.same_model_default,
-                            numa=models.NumaMode(group.numa_default))
 
 
 class GpuPassthroughFilter(filters.BaseHostFilter):
@@ -48,15 +39,14 @@ class GpuPassthroughFilter(filters.BaseHostFilter):
     RUN_ON_REBUILD = False
 
     def host_passes(self, host_state, spec_obj):
-        requests = nova_objects.device_requests(spec_obj)
-        if not any(r.is_gpu for r in requests):
+        view = nova_objects.request_view(spec_obj)
+        if not view.has_gpu:
             return True
-        policy = nova_objects.gpu_policy(spec_obj, default_policy())
+        requests, policy = view.requests, view.policy
         candidates = list(host_state.allocation_candidates or ())
         result = decide.decide(
             nova_objects.pools(host_state), requests, policy,
-            nova_objects.candidate_mappings(host_state),
-            move=nova_objects.is_move(spec_obj))
+            nova_objects.candidate_mappings(host_state), move=view.move)
         host_state.allocation_candidates = [
             candidates[i] for i in result.order]
         if LOG.isEnabledFor(logging.DEBUG):

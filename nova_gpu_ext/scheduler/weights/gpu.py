@@ -34,17 +34,17 @@ class GpuWeigher(weights.BaseHostWeigher):
             CONF.nova_gpu_ext.gpu_weight_multiplier)
 
     def _weigh_object(self, host_state, request_spec):
-        requests = nova_objects.device_requests(request_spec)
+        view = nova_objects.request_view(request_spec)
+        requests = view.requests
         pools = nova_objects.pools(host_state)
-        if not any(r.is_gpu for r in requests):
+        if not view.has_gpu:
             free = scoring.free_passthrough_devices(pools)
             LOG.debug('%(host)s: %(free)d free whole PCI device(s) for a '
                       'request without GPUs', {'host': host_state,
                                                'free': free})
             return -float(free)
         mappings = nova_objects.candidate_mappings(host_state)
-        claimed = (mappings[0] if mappings and not
-                   nova_objects.is_move(request_spec)
+        claimed = (mappings[0] if mappings and not view.move
                    else decide.LEGACY_MAPPING)
         result = walk.walk(pools, requests, claimed)
         inv = inventory.Inventory.from_pools(pools)
