@@ -29,6 +29,11 @@ COMMANDS = {
     'pci-audit': ('nova_gpu_ext.cmd.pci_audit',
                   'find stale pci_devices rows in the nova cell databases '
                   'and, with --apply, free them after a backup'),
+    'flavors': ('nova_gpu_ext.cmd.flavors',
+                'keep the GPU flavors of the catalog in nova (openstacksdk)'),
+    'capacity': ('nova_gpu_ext.cmd.capacity',
+                 'free GPUs per host and model, and how many N-GPU servers '
+                 'still fit, from placement (openstacksdk)'),
 }
 
 

@@ -13,6 +13,7 @@ import typing as ty
 from oslo_config import cfg
 
 from nova_gpu_ext.gpu import catalog
+from nova_gpu_ext.gpu import models
 
 GROUP_NAME = 'nova_gpu_ext'
 
@@ -246,6 +247,111 @@ Free text about the class, used by the flavor tools.
 ]
 
 
+_SIZING = catalog.FlavorSettings
+
+# Shared by [gpu:NAME] and [gpu_class:NAME]: each gets its own flavors.
+FLAVOR_OPTS = [
+    cfg.ListOpt(
+        'flavor_counts', item_type=cfg.types.Integer(min=1), default=[],
+        help="""
+GPU counts of the flavors ``nova-gpu-ext flavors sync`` keeps for this
+model or class.
+
+One flavor ``gpu.<NAME>.x<COUNT>`` per count, with
+``pci_passthrough:alias=<alias>:<COUNT>``. Flavors are what users see, so
+none are made unless listed here.
+
+Possible values:
+
+* Empty (default): no flavors.
+* Positive integers, e.g. ``1, 2, 4, 8``.
+
+Related options:
+
+* ``flavor_vcpus_per_gpu``, ``flavor_ram_mb_per_gpu``, ``flavor_disk_gb``,
+  ``flavor_ephemeral_gb_per_gpu``: the size of each flavor.
+"""),
+    cfg.IntOpt('flavor_vcpus_per_gpu', min=1,
+               default=_SIZING.vcpus_per_gpu, help="""
+vCPUs of a flavor per GPU: ``gpu.NAME.x4`` gets four times this.
+
+Possible values:
+
+* A positive integer.
+
+Related options:
+
+* ``flavor_counts``.
+"""),
+    cfg.IntOpt('flavor_ram_mb_per_gpu', min=1,
+               default=_SIZING.ram_mb_per_gpu, help="""
+RAM in MiB of a flavor per GPU: ``gpu.NAME.x4`` gets four times this.
+
+Possible values:
+
+* A positive integer.
+
+Related options:
+
+* ``flavor_counts``.
+"""),
+    cfg.IntOpt('flavor_disk_gb', min=0, default=_SIZING.disk_gb, help="""
+Root disk in GiB of every flavor of this model or class.
+
+The same for every count: the root disk holds the operating system.
+
+Possible values:
+
+* 0: the size of the image (volume-backed servers use 0).
+* A positive integer.
+"""),
+    cfg.IntOpt('flavor_ephemeral_gb_per_gpu', min=0,
+               default=_SIZING.ephemeral_gb_per_gpu, help="""
+Ephemeral disk in GiB of a flavor per GPU, on the compute host's local
+disk.
+
+Windows VDI guests stutter on slow shared storage; a local ephemeral disk
+on SSD/NVMe is the known remedy, and data sets of GPU jobs grow with the
+GPU count.
+
+Possible values:
+
+* 0 (default): no ephemeral disk.
+* A positive integer.
+
+Related options:
+
+* nova ``[DEFAULT] default_ephemeral_format`` on the computes.
+"""),
+    cfg.BoolOpt('flavor_hide_hypervisor_id',
+                default=_SIZING.hide_hypervisor_id, help="""
+Set ``hw:hide_hypervisor_id=true`` on the flavors.
+
+Consumer NVIDIA (GeForce) drivers before R465 refuse to start (error 43)
+when they see a hypervisor; data-center GPUs do not need it.
+
+Possible values:
+
+* False (default): the spec is not set.
+* True: the hypervisor signature is hidden from the guest.
+"""),
+    cfg.StrOpt(
+        'flavor_gpu_numa',
+        choices=[(models.NumaMode.ANY.value, 'no NUMA preference'),
+                 (models.NumaMode.PREFER.value, 'favour one NUMA node'),
+                 (models.NumaMode.SINGLE.value, 'one NUMA node or no host')],
+        help="""
+Set ``gpu:numa`` on the flavors: NUMA locality of the GPUs of one server.
+
+Possible values:
+
+* Unset (default): not set, ``[nova_gpu_ext] numa_default`` applies.
+* ``any``, ``prefer``, ``single`` (all GPUs of a server on one host NUMA
+  node).
+"""),
+]
+
+
 class CatalogFileError(catalog.CatalogError):
     """A catalog file that cannot be read at all."""
 
@@ -260,8 +366,8 @@ def register_opts(conf):
 
 
 def list_opts():
-    return {GROUP_NAME: CATALOG_OPTS, MODEL_GROUP: MODEL_OPTS,
-            CLASS_GROUP: CLASS_OPTS}
+    return {GROUP_NAME: CATALOG_OPTS, MODEL_GROUP: MODEL_OPTS + FLAVOR_OPTS,
+            CLASS_GROUP: CLASS_OPTS + FLAVOR_OPTS}
 
 
 def load_catalog(config_files: list[str]) -> catalog.Catalog:
@@ -328,7 +434,7 @@ class _Reader:
 
 def _model(reader: _Reader, name: str) -> catalog.GpuModel:
     section = catalog.model_section(name)
-    reader.register(section, MODEL_OPTS)
+    reader.register(section, MODEL_OPTS + FLAVOR_OPTS)
 
     def get(option):
         return reader.get(section, option)
@@ -349,12 +455,13 @@ def _model(reader: _Reader, name: str) -> catalog.GpuModel:
                      for t in get('traits')),
         managed=get('managed'),
         live_migratable=get('live_migratable'),
-        description=get('description'))
+        description=get('description'),
+        flavor=_flavor(get))
 
 
 def _class(reader: _Reader, name: str) -> catalog.GpuClass:
     section = catalog.class_section(name)
-    reader.register(section, CLASS_OPTS)
+    reader.register(section, CLASS_OPTS + FLAVOR_OPTS)
 
     def get(option):
         return reader.get(section, option)
@@ -366,4 +473,16 @@ def _class(reader: _Reader, name: str) -> catalog.GpuClass:
             section, 'resource_class',
             get('resource_class') or catalog.default_resource_class(name)),
         numa_policy=get('numa_policy'),
-        description=get('description'))
+        description=get('description'),
+        flavor=_flavor(get))
+
+
+def _flavor(get) -> catalog.FlavorSettings:
+    return catalog.FlavorSettings(
+        counts=tuple(sorted(set(get('flavor_counts')))),
+        vcpus_per_gpu=get('flavor_vcpus_per_gpu'),
+        ram_mb_per_gpu=get('flavor_ram_mb_per_gpu'),
+        ephemeral_gb_per_gpu=get('flavor_ephemeral_gb_per_gpu'),
+        disk_gb=get('flavor_disk_gb'),
+        hide_hypervisor_id=get('flavor_hide_hypervisor_id'),
+        gpu_numa=get('flavor_gpu_numa'))

@@ -54,6 +54,23 @@ def default_resource_class(name: str) -> str:
 
 
 @dataclasses.dataclass(frozen=True)
+class FlavorSettings:
+    """How ``nova-gpu-ext flavors sync`` sizes the flavors of a model or class.
+
+    vCPUs, RAM and ephemeral disk grow with the GPU count (a 4-GPU job
+    feeds four GPUs); the root disk holds the OS and does not.
+    """
+
+    counts: tuple[int, ...] = ()
+    vcpus_per_gpu: int = 8
+    ram_mb_per_gpu: int = 16384
+    ephemeral_gb_per_gpu: int = 0
+    disk_gb: int = 40
+    hide_hypervisor_id: bool = False
+    gpu_numa: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
 class GpuModel:
     """One GPU model: how nova finds it, names it and hands it out."""
 
@@ -70,6 +87,7 @@ class GpuModel:
     managed: bool | None = None
     live_migratable: bool | None = None
     description: str = ''
+    flavor: FlavorSettings = FlavorSettings()
 
     @property
     def ids(self) -> str:
@@ -91,6 +109,7 @@ class GpuClass:
     resource_class: str = ''
     numa_policy: str | None = None
     description: str = ''
+    flavor: FlavorSettings = FlavorSettings()
 
 
 @dataclasses.dataclass(frozen=True)

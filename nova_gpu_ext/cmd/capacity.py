@@ -1,0 +1,68 @@
+"""``nova-gpu-ext capacity``: free GPUs per host and model, from placement.
+
+Needs nova's PCI devices in placement (``[pci] report_in_placement``);
+without them it names the option instead of printing empty tables.
+"""
+
+import json
+import sys
+
+from nova_gpu_ext.cloud import capacity as cloud_capacity
+from nova_gpu_ext.cloud import connect
+from nova_gpu_ext.cmd import main
+from nova_gpu_ext.conf import catalog as catalog_conf
+from nova_gpu_ext.gpu import capacity
+from nova_gpu_ext.gpu import catalog
+
+NO_INVENTORY = (
+    'placement has no PCI device inventory: set [pci] report_in_placement '
+    '= True in nova.conf of every nova-compute with GPUs and restart them '
+    '(and [filter_scheduler] pci_in_placement = True on the schedulers)')
+
+
+def add_arguments(parser):
+    parser.add_argument(
+        '--config-file', action='append', metavar='CATALOG',
+        dest='config_files',
+        help='GPU catalog: names resource classes after its models and '
+             'classes and takes the server sizes from flavor_counts; '
+             'without it, resource classes are shown as they are')
+    parser.add_argument('--format', choices=('table', 'json'),
+                        default='table', help='output format (default '
+                                              'table)')
+    connect.add_arguments(parser)
+
+
+def run(args) -> int:
+    gpu_catalog = _catalog(args.config_files)
+    try:
+        conn = connect.connect(args)
+        with connect.errors():
+            providers = cloud_capacity.pci_providers(conn)
+    except connect.CloudError as exc:
+        print(f'nova-gpu-ext capacity: error: {exc}', file=sys.stderr)
+        return 1
+    if not providers:
+        print(f'nova-gpu-ext capacity: {NO_INVENTORY}', file=sys.stderr)
+        return 1
+    report = capacity.report(providers, gpu_catalog)
+    if not report.hosts:
+        print('nova-gpu-ext capacity: no PCI resource class in placement '
+              'is a GPU of the catalog (found '
+              f'{", ".join(report.ignored)}); set resource_class in the '
+              'catalog as in [pci] device_spec', file=sys.stderr)
+        return 1
+    if args.format == 'json':
+        print(json.dumps(report.as_dict(), indent=2, sort_keys=True))
+    else:
+        print(capacity.format_table(report), end='')
+    return 0
+
+
+def _catalog(config_files):
+    if not config_files:
+        return None
+    try:
+        return catalog_conf.load_catalog(config_files)
+    except catalog.CatalogError as exc:
+        raise main.UsageError(f'bad catalog: {exc}') from exc
