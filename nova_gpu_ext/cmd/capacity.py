@@ -9,10 +9,8 @@ import sys
 
 from nova_gpu_ext.cloud import capacity as cloud_capacity
 from nova_gpu_ext.cloud import connect
-from nova_gpu_ext.cmd import main
-from nova_gpu_ext.conf import catalog as catalog_conf
+from nova_gpu_ext.cmd import catalog_args
 from nova_gpu_ext.gpu import capacity
-from nova_gpu_ext.gpu import catalog
 
 NO_INVENTORY = (
     'placement has no PCI device inventory: set [pci] report_in_placement '
@@ -34,7 +32,7 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
-    gpu_catalog = _catalog(args.config_files)
+    gpu_catalog = catalog_args.load(args.config_files)
     try:
         conn = connect.connect(args)
         with connect.errors():
@@ -57,12 +55,3 @@ def run(args) -> int:
     else:
         print(capacity.format_table(report), end='')
     return 0
-
-
-def _catalog(config_files):
-    if not config_files:
-        return None
-    try:
-        return catalog_conf.load_catalog(config_files)
-    except catalog.CatalogError as exc:
-        raise main.UsageError(f'bad catalog: {exc}') from exc

@@ -6,10 +6,8 @@ Exit codes: 0 ready (warnings allowed), 1 problems found, 2 bad input.
 import json
 import textwrap
 
+from nova_gpu_ext.cmd import catalog_args
 from nova_gpu_ext.cmd import discover
-from nova_gpu_ext.cmd import main
-from nova_gpu_ext.conf import catalog as catalog_conf
-from nova_gpu_ext.gpu import catalog
 from nova_gpu_ext.gpu import hostcheck
 
 WIDTH = 79
@@ -32,7 +30,7 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
-    gpu_catalog = load(args.config_files)
+    gpu_catalog = catalog_args.load(args.config_files)
     facts = discover.read_host(args.root)
     checks = hostcheck.check_host(
         facts, hostcheck.passthrough_gpus(facts, gpu_catalog))
@@ -46,16 +44,6 @@ def run(args) -> int:
     else:
         print(render_text(checks, ready))
     return 0 if ready else 1
-
-
-def load(config_files: list[str]) -> catalog.Catalog | None:
-    """The catalog, None without files; a bad catalog is bad input."""
-    if not config_files:
-        return None
-    try:
-        return catalog_conf.load_catalog(config_files)
-    except catalog.CatalogError as exc:
-        raise main.UsageError(f'bad catalog: {exc}') from exc
 
 
 def render_text(checks: list[hostcheck.Check], ready: bool) -> str:

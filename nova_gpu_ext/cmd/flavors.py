@@ -8,8 +8,8 @@ import sys
 
 from nova_gpu_ext.cloud import connect
 from nova_gpu_ext.cloud import flavors as cloud_flavors
+from nova_gpu_ext.cmd import catalog_args
 from nova_gpu_ext.cmd import main
-from nova_gpu_ext.conf import catalog as catalog_conf
 from nova_gpu_ext.gpu import catalog
 from nova_gpu_ext.gpu import flavors
 
@@ -53,15 +53,11 @@ def run(args) -> int:
 
 
 def _wanted(config_files) -> list[flavors.Flavor]:
+    gpu_catalog = catalog_args.load(config_files, required=True)
     try:
-        gpu_catalog = catalog_conf.load_catalog(config_files)
         wanted = flavors.desired(gpu_catalog)
     except catalog.CatalogError as exc:
         raise main.UsageError(f'bad catalog: {exc}') from exc
-    if not gpu_catalog.models:
-        raise main.UsageError(
-            'the catalog lists no GPU models; set [nova_gpu_ext] gpu_models '
-            'and a [gpu:NAME] section per model')
     if not wanted:
         print('the catalog asks for no flavors: set flavor_counts in the '
               '[gpu:NAME] and [gpu_class:NAME] sections')

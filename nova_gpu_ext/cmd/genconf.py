@@ -5,8 +5,8 @@ catalog or a release that lacks a feature leaves nothing half-written
 in a file the operator redirected to.
 """
 
+from nova_gpu_ext.cmd import catalog_args
 from nova_gpu_ext.cmd import main
-from nova_gpu_ext.conf import catalog as catalog_conf
 from nova_gpu_ext.gpu import catalog
 from nova_gpu_ext.gpu import releases
 from nova_gpu_ext.gpu import render
@@ -46,13 +46,9 @@ def run(args) -> int:
 
 def generate(args) -> str:
     """The whole output text; UsageError on any bad input."""
+    gpu_catalog = catalog_args.load(args.config_files, required=True)
     try:
-        gpu_catalog = catalog_conf.load_catalog(args.config_files)
         release = releases.parse(args.nova_release)
-        if not gpu_catalog.models:
-            raise main.UsageError(
-                'the catalog lists no GPU models; set [nova_gpu_ext] '
-                'gpu_models and a [gpu:NAME] section per model')
         if args.role == 'host':
             return render.format_host_files(
                 render.host_files(gpu_catalog, args.iommu),
