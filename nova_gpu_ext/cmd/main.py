@@ -12,8 +12,9 @@ import sys
 # Sub-command name -> (module, one-line help).
 COMMANDS = {
     'demo': ('nova_gpu_ext.cmd.demo',
-             'schedule GPU servers on example hosts, with nova_gpu_ext and '
-             'with nova in-tree scheduling, and print where they land'),
+             'boot GPU servers in a small in-process nova cloud, with nova '
+             'in-tree scheduling and with nova_gpu_ext, and print where '
+             'they land and which GPUs they got'),
     'discover': ('nova_gpu_ext.cmd.discover',
                  'read sysfs and print the GPUs found as a ready catalog '
                  'section'),
