@@ -56,3 +56,7 @@ class TestWeigher(base.GpuServersTestBase):
         server = self._create_server(flavor_id=self._create_flavor(),
                                      networks='none')
         self.assertEqual('cpu1', server['OS-EXT-SRV-ATTR:host'])
+
+
+class TestWeigherPlacement(TestWeigher):
+    PLACEMENT = True

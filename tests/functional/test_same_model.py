@@ -77,3 +77,23 @@ class TestApi(base.GpuServersTestBase):
                                 **{'gpu:numa': 'sideways'})
         self.assertEqual(400, exc.response.status_code)
         self.assertIn('sideways', str(exc))
+
+
+class TestPlacementWithoutNovaGpuExt(base.GpuServersTestBase):
+    OURS = False
+    PLACEMENT = True
+
+    def test_nova_alone_mixes_models_through_the_shared_class(self):
+        self.start_gpu_host('pair', [(K4200, 0), (V100, 0)])
+        server = self.boot(self.gpu_flavor('gpu:2'))
+        self.assertEqual({'K4200', 'V100'}, self.products(server))
+
+
+class TestPlacementOnlyMixingHost(base.GpuServersTestBase):
+    PLACEMENT = True
+
+    def test_the_filter_is_what_refuses_the_mix(self):
+        self.start_gpu_host('pair', [(K4200, 0), (V100, 0)])
+        server = self.boot(self.gpu_flavor('gpu:2'), expected_state='ERROR')
+        self.assertIn('No valid host', server['fault']['message'])
+        self.assertIn('would get mixed models', self.scheduler_log.output)
