@@ -28,6 +28,7 @@ from nova.tests.functional.libvirt import base
 # the filter.
 from nova_gpu_ext import conf  # noqa: F401
 from nova_gpu_ext.demo import scenario
+from nova_gpu_ext.gpu import models
 
 
 def class_resource_class(alias: str) -> str:
@@ -153,8 +154,7 @@ class GpuCloudTestBase(base.ServersTestBase):
         devices = objects.PciDeviceList.get_by_instance_uuid(
             self.ctxt, server['id'])
         return (server['OS-EXT-SRV-ATTR:host'], sorted(
-            (scenario.name_of(scenario.models.ModelKey(d.vendor_id,
-                                                       d.product_id)),
+            (scenario.name_of(models.ModelKey(d.vendor_id, d.product_id)),
              d.numa_node) for d in devices))
 
     def products(self, server):
