@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Cost: filter + weigher time per host through nova's real handlers.
 
 One request list is offered to a fleet of part-used hosts; the time of
@@ -21,7 +33,7 @@ import statistics
 import time
 
 from benchmarks import workload
-from nova_gpu_ext.demo import sim
+from nova_gpu_ext.harness import sim
 
 # One request of each size; the class alias where mixing is possible.
 REQUESTS = ((workload.ALIAS_A, 1), (workload.ALIAS_ANY, 2),

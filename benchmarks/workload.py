@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The fleets, request streams and scheduler set-ups both benchmarks share.
 
 Every host has 8 whole GPUs (type-PCI), 4 on each of 2 NUMA nodes, of two
@@ -15,8 +27,8 @@ from nova.scheduler.filters import pci_passthrough_filter
 from nova.scheduler.weights import pci
 
 from nova_gpu_ext import conf
-from nova_gpu_ext.demo import sim
 from nova_gpu_ext.gpu import models
+from nova_gpu_ext.harness import sim
 from nova_gpu_ext.scheduler.filters import gpu_passthrough
 from nova_gpu_ext.scheduler.weights import gpu
 

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """``nova-gpu-ext capacity``: free GPUs per host and model, from placement.
 
 Needs nova's PCI devices in placement (``[pci] report_in_placement``);
@@ -7,10 +19,10 @@ without them it names the option instead of printing empty tables.
 import json
 import sys
 
-from nova_gpu_ext.cloud import capacity as cloud_capacity
-from nova_gpu_ext.cloud import connect
 from nova_gpu_ext.cmd import catalog_args
-from nova_gpu_ext.gpu import capacity
+from nova_gpu_ext.tooling import capacity
+from nova_gpu_ext.tooling.cloud import capacity as cloud_capacity
+from nova_gpu_ext.tooling.cloud import connect
 
 NO_INVENTORY = (
     'placement has no PCI device inventory: set [pci] report_in_placement '

@@ -1,8 +1,20 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The ``--config-file CATALOG`` argument shared by the sub-commands."""
 
 from nova_gpu_ext.cmd import main
-from nova_gpu_ext.conf import catalog as catalog_conf
-from nova_gpu_ext.gpu import catalog
+from nova_gpu_ext.tooling import catalog
+from nova_gpu_ext.tooling import catalog_file
 
 
 def load(config_files, *, required: bool = False) -> catalog.Catalog | None:
@@ -15,7 +27,7 @@ def load(config_files, *, required: bool = False) -> catalog.Catalog | None:
     if not config_files:
         return None
     try:
-        gpu_catalog = catalog_conf.load_catalog(config_files)
+        gpu_catalog = catalog_file.load_catalog(config_files)
     except catalog.CatalogError as exc:
         raise main.UsageError(f'bad catalog: {exc}') from exc
     if required and not gpu_catalog.models:

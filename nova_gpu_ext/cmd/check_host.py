@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """``nova-gpu-ext check-host``: read-only GPU passthrough readiness checks.
 
 Exit codes: 0 ready (warnings allowed), 1 problems found, 2 bad input.
@@ -8,7 +20,7 @@ import textwrap
 
 from nova_gpu_ext.cmd import catalog_args
 from nova_gpu_ext.cmd import discover
-from nova_gpu_ext.gpu import hostcheck
+from nova_gpu_ext.tooling import hostcheck
 
 WIDTH = 79
 INDENT = ' ' * 10

@@ -1,8 +1,20 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """``nova-gpu-ext demo``: one server stream under two schedulers.
 
 The default engine boots a small nova cloud in this process (real nova
 services and Placement, fake GPU hosts; see
-:mod:`nova_gpu_ext.demo.cloud`) once with nova's in-tree PCI scheduling
+:mod:`nova_gpu_ext.harness.cloud`) once with nova's in-tree PCI scheduling
 and once with nova_gpu_ext, and prints where every server landed and which
 GPUs it got. ``--engine objects`` runs the same stream through nova's
 filter and weigher handlers on HostState objects only: no services, a
@@ -14,7 +26,7 @@ import sys
 import warnings
 
 from nova_gpu_ext.cmd import main
-from nova_gpu_ext.demo import scenario
+from nova_gpu_ext.harness import scenario
 
 LABELS = {False: 'nova in-tree', True: 'nova_gpu_ext'}
 
@@ -59,7 +71,7 @@ def run(args):
 
 def _cloud_engine(args):
     try:
-        from nova_gpu_ext.demo import cloud
+        from nova_gpu_ext.harness import cloud
     except ImportError as exc:
         raise main.UsageError(
             f'the cloud engine needs nova\'s test fixtures ({exc}): install '
@@ -78,7 +90,7 @@ def _objects(ours):
     from nova.scheduler.filters import pci_passthrough_filter
     from nova.scheduler.weights import pci
 
-    from nova_gpu_ext.demo import sim
+    from nova_gpu_ext.harness import sim
     from nova_gpu_ext.scheduler.filters import gpu_passthrough
     from nova_gpu_ext.scheduler.weights import gpu
 

@@ -1,10 +1,22 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """``nova-gpu-ext discover``: the host's GPUs as a ready catalog section."""
 
 import json
 
 from nova_gpu_ext.cmd import main
-from nova_gpu_ext.gpu import discovery
-from nova_gpu_ext.gpu import sysfs
+from nova_gpu_ext.tooling import discovery
+from nova_gpu_ext.tooling import sysfs
 
 
 def add_arguments(parser):

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """``nova-gpu-ext flavors sync``: the catalog's GPU flavors, made in nova.
 
 Idempotent: a second run changes nothing and says so. Only flavors marked
@@ -6,12 +18,12 @@ Idempotent: a second run changes nothing and says so. Only flavors marked
 
 import sys
 
-from nova_gpu_ext.cloud import connect
-from nova_gpu_ext.cloud import flavors as cloud_flavors
 from nova_gpu_ext.cmd import catalog_args
 from nova_gpu_ext.cmd import main
-from nova_gpu_ext.gpu import catalog
-from nova_gpu_ext.gpu import flavors
+from nova_gpu_ext.tooling import catalog
+from nova_gpu_ext.tooling.cloud import connect
+from nova_gpu_ext.tooling.cloud import flavors as cloud_flavors
+from nova_gpu_ext.tooling import flavors
 
 
 def add_arguments(parser):

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """``nova-gpu-ext lint-conf``: PCI passthrough mistakes in nova.conf files.
 
 Exit codes: 0 clean, 1 findings, 2 unreadable input.
@@ -6,8 +18,8 @@ Exit codes: 0 clean, 1 findings, 2 unreadable input.
 from oslo_config import cfg
 
 from nova_gpu_ext.cmd import main
-from nova_gpu_ext.gpu import lint
-from nova_gpu_ext.gpu import releases
+from nova_gpu_ext.tooling import lint
+from nova_gpu_ext.tooling import releases
 
 
 def add_arguments(parser):
@@ -28,7 +40,7 @@ def run(args) -> int:
     except releases.ReleaseError as exc:
         raise main.UsageError(exc) from exc
     entries = [e for path in args.nova_confs for e in read_entries(path)]
-    findings = lint.lint(entries, release)
+    findings = lint.check(entries, release)
     for finding in findings:
         print(finding)
     print(f'{len(findings)} finding(s) in {", ".join(args.nova_confs)}')

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """``nova-gpu-ext pci-audit``: find, and on request free, stale PCI rows.
 
 Dry run by default. ``--apply`` writes a JSON backup first, then frees the
@@ -6,12 +18,12 @@ back. Exit codes: 0 nothing to report (or every row changed), 1 stale rows
 found in a dry run (or rows skipped by --apply/--restore), 2 error.
 """
 
-from nova_gpu_ext.audit import actions
-from nova_gpu_ext.audit import AuditError
-from nova_gpu_ext.audit import backup
-from nova_gpu_ext.audit import cells as cellmod
-from nova_gpu_ext.audit import report
 from nova_gpu_ext.cmd import main
+from nova_gpu_ext.tooling.audit import actions
+from nova_gpu_ext.tooling.audit import AuditError
+from nova_gpu_ext.tooling.audit import backup
+from nova_gpu_ext.tooling.audit import cells as cellmod
+from nova_gpu_ext.tooling.audit import report
 
 DEFAULT_CONFIG = '/etc/nova/nova.conf'
 

@@ -1,21 +1,33 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Decide whether the devices a walk gives fit a flavor's GPU policy."""
 
 import collections
 import typing as ty
 
+from nova_gpu_ext.gpu import claims
 from nova_gpu_ext.gpu import models
-from nova_gpu_ext.gpu import walk as walk_mod
 
 
-def _summary(takes: ty.Iterable[walk_mod.Take], attr: str) -> str:
+def _summary(takes: ty.Iterable[claims.Take], attr: str) -> str:
     counts = collections.Counter()
     for take in takes:
         counts[str(getattr(take, attr))] += take.count
     return ' + '.join(f'{n} x {key}' for key, n in sorted(counts.items()))
 
 
-def misfit(requests: ty.Sequence[walk_mod.DeviceRequest],
-           result: walk_mod.WalkResult,
+def misfit(requests: ty.Sequence[claims.DeviceRequest],
+           result: claims.WalkResult,
            policy: models.GpuPolicy) -> str | None:
     """Why the walk's devices do not suit the flavor, or None if they do."""
     if not result.ok:
@@ -36,8 +48,8 @@ def misfit(requests: ty.Sequence[walk_mod.DeviceRequest],
     return None
 
 
-def describe_takes(requests: ty.Sequence[walk_mod.DeviceRequest],
-                   result: walk_mod.WalkResult) -> str:
+def describe_takes(requests: ty.Sequence[claims.DeviceRequest],
+                   result: claims.WalkResult) -> str:
     """``gpu:2 <- 2 x 10de:11b4 on NUMA 0`` per request, for logs."""
     if not result.ok:
         return 'nothing (the requests cannot be met)'
@@ -47,8 +59,8 @@ def describe_takes(requests: ty.Sequence[walk_mod.DeviceRequest],
         for r, takes in zip(requests, result.takes))
 
 
-def numa_splits(requests: ty.Sequence[walk_mod.DeviceRequest],
-                result: walk_mod.WalkResult) -> int:
+def numa_splits(requests: ty.Sequence[claims.DeviceRequest],
+                result: claims.WalkResult) -> int:
     """Extra NUMA nodes touched by the GPU requests (0 = each on one)."""
     return sum(len({t.numa_node for t in takes}) - 1
                for request, takes in zip(requests, result.takes)

@@ -1,16 +1,28 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Rank the ways a host can give its devices to a request."""
 
 import collections
 import typing as ty
 
-from nova_gpu_ext.gpu import fit as fit_mod
-from nova_gpu_ext.gpu import inventory as inventory_mod
-from nova_gpu_ext.gpu import walk as walk_mod
+from nova_gpu_ext.gpu import claims
+from nova_gpu_ext.gpu import fit
+from nova_gpu_ext.gpu import inventory
 
 
-def leftover(requests: ty.Sequence[walk_mod.DeviceRequest],
-             result: walk_mod.WalkResult,
-             inventory: inventory_mod.Inventory) -> int:
+def leftover(requests: ty.Sequence[claims.DeviceRequest],
+             result: claims.WalkResult,
+             inv: inventory.Inventory) -> int:
     """Free devices of the taken models left on the NUMA nodes touched.
 
     Smaller is a better fit: the request fills a node that was already
@@ -21,20 +33,20 @@ def leftover(requests: ty.Sequence[walk_mod.DeviceRequest],
         if request.is_gpu:
             for take in takes:
                 taken[take.model, take.numa_node] += take.count
-    return sum(inventory.free_by_numa.get(key, 0) - n
+    return sum(inv.free_by_numa.get(key, 0) - n
                for key, n in taken.items())
 
 
-def placement_key(requests: ty.Sequence[walk_mod.DeviceRequest],
-                  result: walk_mod.WalkResult,
-                  inventory: inventory_mod.Inventory) -> tuple[int, int]:
+def placement_key(requests: ty.Sequence[claims.DeviceRequest],
+                  result: claims.WalkResult,
+                  inv: inventory.Inventory) -> tuple[int, int]:
     """Sort key of an allocation candidate, best first.
 
     First the candidates that keep each request on one NUMA node, then the
     ones that fill the touched nodes most.
     """
-    return (fit_mod.numa_splits(requests, result),
-            leftover(requests, result, inventory))
+    return (fit.numa_splits(requests, result),
+            leftover(requests, result, inv))
 
 
 # Whole-device types; VFs and vDPA are NIC resources, not GPUs.
@@ -50,9 +62,9 @@ NODE_SCALE = 100
 UNFIT_WEIGHT = -100.0 * SPLIT_SCALE
 
 
-def gpu_weight(requests: ty.Sequence[walk_mod.DeviceRequest],
-               result: walk_mod.WalkResult,
-               inventory: inventory_mod.Inventory,
+def gpu_weight(requests: ty.Sequence[claims.DeviceRequest],
+               result: claims.WalkResult,
+               inv: inventory.Inventory,
                spread: bool = False) -> float:
     """Raw weight of a host for a GPU request (higher wins), model-aware.
 
@@ -67,14 +79,14 @@ def gpu_weight(requests: ty.Sequence[walk_mod.DeviceRequest],
         if request.is_gpu:
             for take in takes:
                 taken[take.model] += take.count
-    host_left = sum(inventory.free.get(m, 0) - n for m, n in taken.items())
-    node_left = leftover(requests, result, inventory)
-    fit = node_left * NODE_SCALE + host_left
-    split = fit_mod.numa_splits(requests, result) * SPLIT_SCALE
-    return float((fit if spread else -fit) - split)
+    host_left = sum(inv.free.get(m, 0) - n for m, n in taken.items())
+    node_left = leftover(requests, result, inv)
+    left = node_left * NODE_SCALE + host_left
+    split = fit.numa_splits(requests, result) * SPLIT_SCALE
+    return float((left if spread else -left) - split)
 
 
-def free_passthrough_devices(pools: ty.Iterable[walk_mod.Pool]) -> int:
+def free_passthrough_devices(pools: ty.Iterable[claims.Pool]) -> int:
     """Free whole devices a GPU alias could take (no VFs or NIC ports)."""
     return sum(int(p.get('count') or 0) for p in pools
                if p.get('dev_type') in PASSTHROUGH_TYPES and

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Read the pure core's inputs out of Nova's scheduler objects.
 
 Every accessor tolerates unset fields and missing stats: a filter or
@@ -5,8 +17,8 @@ weigher must decide and log, never raise.
 """
 
 from nova_gpu_ext import conf
+from nova_gpu_ext.gpu import claims
 from nova_gpu_ext.gpu import models
-from nova_gpu_ext.gpu import walk
 
 
 def _field(obj, name, default=None):
@@ -18,11 +30,11 @@ def _field(obj, name, default=None):
     return default if value is None else value
 
 
-def device_requests(spec_obj) -> list[walk.DeviceRequest]:
+def device_requests(spec_obj) -> list[claims.DeviceRequest]:
     """Every PCI request of the instance, in the order the claim applies."""
     pci_requests = _field(spec_obj, 'pci_requests')
     return [
-        walk.DeviceRequest(
+        claims.DeviceRequest(
             count=_field(r, 'count', 0),
             specs=tuple(_field(r, 'spec', ())),
             request_id=_field(r, 'request_id'),

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """``flavors sync`` and ``capacity`` against the real in-process nova.
 
 openstacksdk talks to the nova API and Placement of the harness through
@@ -105,7 +117,7 @@ class CloudToolsBase(base.GpuServersTestBase):
         out, err = io.StringIO(), io.StringIO()
         self.useFixture(fixtures.MonkeyPatch('sys.stdout', out))
         self.useFixture(fixtures.MonkeyPatch('sys.stderr', err))
-        with mock.patch('nova_gpu_ext.cloud.connect.connect',
+        with mock.patch('nova_gpu_ext.tooling.cloud.connect.connect',
                         return_value=self.connection(roles)):
             code = main.main(list(argv))
         return code, out.getvalue(), err.getvalue()

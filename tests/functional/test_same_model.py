@@ -1,8 +1,20 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Identical GPUs per request, decided by the real nova-scheduler."""
 
 from nova.tests.functional.api import client
 
-from nova_gpu_ext.demo import cloud
+from nova_gpu_ext.harness import cloud
 from tests.functional import base
 from tests.functional.base import K4200
 from tests.functional.base import V100

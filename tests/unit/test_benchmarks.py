@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Smoke tests of benchmarks/ on tiny fleets, so the code cannot rot.
 
 They assert structure and obvious truths, never timings.
@@ -14,7 +26,7 @@ from benchmarks import cost
 from benchmarks import packing
 from benchmarks import report
 from benchmarks import workload
-from nova_gpu_ext.demo import sim
+from nova_gpu_ext.harness import sim
 
 TINY = ['--cost-hosts', '6', '--repetitions', '1', '--packing-hosts', '3',
         '--fill-stop', '2', '--churn-requests', '10']

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The placement mode of the scheduling sim used by the demo and benchmarks.
 
 Placement itself is not run: the sim stands in for it, and these tests pin
@@ -8,8 +20,8 @@ from nova.scheduler.filters import pci_passthrough_filter
 from nova.scheduler.weights import pci
 from oslotest import base
 
-from nova_gpu_ext.demo import sim
 from nova_gpu_ext.gpu import models
+from nova_gpu_ext.harness import sim
 
 A = models.ModelKey('10de', '1db4')
 B = models.ModelKey('10de', '1eb8')

@@ -1,10 +1,22 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """GpuPassthroughFilter: identical GPUs for every multi-GPU request."""
 
 from oslo_log import log as logging
 
 from nova.scheduler import filters
 
-from nova_gpu_ext.gpu import decide
+from nova_gpu_ext.gpu import decision
 from nova_gpu_ext.scheduler import nova_objects
 
 LOG = logging.getLogger(__name__)
@@ -44,7 +56,7 @@ class GpuPassthroughFilter(filters.BaseHostFilter):
             return True
         requests, policy = view.requests, view.policy
         candidates = list(host_state.allocation_candidates or ())
-        result = decide.decide(
+        result = decision.decide(
             nova_objects.pools(host_state), requests, policy,
             nova_objects.candidate_mappings(host_state), move=view.move)
         host_state.allocation_candidates = [
@@ -61,6 +73,6 @@ def _log(host_state, requests, policy, result, total):
               {'host': host_state,
                'verdict': 'passes' if result.passes else 'fails',
                'requests': ', '.join(r.label() for r in requests),
-               'policy': policy, 'free': result.inventory.describe(),
+               'policy': policy, 'free': result.free.describe(),
                'reason': f': {result.reason}' if result.reason else '',
                'kept': len(result.order), 'total': total})

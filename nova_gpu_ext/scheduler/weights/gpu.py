@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """GpuWeigher: model-aware best fit for GPU requests."""
 
 from oslo_log import log as logging
@@ -6,11 +18,11 @@ from nova.scheduler import utils
 from nova.scheduler import weights
 
 from nova_gpu_ext import conf
-from nova_gpu_ext.gpu import decide
+from nova_gpu_ext.gpu import claims
+from nova_gpu_ext.gpu import decision
 from nova_gpu_ext.gpu import fit
 from nova_gpu_ext.gpu import inventory
 from nova_gpu_ext.gpu import scoring
-from nova_gpu_ext.gpu import walk
 from nova_gpu_ext.scheduler import nova_objects
 
 LOG = logging.getLogger(__name__)
@@ -44,9 +56,9 @@ class GpuWeigher(weights.BaseHostWeigher):
                                                'free': free})
             return -float(free)
         mappings = nova_objects.candidate_mappings(host_state)
-        claimed = (mappings[0] if mappings and not view.move
-                   else decide.LEGACY_MAPPING)
-        result = walk.walk(pools, requests, claimed)
+        claimed = (decision.claimed_mappings(mappings[:1], view.move)
+                   or [decision.LEGACY_MAPPING])[0]
+        result = claims.walk(pools, requests, claimed)
         inv = inventory.Inventory.from_pools(pools)
         spread = CONF.nova_gpu_ext.weigher_policy == 'spread'
         weight = (scoring.gpu_weight(requests, result, inv, spread)

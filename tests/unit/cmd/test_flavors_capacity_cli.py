@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """``flavors sync`` and ``capacity``: exit codes and messages.
 
 Without a cloud; the functional tests run them against nova and placement.
@@ -12,7 +24,7 @@ import fixtures
 import testtools
 
 from nova_gpu_ext.cmd import main
-from nova_gpu_ext.gpu import capacity
+from nova_gpu_ext.tooling import capacity
 from tests.unit import catalog_files
 
 CLOUD_ENV = ('OS_CLOUD', 'OS_AUTH_URL', 'OS_AUTH_TYPE', 'OS_REGION_NAME',
@@ -82,9 +94,9 @@ class TestCapacity(CliTest):
 
     def providers(self, *providers):
         self.useFixture(fixtures.MockPatch(
-            'nova_gpu_ext.cloud.connect.connect'))
+            'nova_gpu_ext.tooling.cloud.connect.connect'))
         self.useFixture(fixtures.MockPatch(
-            'nova_gpu_ext.cloud.capacity.pci_providers',
+            'nova_gpu_ext.tooling.cloud.capacity.pci_providers',
             return_value=list(providers)))
 
     def test_no_pci_inventory_names_the_option(self):

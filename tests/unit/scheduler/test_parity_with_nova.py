@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Property tests: our walk is nova's, and the filter is never laxer.
 
 Random hosts and requests are built as real nova objects; nova's own
@@ -15,8 +27,8 @@ from nova import exception
 from nova.scheduler.filters import pci_passthrough_filter
 from nova import test
 
+from nova_gpu_ext.gpu import claims
 from nova_gpu_ext.gpu import models
-from nova_gpu_ext.gpu import walk
 from nova_gpu_ext.scheduler.filters import gpu_passthrough
 from nova_gpu_ext.scheduler import nova_objects
 from tests.unit.scheduler import fakes
@@ -85,8 +97,8 @@ class TestParity(test.NoDBTestCase):
         ours_requests = nova_objects.device_requests(fakes.spec(*requests))
         for mapping in [None] + [c['mappings'] for c in candidates]:
             expected = nova_taken(host.pci_stats, requests, mapping)
-            result = walk.walk(nova_objects.pools(host), ours_requests,
-                               mapping)
+            result = claims.walk(nova_objects.pools(host), ours_requests,
+                                 mapping)
             if expected is None:
                 self.assertFalse(result.ok)
                 continue

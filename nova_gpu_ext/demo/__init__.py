@@ -1,1 +1,0 @@
-"""Scheduling demonstrations on real nova objects (needs the nova extra)."""

@@ -1,0 +1,228 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""A small nova cloud in this process, with fake GPUs.
+
+Real nova 34 services - API, conductor, scheduler, libvirt computes on
+nova's fake libvirt - and real Placement run in-process on SQLite through
+nova's own functional-test fixtures (the ``demo`` extra installs them).
+nova_gpu_ext is enabled exactly as an operator enables it in nova.conf.
+The functional tests of nova_gpu_ext use the same base class.
+"""
+
+# nova's monkey patching must come before any other nova import.
+import nova.tests.functional  # noqa: F401,I100
+
+import json  # noqa: I100
+import logging
+import os
+import sysconfig
+import time
+import unittest
+
+import fixtures
+from nova import context
+from nova import objects
+from nova.pci import request as pci_request
+from nova.tests.fixtures import libvirt as fakelibvirt
+from nova.tests.functional.libvirt import base
+
+# Registers the [nova_gpu_ext] options, which are set before nova loads
+# the filter.
+from nova_gpu_ext import conf  # noqa: F401
+from nova_gpu_ext.gpu import models
+from nova_gpu_ext.harness import scenario
+
+
+def class_resource_class(alias: str) -> str:
+    """Placement resource class shared by the models of a class alias."""
+    return f'CUSTOM_GPU_{alias.upper()}'
+
+
+# A boot takes about a second in-process; allow a slow machine 30 s.
+SETTLE_POLLS = 300
+SETTLE_INTERVAL = 0.1
+
+CLASS_ALIASES = {name: members for name, members in scenario.ALIASES.items()
+                 if len(members) > 1}
+
+
+class GpuCloudTestBase(base.ServersTestBase):
+    """nova with fake GPU hosts and the demo's aliases.
+
+    ``OURS`` loads nova_gpu_ext (GpuPassthroughFilter and GpuWeigher) or
+    only nova's in-tree PCI scheduling; ``PLACEMENT`` turns on ``[pci]
+    report_in_placement`` and ``[filter_scheduler] pci_in_placement``.
+    Aliases as in :mod:`nova_gpu_ext.harness.scenario`: a class alias is two
+    specs in legacy mode and a shared resource class in placement mode.
+    """
+
+    ADMIN_API = True
+    microversion = 'latest'
+    OURS = True
+    PLACEMENT = False
+
+    def setUp(self):
+        self.ctxt = context.get_admin_context()
+        self.flags(device_spec=self.device_spec(), alias=self.aliases(),
+                   group='pci')
+        pci_request.get_alias_from_config.cache_clear()
+        self.addCleanup(pci_request.get_alias_from_config.cache_clear)
+        if self.PLACEMENT:
+            self.flags(report_in_placement=True, group='pci')
+            self.flags(pci_in_placement=True, group='filter_scheduler')
+        self.flags(group='filter_scheduler', **self.scheduler_flags())
+        self.scheduler_log = self.useFixture(fixtures.FakeLogger(
+            name='nova_gpu_ext', level=logging.DEBUG))
+        super().setUp()
+
+    def _setup_services(self):
+        # The nova wheel installs api-paste.ini under <venv>/etc/nova, not
+        # where nova's test config looks for it.
+        self.flags(api_paste_config=os.path.join(
+            sysconfig.get_path('data'), 'etc', 'nova', 'api-paste.ini'),
+            group='wsgi')
+        super()._setup_services()
+
+    def scheduler_flags(self):
+        available = ['nova.scheduler.filters.all_filters']
+        enabled = ['ComputeFilter', 'ComputeCapabilitiesFilter',
+                   'ImagePropertiesFilter', 'PciPassthroughFilter']
+        weights = ['nova.scheduler.weights.all_weighers']
+        extra = {}
+        if self.OURS:
+            available.append('nova_gpu_ext.scheduler.filters.all_filters')
+            enabled.append('GpuPassthroughFilter')
+            weights.append('nova_gpu_ext.scheduler.weights.all_weighers')
+            extra['pci_weight_multiplier'] = 0.0
+        return dict(available_filters=available, enabled_filters=enabled,
+                    weight_classes=weights, **extra)
+
+    def _class_of(self, model):
+        return next((name for name, members in CLASS_ALIASES.items()
+                     if model in members), None)
+
+    def device_spec(self):
+        specs = []
+        for model in scenario.MODELS:
+            spec = dict(model.key._asdict())
+            cls = self._class_of(model)
+            if self.PLACEMENT and cls:
+                spec['resource_class'] = class_resource_class(cls)
+            specs.append(json.dumps(spec))
+        return specs
+
+    def aliases(self):
+        aliases = []
+        for name, members in scenario.ALIASES.items():
+            if self.PLACEMENT and name in CLASS_ALIASES:
+                specs = [{'resource_class': class_resource_class(name)}]
+            else:
+                specs = [dict(m.key._asdict()) for m in members]
+                cls = self._class_of(members[0])
+                if self.PLACEMENT and cls:
+                    specs[0]['resource_class'] = class_resource_class(cls)
+            aliases.extend(json.dumps(dict(spec, name=name,
+                                           device_type='type-PCI'))
+                           for spec in specs)
+        return aliases
+
+    def start_gpu_host(self, hostname, gpus):
+        """Start a compute with ``(scenario model, numa_node)`` GPUs.
+
+        The GPUs get PCI addresses in the order given.
+        """
+        info = fakelibvirt.HostPCIDevicesInfo(num_pci=0, num_pfs=0,
+                                              num_vfs=0)
+        for slot, (model, numa) in enumerate(gpus):
+            info.add_device(
+                dev_type='PCI', bus=0x81, slot=slot, function=0,
+                iommu_group=40 + slot, numa_node=numa,
+                vend_id=model.key.vendor_id, vend_name='NVIDIA Corporation',
+                prod_id=model.key.product_id, prod_name=model.product_name,
+                driver_name='vfio-pci')
+        return self.start_compute(hostname=hostname, pci_info=info)
+
+    def gpu_flavor(self, items, name=None, **extra_specs):
+        if items:
+            extra_specs['pci_passthrough:alias'] = items
+        return self._create_flavor(name=name, extra_spec=extra_specs)
+
+    def boot(self, flavor, expected_state='ACTIVE'):
+        return self._create_server(flavor_id=flavor, networks='none',
+                                   expected_state=expected_state)
+
+    def claimed(self, server):
+        """(host, [(model name, numa_node)]) of the devices nova claimed."""
+        devices = objects.PciDeviceList.get_by_instance_uuid(
+            self.ctxt, server['id'])
+        return (server['OS-EXT-SRV-ATTR:host'], sorted(
+            (scenario.name_of(models.ModelKey(d.vendor_id, d.product_id)),
+             d.numa_node) for d in devices))
+
+    def products(self, server):
+        """The model names of the devices nova claimed."""
+        return {name for name, _ in self.claimed(server)[1]}
+
+
+class _StreamRun(GpuCloudTestBase):
+    """Boot the scenario's stream; the outcomes go to ``cls.outcomes``.
+
+    nova's TestCase deletes instance attributes after a test, hence the
+    class attribute.
+    """
+
+    outcomes = None
+
+    def test_stream(self):
+        # Servers refused by the scheduler count against the quota too.
+        self.flags(instances=-1, cores=-1, ram=-1, group='quota')
+        for hostname, gpus in scenario.FLEET:
+            self.start_gpu_host(hostname, gpus)
+        flavors = {}
+        outcomes = []
+        for name, items, extra_specs in scenario.STREAM:
+            if name not in flavors:
+                flavors[name] = self.gpu_flavor(items, name=name,
+                                                **extra_specs)
+            server = self._settle(self.api.post_server({
+                'server': self._build_server(flavor_id=flavors[name],
+                                             networks='none')}))
+            host, gpus = self.claimed(server)
+            outcomes.append(scenario.Outcome(
+                name, host if server['status'] == 'ACTIVE' else None,
+                tuple(gpus)))
+        type(self).outcomes = outcomes
+
+    def _settle(self, server):
+        """Wait until the server is ACTIVE or ERROR (scheduling refused)."""
+        for _ in range(SETTLE_POLLS):
+            server = self.api.get_server(server['id'])
+            if server['status'] in ('ACTIVE', 'ERROR'):
+                return server
+            time.sleep(SETTLE_INTERVAL)
+        self.fail(f'server {server["id"]} still {server["status"]}')
+
+
+class DemoError(RuntimeError):
+    """The in-process cloud failed; the message holds nova's traceback."""
+
+
+def run_stream(ours: bool, placement: bool = False) -> list:
+    """Boot the scenario's stream in a fresh cloud; return its outcomes."""
+    run = type('StreamRun', (_StreamRun,), {'OURS': ours,
+                                            'PLACEMENT': placement})
+    result = unittest.TestResult()
+    run('test_stream').run(result)
+    for _, text in result.errors + result.failures:
+        raise DemoError(text)
+    return run.outcomes

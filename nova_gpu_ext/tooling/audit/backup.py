@@ -1,0 +1,103 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The JSON backup written before ``--apply`` changes anything.
+
+It holds every finding whole (cell, host, reason and the complete
+``pci_devices`` row as read), so ``--restore`` can put the rows back and
+an operator can read what was changed.
+"""
+
+import dataclasses
+import datetime
+import json
+import os
+
+from oslo_utils import timeutils
+
+from nova_gpu_ext.tooling.audit import AuditError
+from nova_gpu_ext.tooling.audit import findings as rules
+
+VERSION = 1
+
+# The row columns --restore needs: to find the row and to set it back.
+RESTORED_COLUMNS = ('id', 'compute_node_id', 'address', 'deleted', 'status',
+                    'instance_uuid', 'request_id')
+
+
+def default_path():
+    return f'pci-audit-backup-{timeutils.utcnow():%Y%m%dT%H%M%SZ}.json'
+
+
+def write(path, found):
+    """Write the backup and make it durable before any row is changed.
+
+    The file must not exist yet (an older backup is never overwritten);
+    it is fsynced together with its directory so a crash right after the
+    change still leaves the backup on disk. A partly written file is
+    removed.
+    """
+    text = json.dumps(
+        {'version': VERSION, 'created_at': timeutils.utcnow().isoformat(),
+         'findings': [dataclasses.asdict(f) for f in found]},
+        indent=2, sort_keys=True, default=_jsonable)
+    try:
+        _write_durably(path, text)
+    except OSError as exc:
+        raise AuditError(f'cannot write the backup {path}: {exc.strerror}; '
+                         'nothing was changed') from exc
+
+
+def _write_durably(path, text):
+    with open(path, 'x', encoding='utf-8') as stream:
+        try:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        except OSError:
+            os.unlink(path)
+            raise
+    directory = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def _jsonable(value):
+    if isinstance(value, datetime.datetime):
+        return value.isoformat()
+    raise TypeError(f'{type(value).__name__} is not JSON serializable')
+
+
+def read(path):
+    """The findings saved in a backup file."""
+    try:
+        with open(path, encoding='utf-8') as stream:
+            data = json.load(stream)
+    except OSError as exc:
+        raise AuditError(
+            f'cannot read the backup {path}: {exc.strerror}') from exc
+    except ValueError as exc:
+        raise AuditError(f'{path} is not JSON: {exc}') from exc
+    try:
+        if data['version'] != VERSION:
+            raise ValueError(f"version {data['version']}, not {VERSION}")
+        found = [rules.Finding(**item) for item in data['findings']]
+        for finding in found:
+            missing = sorted(set(RESTORED_COLUMNS) - set(finding.device))
+            if missing:
+                raise ValueError(f'device row without {missing}')
+        return found
+    except (KeyError, TypeError, ValueError) as exc:
+        raise AuditError(
+            f'{path} is not a pci-audit backup: {exc!r}') from exc

@@ -1,0 +1,198 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Free GPUs per host and model, and how many N-GPU servers still fit.
+
+Pure arithmetic over the PCI resource providers nova reports to placement
+(``[pci] report_in_placement``): one provider per physical device, named
+``<hypervisor>_<PCI address>``, under the compute node provider, with an
+inventory of the device's resource class.
+``nova_gpu_ext.tooling.cloud.capacity`` reads them through openstacksdk.
+
+A request of N GPUs of one model fits a host when that host has N free
+GPUs of the model; NUMA placement is not considered, so the numbers are an
+upper bound for ``gpu:numa=single`` flavors.
+"""
+
+import dataclasses
+import re
+import typing as ty
+
+from nova_gpu_ext.tooling import catalog
+
+# The counts reported when the catalog has no flavor_counts.
+DEFAULT_COUNTS = (1, 2, 4, 8)
+
+# nova's resource class for a device without a resource_class tag.
+_DEFAULT_RC = re.compile(r'^CUSTOM_PCI_([0-9A-F]{4})_([0-9A-F]{4})$')
+
+
+@dataclasses.dataclass(frozen=True)
+class PciProvider:
+    """One PCI device provider: its host and one resource class."""
+
+    host: str
+    name: str
+    resource_class: str
+    total: int
+    reserved: int = 0
+    used: int = 0
+
+    @property
+    def free(self) -> int:
+        return max(self.total - self.reserved - self.used, 0)
+
+
+@dataclasses.dataclass(frozen=True)
+class Usage:
+    """GPUs of one group (model, class or resource class) somewhere."""
+
+    group: str
+    total: int
+    used: int
+    free: int
+    largest: int
+
+
+@dataclasses.dataclass(frozen=True)
+class HostUsage(Usage):
+    host: str = ''
+
+
+@dataclasses.dataclass(frozen=True)
+class Report:
+    """Per host, per group over the cloud, and fits per server size.
+
+    ``fits[group][count]``: how many servers of ``count`` GPUs of that
+    group still fit, each alone (not all together).
+    """
+
+    hosts: tuple[HostUsage, ...]
+    groups: tuple[Usage, ...]
+    counts: tuple[int, ...]
+    fits: ty.Mapping[str, ty.Mapping[int, int]]
+    ignored: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict:
+        return {
+            'hosts': [dataclasses.asdict(h) for h in self.hosts],
+            'groups': [dict(dataclasses.asdict(g),
+                            fits={str(n): self.fits[g.group][n]
+                                  for n in self.counts})
+                       for g in self.groups],
+            'counts': list(self.counts),
+            'ignored_resource_classes': list(self.ignored),
+        }
+
+
+def group_of(gpu_catalog: catalog.Catalog | None,
+             resource_class: str) -> str | None:
+    """The catalog model or class a resource class stands for.
+
+    A model's own resource class first, then a class's (its models share
+    it, so placement cannot tell them apart), then nova's default
+    ``CUSTOM_PCI_<VENDOR>_<PRODUCT>``. Without a catalog the resource
+    class is its own group; with one, None means not a catalog GPU.
+    """
+    if gpu_catalog is None:
+        return resource_class
+    for model in gpu_catalog.models:
+        if model.resource_class == resource_class:
+            return model.name
+    for gpu_class in gpu_catalog.classes:
+        if gpu_class.resource_class == resource_class:
+            return gpu_class.name
+    match = _DEFAULT_RC.match(resource_class)
+    if match:
+        model = gpu_catalog.model_by_ids(*match.groups())
+        return model.name if model else None
+    return None
+
+
+def counts_of(gpu_catalog: catalog.Catalog | None) -> tuple[int, ...]:
+    """The GPU counts of the catalog's flavors, or 1, 2, 4, 8."""
+    if gpu_catalog is None:
+        return DEFAULT_COUNTS
+    counts = {n for entry in gpu_catalog.models + gpu_catalog.classes
+              for n in entry.flavor.counts}
+    return tuple(sorted(counts)) or DEFAULT_COUNTS
+
+
+def report(providers: ty.Iterable[PciProvider],
+           gpu_catalog: catalog.Catalog | None) -> Report:
+    """Sum the providers per host and group, and the fits per count."""
+    per_host = {}
+    ignored = set()
+    for provider in providers:
+        group = group_of(gpu_catalog, provider.resource_class)
+        if group is None:
+            ignored.add(provider.resource_class)
+            continue
+        per_host.setdefault((provider.host, group), []).append(provider)
+    hosts = tuple(_host_usage(host, group, members)
+                  for (host, group), members in sorted(per_host.items()))
+    counts = counts_of(gpu_catalog)
+    groups, fits = [], {}
+    for group in sorted({h.group for h in hosts}):
+        members = [h for h in hosts if h.group == group]
+        groups.append(_sum(group, members))
+        fits[group] = {n: sum(h.free // n for h in members) for n in counts}
+    return Report(hosts, tuple(groups), counts, fits,
+                  tuple(sorted(ignored)))
+
+
+def _host_usage(host: str, group: str,
+                providers: ty.Sequence[PciProvider]) -> HostUsage:
+    total = sum(p.total - p.reserved for p in providers)
+    used = sum(p.used for p in providers)
+    free = sum(p.free for p in providers)
+    # Every free device of the group is one model (or, for a class, one
+    # resource class): the largest request is all of them.
+    return HostUsage(group=group, total=total, used=used, free=free,
+                     largest=free, host=host)
+
+
+def _sum(group: str, hosts: ty.Sequence[HostUsage]) -> Usage:
+    return Usage(group=group, total=sum(h.total for h in hosts),
+                 used=sum(h.used for h in hosts),
+                 free=sum(h.free for h in hosts),
+                 largest=max(h.largest for h in hosts))
+
+
+def format_table(rep: Report) -> str:
+    """Two plain-text tables: per host, then per group over the cloud."""
+    host_rows = [('HOST', 'GPU', 'TOTAL', 'USED', 'FREE', 'LARGEST')]
+    host_rows += [(h.host, h.group, h.total, h.used, h.free, h.largest)
+                  for h in rep.hosts]
+    group_rows = [('GPU', 'TOTAL', 'USED', 'FREE', 'LARGEST')
+                  + tuple(f'FIT x{n}' for n in rep.counts)]
+    group_rows += [(g.group, g.total, g.used, g.free, g.largest)
+                   + tuple(rep.fits[g.group][n] for n in rep.counts)
+                   for g in rep.groups]
+    text = _table(host_rows, 2) + '\n' + _table(group_rows, 1)
+    if rep.ignored:
+        text += ('\nnot in the catalog (ignored): '
+                 + ', '.join(rep.ignored) + '\n')
+    return text
+
+
+def _table(rows: ty.Sequence[tuple], text_columns: int) -> str:
+    """Names left-aligned, numbers right-aligned under their headers."""
+    widths = [max(len(str(row[i])) for row in rows)
+              for i in range(len(rows[0]))]
+    lines = []
+    for row in rows:
+        cells = [str(cell).ljust(w) if i < text_columns
+                 else str(cell).rjust(w)
+                 for i, (cell, w) in enumerate(zip(row, widths))]
+        lines.append('  '.join(cells).rstrip())
+    return '\n'.join(lines) + '\n'

@@ -1,0 +1,164 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Synthetic host trees with the real sysfs layout, and the test hosts.
+
+Like the kernel's: devices live under ``sys/devices/pci0000:00/`` (behind
+their bridge), ``sys/bus/pci/devices/ADDR`` is a relative symlink to them,
+``driver`` and ``iommu_group`` are symlinks into ``sys/bus/pci/drivers``
+and ``sys/kernel/iommu_groups``, ids and class are files.
+"""
+
+import os
+
+import fixtures
+
+PCI_IDS = """\
+# test excerpt of pci.ids
+10de  NVIDIA Corporation
+\t0e0a  GK104 HDMI Audio Controller
+\t11b4  GK104GL [Quadro K4200]
+\t\t10de 1096  Quadro K4200
+\t1e07  TU102 [GeForce RTX 2080 Ti Rev. A]
+\t20b0  GA100 [A100 SXM4 40GB]
+1002  Advanced Micro Devices, Inc. [AMD/ATI]
+\t67c4  Ellesmere [Radeon Pro WX 7100]
+C 03  Display controller
+\t00  VGA compatible controller
+"""
+
+VGA = '0x030000'
+DISPLAY_3D = '0x030200'
+AUDIO = '0x040300'
+USB_XHCI = '0x0c0330'
+SERIAL_BUS_OTHER = '0x0c8000'
+ETHERNET = '0x020000'
+BRIDGE = '0x060400'
+
+INTEL = 'GenuineIntel'
+AMD = 'AuthenticAMD'
+
+
+class SysfsTree(fixtures.Fixture):
+    """A host root in a temporary directory; add functions, then read it."""
+
+    def _setUp(self):
+        self.root = self.useFixture(fixtures.TempDir()).path
+        self._device_dirs = {}
+        self._mkdir('sys/bus/pci/devices')
+        self.write('proc/cmdline', 'BOOT_IMAGE=/vmlinuz root=/dev/sda1\n')
+
+    def write(self, relative, text):
+        path = os.path.join(self.root, relative)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, 'w') as out:
+            out.write(text)
+
+    def add_function(self, address, vendor, device, class_code, *,
+                     driver=None, group=None, numa=0, totalvfs=None,
+                     parent=None, boot_vga=None):
+        """One PCI function; ``parent`` must have been added before."""
+        base = (self._device_dirs[parent] if parent
+                else self._mkdir('sys/devices/pci0000:00'))
+        path = os.path.join(base, address)
+        self._device_dirs[address] = path
+        os.makedirs(path)
+        attrs = {'vendor': f'0x{vendor}', 'device': f'0x{device}',
+                 'class': class_code, 'numa_node': str(numa)}
+        if totalvfs is not None:
+            attrs['sriov_totalvfs'] = str(totalvfs)
+        if boot_vga is not None:
+            attrs['boot_vga'] = '1' if boot_vga else '0'
+        for name, value in attrs.items():
+            with open(os.path.join(path, name), 'w') as out:
+                out.write(value + '\n')
+        self._link('sys/bus/pci/devices', address, path)
+        if driver:
+            drv = self._mkdir(f'sys/bus/pci/drivers/{driver}')
+            self._link(drv, address, path)
+            self._link(path, 'driver', drv)
+        if group is not None:
+            grp = self._mkdir(f'sys/kernel/iommu_groups/{group}/devices')
+            self._link(grp, address, path)
+            self._link(path, 'iommu_group', os.path.dirname(grp))
+
+    def set_cpu(self, vendor):
+        self.write('proc/cpuinfo', f'processor\t: 0\nvendor_id\t: {vendor}\n')
+
+    def set_modules(self, *names):
+        self.write('proc/modules', ''.join(
+            f'{n} 16384 0 - Live 0x0000000000000000\n' for n in names))
+
+    def add_pci_ids(self):
+        self.write('usr/share/misc/pci.ids', PCI_IDS)
+
+    def _mkdir(self, relative):
+        path = os.path.join(self.root, relative)
+        os.makedirs(path, exist_ok=True)
+        return path
+
+    def _link(self, directory, name, target):
+        directory = os.path.join(self.root, directory)
+        os.symlink(os.path.relpath(target, directory),
+                   os.path.join(directory, name))
+
+
+def k4200(tree, audio_driver='vfio-pci'):
+    """Quadro K4200 with its HDMI audio behind root port 00:02.0."""
+    tree.add_function('0000:00:02.0', '8086', '6f08', BRIDGE,
+                      driver='pcieport', group=2)
+    tree.add_function('0000:03:00.0', '10de', '11b4', VGA,
+                      driver='vfio-pci', group=13, parent='0000:00:02.0')
+    tree.add_function('0000:03:00.1', '10de', '0e0a', AUDIO,
+                      driver=audio_driver, group=13, parent='0000:00:02.0')
+
+
+def a100(tree):
+    """A100 SXM4: SR-IOV capable, so nova sees a type-PF."""
+    tree.add_function('0000:41:00.0', '10de', '20b0', DISPLAY_3D,
+                      driver='vfio-pci', group=40, numa=1, totalvfs=16)
+
+
+def turing(tree, usb_driver='vfio-pci', ucsi_driver='vfio-pci'):
+    """RTX 2080 Ti: VGA, HDMI audio, USB xHCI and USB-C UCSI functions."""
+    functions = [('0', '1e07', VGA, 'vfio-pci'),
+                 ('1', '10f7', AUDIO, 'vfio-pci'),
+                 ('2', '1ad6', USB_XHCI, usb_driver),
+                 ('3', '1ad7', SERIAL_BUS_OTHER, ucsi_driver)]
+    for fn, device, class_code, driver in functions:
+        tree.add_function(f'0000:65:00.{fn}', '10de', device, class_code,
+                          driver=driver, group=60)
+
+
+def amd_wx7100(tree, driver='vfio-pci'):
+    tree.add_function('0000:0a:00.0', '1002', '67c4', VGA,
+                      driver=driver, group=21)
+    tree.add_function('0000:0a:00.1', '1002', 'aaf0', AUDIO,
+                      driver=driver, group=21)
+
+
+def gpu_sharing_group_with_nic(tree):
+    """A K4200 and a NIC behind a switch port without ACS: one group."""
+    tree.add_function('0000:05:00.0', '10de', '11b4', VGA,
+                      driver='vfio-pci', group=30)
+    tree.add_function('0000:05:00.1', '10de', '0e0a', AUDIO,
+                      driver='vfio-pci', group=30)
+    tree.add_function('0000:06:00.0', '8086', '1572', ETHERNET,
+                      driver='i40e', group=30)
+
+
+def ready_modules(tree):
+    """vfio loaded, host GPU drivers blacklisted: a prepared host."""
+    tree.set_modules('vfio_pci', 'vfio_iommu_type1', 'vfio')
+    tree.write('etc/modprobe.d/blacklist-gpu.conf',
+               'blacklist nouveau\ninstall nvidia /bin/false\n'
+               'blacklist amdgpu # no host use\nblacklist radeon\n')

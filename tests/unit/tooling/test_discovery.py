@@ -1,0 +1,96 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The host's GPUs as catalog models."""
+
+import os
+
+import testtools
+
+from nova_gpu_ext.tooling import catalog_file
+from nova_gpu_ext.tooling import discovery
+from nova_gpu_ext.tooling import sysfs
+from tests.unit.tooling import sysfs_tree
+
+
+class TestDiscovery(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.tree = self.useFixture(sysfs_tree.SysfsTree())
+
+    def models(self):
+        facts = sysfs.read_host(self.tree.root)
+        return facts, discovery.found_models(facts)
+
+    def test_k4200_model_with_audio_companion(self):
+        sysfs_tree.k4200(self.tree)
+        _, [model] = self.models()
+        self.assertEqual(('10de_11b4', ('10de:0e0a',), 'type-PCI'),
+                         (model.name, model.companions, model.device_type))
+
+    def test_model_named_after_pci_ids_marketing_name(self):
+        sysfs_tree.k4200(self.tree)
+        self.tree.add_pci_ids()
+        _, [model] = self.models()
+        self.assertEqual('quadro_k4200', model.name)
+
+    def test_turing_companions_are_audio_usb_and_ucsi(self):
+        sysfs_tree.turing(self.tree)
+        _, [model] = self.models()
+        self.assertEqual(('10de:10f7', '10de:1ad6', '10de:1ad7'),
+                         model.companions)
+
+    def test_gpus_grouped_per_model_in_address_order(self):
+        sysfs_tree.a100(self.tree)
+        self.tree.add_function('0000:c1:00.0', '10de', '20b0',
+                               sysfs_tree.DISPLAY_3D, driver='vfio-pci',
+                               group=90, numa=3, totalvfs=16)
+        sysfs_tree.amd_wx7100(self.tree)
+        _, models = self.models()
+        self.assertEqual(
+            [('1002_67c4', 1, (0,), 'type-PCI'),
+             ('10de_20b0', 2, (1, 3), 'type-PF')],
+            [(m.name, len(m.gpus), m.numa_nodes, m.device_type)
+             for m in models])
+
+    def test_ini_output_loads_as_the_same_catalog(self):
+        sysfs_tree.k4200(self.tree)
+        sysfs_tree.a100(self.tree)
+        self.tree.add_pci_ids()
+        facts, models = self.models()
+        path = os.path.join(self.tree.root, 'catalog.conf')
+        with open(path, 'w') as out:
+            out.write(discovery.render_ini(facts, models))
+        loaded = catalog_file.load_catalog([path])
+        self.assertEqual(
+            [('quadro_k4200', '10de:11b4', 'type-PCI', ('10de:0e0a',)),
+             ('a100_sxm4_40gb', '10de:20b0', 'type-PF', ())],
+            [(m.name, m.ids, m.device_type, m.companions)
+             for m in loaded.models])
+
+    def test_ini_without_gpu_says_so_and_declares_nothing(self):
+        text = discovery.render_ini(*self.models())
+        self.assertIn('no GPU', text)
+        self.assertNotIn('gpu_models', text)
+
+    def test_json_lists_devices_with_group_members_and_bridge(self):
+        sysfs_tree.k4200(self.tree)
+        doc = discovery.as_dict(*self.models())
+        [device] = doc['models'][0]['devices']
+        self.assertEqual(
+            ('0000:03:00.0', '13', ['0000:03:00.0', '0000:03:00.1'],
+             '0000:00:02.0'),
+            (device['address'], device['iommu_group'],
+             device['iommu_group_members'], device['parent']))
+        self.assertEqual(['10de:0e0a'],
+                         [f['ids'] for f in device['functions']])

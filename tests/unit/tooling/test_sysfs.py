@@ -1,0 +1,132 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Reading host facts from synthetic trees with the real sysfs layout."""
+
+import testtools
+
+from nova_gpu_ext.tooling import sysfs
+from tests.unit.tooling import sysfs_tree
+
+
+class TestReadHost(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.tree = self.useFixture(sysfs_tree.SysfsTree())
+
+    def read(self):
+        return sysfs.read_host(self.tree.root)
+
+    def test_reads_ids_class_driver_numa_group_and_bridge(self):
+        sysfs_tree.k4200(self.tree)
+        gpu = self.read().function('0000:03:00.0')
+        self.assertEqual(
+            ('10de', '11b4', '030000', 'vfio-pci', 0, '13', '0000:00:02.0'),
+            (gpu.vendor_id, gpu.product_id, gpu.class_code, gpu.driver,
+             gpu.numa_node, gpu.iommu_group, gpu.parent))
+        self.assertTrue(gpu.is_gpu)
+
+    def test_function_on_root_bus_has_no_parent_bridge(self):
+        sysfs_tree.k4200(self.tree)
+        self.assertIsNone(self.read().function('0000:00:02.0').parent)
+
+    def test_iommu_group_members_from_kernel_groups(self):
+        sysfs_tree.k4200(self.tree)
+        facts = self.read()
+        members = facts.group_members(facts.function('0000:03:00.1'))
+        self.assertEqual(['0000:03:00.0', '0000:03:00.1'],
+                         [m.address for m in members])
+
+    def test_sriov_capable_gpu_is_type_pf(self):
+        sysfs_tree.a100(self.tree)
+        gpu = self.read().function('0000:41:00.0')
+        self.assertEqual((16, 'type-PF', 1),
+                         (gpu.sriov_totalvfs, gpu.device_type,
+                          gpu.numa_node))
+
+    def test_gpu_without_sriov_is_type_pci(self):
+        sysfs_tree.k4200(self.tree)
+        self.assertEqual('type-PCI',
+                         self.read().function('0000:03:00.0').device_type)
+
+    def test_names_from_pci_ids_when_present(self):
+        sysfs_tree.k4200(self.tree)
+        self.tree.add_pci_ids()
+        gpu = self.read().function('0000:03:00.0')
+        self.assertEqual(('NVIDIA Corporation', 'GK104GL [Quadro K4200]'),
+                         (gpu.vendor_name, gpu.device_name))
+
+    def test_ids_as_label_without_pci_ids(self):
+        sysfs_tree.k4200(self.tree)
+        self.assertEqual('10de:11b4',
+                         self.read().function('0000:03:00.0').label)
+
+    def test_no_numa_information_reads_as_none(self):
+        self.tree.add_function('0000:01:00.0', '10de', '11b4',
+                               sysfs_tree.VGA, numa=-1)
+        self.assertIsNone(self.read().function('0000:01:00.0').numa_node)
+
+    def test_iommu_off_leaves_no_groups(self):
+        self.tree.add_function('0000:07:00.0', '10de', '11b4',
+                               sysfs_tree.VGA)
+        facts = self.read()
+        self.assertIsNone(facts.function('0000:07:00.0').iommu_group)
+        self.assertEqual({}, facts.iommu_groups)
+
+    def test_kernel_line_cpu_vendor_and_loaded_modules(self):
+        self.tree.write('proc/cmdline', 'ro intel_iommu=on iommu=pt\n')
+        self.tree.set_cpu(sysfs_tree.INTEL)
+        self.tree.set_modules('vfio_pci', 'snd_hda_intel')
+        self.tree.write('sys/module/vfio/parameters/enable_unsafe', 'N')
+        facts = self.read()
+        self.assertEqual(('ro', 'intel_iommu=on', 'iommu=pt'),
+                         facts.cmdline)
+        self.assertEqual('GenuineIntel', facts.cpu_vendor)
+        self.assertEqual({'vfio_pci', 'snd_hda_intel', 'vfio'},
+                         facts.loaded_modules)
+
+    def test_blacklists_from_modprobe_dirs_and_kernel_line(self):
+        self.tree.write('etc/modprobe.d/gpu.conf',
+                        'blacklist nouveau  # host must not use it\n'
+                        '# blacklist radeon\n'
+                        'install nvidia /bin/false\n')
+        self.tree.write('usr/lib/modprobe.d/x.conf', 'blacklist amdgpu\n')
+        self.tree.write('lib/modprobe.d/ignored.txt', 'blacklist i915\n')
+        self.tree.write('proc/cmdline', 'modprobe.blacklist=nvidia-drm,xe')
+        self.assertEqual(
+            {'nouveau', 'nvidia', 'amdgpu', 'nvidia_drm', 'xe'},
+            self.read().blacklisted_modules)
+
+    def test_available_modules_from_running_kernel_index(self):
+        self.tree.write('proc/sys/kernel/osrelease', '6.8.0-45-generic\n')
+        self.tree.write(
+            'lib/modules/6.8.0-45-generic/modules.dep',
+            'kernel/drivers/vfio/pci/vfio-pci.ko.zst: kernel/x.ko\n')
+        self.tree.write('lib/modules/6.8.0-45-generic/modules.builtin',
+                        'kernel/drivers/vfio/vfio.ko\n')
+        self.assertEqual({'vfio_pci', 'vfio'},
+                         self.read().available_modules)
+
+    def test_builtin_modules_count_as_loaded(self):
+        self.tree.write('proc/sys/kernel/osrelease', '6.8.0\n')
+        self.tree.write('lib/modules/6.8.0/modules.builtin',
+                        'kernel/drivers/vfio/vfio_iommu_type1.ko\n')
+        self.assertIn('vfio_iommu_type1', self.read().loaded_modules)
+
+    def test_available_modules_unknown_without_module_index(self):
+        self.assertIsNone(self.read().available_modules)
+
+    def test_unreadable_root_raises_naming_the_path(self):
+        exc = self.assertRaises(sysfs.HostReadError, sysfs.read_host,
+                                self.tree.root + '/nothing')
+        self.assertIn('nothing/sys/bus/pci/devices', str(exc))
