@@ -1,0 +1,188 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Capacity questions about a snapshot: free GPUs, largest fits, stranded.
+
+* ``rows``: per host, model and NUMA node the devices by state, with the
+  largest same-model request that fits on one NUMA node and on the host;
+* ``fits``: per GPU request (a catalog flavor or ``--request``), how many
+  more servers fit now, each placed as GpuPassthroughFilter would allow
+  (same model, ``gpu:numa``, class aliases never mixed) and claimed the
+  way the compute walks;
+* ``stranded``: free GPUs that no request of the list would be given
+  where they are now.
+
+Hosts with the same pools give the same answers, so a verdict is computed
+once per distinct set of pools: a fleet of many alike hosts costs little
+more than its distinct layouts.
+"""
+
+import collections
+import dataclasses
+import typing as ty
+
+from nova_gpu_ext.gpu import models
+from nova_gpu_ext.tooling.fleet import judge
+from nova_gpu_ext.tooling.fleet import requests as gpu_requests
+from nova_gpu_ext.tooling.fleet import snapshot
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    """Devices of one model on one NUMA node of one host."""
+
+    host: str
+    cell: str
+    model: str
+    vendor_id: str
+    product_id: str
+    numa_node: int | None
+    total: int
+    free: int
+    used: int
+    unavailable: int
+    largest_on_node: int
+    largest_on_host: int
+
+
+def rows(snap: snapshot.Snapshot,
+         names: snapshot.ModelFilter) -> list[Row]:
+    """One row per host, model and NUMA node, hosts in name order.
+
+    ``largest_on_node`` is the largest same-model request one NUMA node of
+    the host can still take (the most free on any node), and
+    ``largest_on_host`` the largest the whole host can (all its free
+    GPUs of the model); both are the same on every row of that host and
+    model.
+    """
+    result = []
+    for host in snap.hosts:
+        for model in host.gpu_models:
+            nodes = host.numa_nodes(model)
+            node_free = [host.count(model, n, snapshot.FREE) for n in nodes]
+            for numa, free in zip(nodes, node_free):
+                result.append(Row(
+                    host=host.host, cell=host.cell, model=names.name(model),
+                    vendor_id=model.vendor_id, product_id=model.product_id,
+                    numa_node=numa, total=host.count(model, numa),
+                    free=free, used=host.count(model, numa, snapshot.USED),
+                    unavailable=host.count(model, numa,
+                                           snapshot.UNAVAILABLE),
+                    largest_on_node=max(node_free),
+                    largest_on_host=host.count(model, state=snapshot.FREE)))
+    return result
+
+
+class Placer:
+    """Places requests on pools with the filter's rules, memoized."""
+
+    def __init__(self, aliases: ty.Mapping[str, gpu_requests.Alias]):
+        self.aliases = aliases
+        self._fits: dict = {}
+        self._takes: dict = {}
+
+    def fits_on(self, pools, request: gpu_requests.GpuRequest) -> int:
+        """How many servers of ``request`` one host takes, one by one."""
+        key = (_signature(pools), request)
+        if key not in self._fits:
+            devices = request.device_requests(self.aliases)
+            count = 0
+            while True:
+                verdict = judge.judge(pools, devices, request.policy)
+                if not verdict.passes:
+                    break
+                pools = judge.consume(pools, verdict.result)
+                count += 1
+            self._fits[key] = count
+        return self._fits[key]
+
+    def models_taken(self, pools,
+                     request: gpu_requests.GpuRequest) -> frozenset:
+        """The models one server of ``request`` would get on these pools."""
+        key = (_signature(pools), request)
+        if key not in self._takes:
+            verdict = judge.judge(pools,
+                                  request.device_requests(self.aliases),
+                                  request.policy)
+            self._takes[key] = frozenset(
+                take.model for takes in verdict.result.takes
+                for take in takes) if verdict.passes else frozenset()
+        return self._takes[key]
+
+
+def _signature(pools) -> tuple:
+    return tuple(tuple(sorted((k, str(v)) for k, v in p.items()))
+                 for p in pools)
+
+
+@dataclasses.dataclass(frozen=True)
+class Fit:
+    """How many more servers of one request fit now, over the fleet."""
+
+    request: str
+    gpus_per_server: int
+    numa: str
+    fit: int
+    hosts: int
+
+
+def fits(snap: snapshot.Snapshot,
+         wanted: ty.Sequence[gpu_requests.GpuRequest],
+         placer: Placer) -> list[Fit]:
+    """Per request, the servers that fit, each request on its own."""
+    result = []
+    for request in wanted:
+        per_host = [placer.fits_on(h.pools, request) for h in snap.hosts]
+        result.append(Fit(request.label, request.gpus,
+                          request.policy.numa.value, sum(per_host),
+                          sum(1 for n in per_host if n)))
+    return result
+
+
+@dataclasses.dataclass(frozen=True)
+class Stranded:
+    """Free GPUs of one model that no request would be given now."""
+
+    model: str
+    free: int
+    stranded: int
+    hosts: int
+
+
+def stranded(snap: snapshot.Snapshot,
+             wanted: ty.Sequence[gpu_requests.GpuRequest],
+             placer: Placer, names: snapshot.ModelFilter) -> list[Stranded]:
+    """Per model: free GPUs on hosts where no request would take them.
+
+    A request takes a model on a host when a server of it placed there now
+    would get GPUs of that model.
+    """
+    free = collections.Counter()
+    lost = collections.Counter()
+    hosts = collections.Counter()
+    for host in snap.hosts:
+        usable = set()
+        for request in wanted:
+            usable |= placer.models_taken(host.pools, request)
+        for model in host.gpu_models:
+            n = host.count(model, state=snapshot.FREE)
+            free[model] += n
+            if n and model not in usable:
+                lost[model] += n
+                hosts[model] += 1
+    return [Stranded(names.name(m), free[m], lost[m], hosts[m])
+            for m in sorted(free)]
+
+
+def default_policy() -> models.GpuPolicy:
+    """The flavor policy of nova_gpu_ext's defaults, for ``--request``."""
+    return models.GpuPolicy()

@@ -1,0 +1,174 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The fleet snapshot: GPUs per host, model, NUMA node and state.
+
+Pure data. Two things per host:
+
+* ``counts``: how many devices of each model on each NUMA node are free,
+  used or unavailable, from nova's ``pci_devices`` rows (or Placement);
+* ``pools``: the PCI pools exactly as nova-scheduler sees them (the
+  compute node's ``pci_stats``, each pool a dict of its keys and free
+  ``count``, sorted as ``PciDeviceStats`` sorts them), so the core's claim
+  walk gives the devices the compute would give.
+"""
+
+import collections
+import dataclasses
+import json
+import typing as ty
+
+from nova_gpu_ext.gpu import models
+
+FREE = 'free'
+USED = 'used'
+UNAVAILABLE = 'unavailable'
+STATES = (FREE, USED, UNAVAILABLE)
+
+# nova's pci_devices.status -> what it means for capacity. ``deleted``
+# rows (and soft-deleted ones) are devices that no longer exist and are
+# not counted at all.
+STATE_OF_STATUS = {
+    'available': FREE,
+    'claimed': USED,
+    'allocated': USED,
+    'unavailable': UNAVAILABLE,
+    'unclaimable': UNAVAILABLE,
+    'removed': UNAVAILABLE,
+}
+
+# Whole devices a GPU alias can be given; VFs and vDPA devices are NIC
+# resources. Without a catalog these are the devices counted.
+WHOLE_DEVICE_TYPES = ('type-PCI', 'type-PF')
+
+Pool = ty.Mapping[str, ty.Any]
+CountKey = tuple[models.ModelKey, ty.Optional[int], str]
+
+
+@dataclasses.dataclass(frozen=True)
+class HostGpus:
+    """One compute host: device counts and the scheduler's pools."""
+
+    host: str
+    cell: str
+    counts: ty.Mapping[CountKey, int]
+    pools: tuple[Pool, ...] = ()
+
+    @property
+    def gpu_models(self) -> list[models.ModelKey]:
+        return sorted({model for model, _, _ in self.counts})
+
+    def numa_nodes(self, model: models.ModelKey) -> list[ty.Optional[int]]:
+        return sorted({numa for m, numa, _ in self.counts if m == model},
+                      key=_numa_order)
+
+    def count(self, model: models.ModelKey, numa: ty.Any = ...,
+              state: str | None = None) -> int:
+        """Devices of ``model`` (on node ``numa``, in ``state``)."""
+        return sum(n for (m, node, st), n in self.counts.items()
+                   if m == model and (numa is ... or node == numa)
+                   and (state is None or st == state))
+
+
+@dataclasses.dataclass(frozen=True)
+class Snapshot:
+    """The fleet at one moment, from one source."""
+
+    hosts: tuple[HostGpus, ...]
+    source: str
+    taken_at: float
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def placement(self) -> bool:
+        """Whether the pools are PCI-in-placement pools (carry rp_uuid)."""
+        return any('rp_uuid' in p for h in self.hosts for p in h.pools)
+
+    def host(self, name: str) -> HostGpus | None:
+        return next((h for h in self.hosts if h.host == name), None)
+
+
+def _numa_order(numa: ty.Optional[int]) -> tuple[bool, int]:
+    return (numa is None, numa or 0)
+
+
+class ModelFilter:
+    """Which devices count as GPUs, and what to call their models.
+
+    With a catalog: its models only, by their catalog names. Without one:
+    every whole device (type-PCI, type-PF), named ``vendor:product``.
+    """
+
+    def __init__(self, gpu_catalog=None):
+        self._names = ({} if gpu_catalog is None else
+                       {models.ModelKey(m.vendor_id, m.product_id): m.name
+                        for m in gpu_catalog.models})
+        self._catalog = gpu_catalog is not None
+
+    def counts(self, model: models.ModelKey, dev_type: str | None) -> bool:
+        if self._catalog:
+            return model in self._names
+        return dev_type in WHOLE_DEVICE_TYPES
+
+    def name(self, model: models.ModelKey) -> str:
+        return self._names.get(model, str(model))
+
+
+def device_counts(rows: ty.Iterable[ty.Mapping[str, ty.Any]],
+                  wanted: ModelFilter) -> dict[CountKey, int]:
+    """Count ``pci_devices``-like rows per (model, NUMA node, state).
+
+    Each row has vendor_id, product_id, dev_type, numa_node, status and,
+    optionally, ``n`` (rows already counted by the database).
+    """
+    counts: dict[CountKey, int] = collections.Counter()
+    for row in rows:
+        state = STATE_OF_STATUS.get(row['status'])
+        model = models.model_of(row)
+        if state is None or not wanted.counts(model, row.get('dev_type')):
+            continue
+        counts[model, row.get('numa_node'), state] += int(row.get('n', 1))
+    return dict(counts)
+
+
+def pools_from_pci_stats(text: str | None) -> tuple[Pool, ...]:
+    """The scheduler's pools of a compute node's ``pci_stats`` column.
+
+    The column holds a serialized ``PciDevicePoolList`` (older nova: a
+    list of dicts). Each pool becomes the dict ``PciDevicePool.to_dict``
+    gives (its set fields, tags merged in), and the list is sorted by the
+    number of keys, stably, as ``PciDeviceStats`` sorts it. Unreadable
+    text gives no pools, as nova's own ``from_pci_stats``.
+    """
+    try:
+        data = json.loads(text) if text else None
+    except (TypeError, ValueError):
+        return ()
+    if isinstance(data, dict) and 'nova_object.data' in data:
+        pools = [_pool(item.get('nova_object.data', {})) for item in
+                 data['nova_object.data'].get('objects', ())]
+    elif isinstance(data, (list, dict)):
+        # The format before pool objects: dicts without tags, whose
+        # numa_node nova reads as None when absent.
+        items = data if isinstance(data, list) else [data]
+        pools = [{'numa_node': None, **item} for item in items
+                 if isinstance(item, dict)]
+    else:
+        return ()
+    pools.sort(key=len)
+    return tuple(pools)
+
+
+def _pool(item: ty.Mapping[str, ty.Any]) -> dict:
+    pool = {k: v for k, v in item.items() if k != 'tags'}
+    pool.update(item.get('tags') or {})
+    return pool
