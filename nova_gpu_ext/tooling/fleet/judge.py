@@ -171,4 +171,3 @@ def consume(pools, result: claims.WalkResult) -> tuple[dict, ...]:
                     pool['count'] -= n
                     need -= n
     return tuple(left)
-

@@ -21,8 +21,8 @@ import sqlalchemy as sa
 import testscenarios
 
 from nova_gpu_ext.gpu import models
-from nova_gpu_ext.tooling import database
 from nova_gpu_ext.tooling.audit import cells
+from nova_gpu_ext.tooling import database
 from nova_gpu_ext.tooling.fleet import celldb
 from nova_gpu_ext.tooling.fleet import snapshot
 from tests.unit.tooling.audit import nova_db

@@ -51,7 +51,7 @@ class TestPoolsFromPciStats(test.NoDBTestCase):
                 dict(vendor_id=m[0], product_id=m[1],
                      **({'resource_class': 'GPU_K4200'}
                         if m == fleetdb.K4200 else {})))
-                for m in MODELS]
+                    for m in MODELS]
         text = fleetdb.pci_stats(
             [fleetdb.device(f'0000:81:{i:02x}.0', m, n, s)
              for i, (m, n, s) in enumerate(devices)], spec)
