@@ -20,12 +20,14 @@ counted by the database, grouped per compute node, model, NUMA node, type
 and status, and joined with their node's host name and pools.
 """
 
+import json
 import time
 import typing as ty
 
 import sqlalchemy as sa
 
 from nova_gpu_ext.tooling import database
+from nova_gpu_ext.tooling.fleet import requests as gpu_requests
 from nova_gpu_ext.tooling.fleet import snapshot
 
 COMPUTE_NODES = sa.table(
@@ -90,3 +92,53 @@ def take(cells: ty.Sequence, wanted: snapshot.ModelFilter,
     return snapshot.Snapshot(
         hosts=tuple(sorted(hosts, key=lambda h: (h.host, h.cell))),
         source=f'cell database(s) {names}', taken_at=taken_at)
+
+
+INSTANCES = sa.table(
+    'instances', sa.column('uuid', sa.String),
+    sa.column('display_name', sa.String), sa.column('host', sa.String),
+    sa.column('deleted', sa.Integer))
+INSTANCE_EXTRA = sa.table(
+    'instance_extra', sa.column('instance_uuid', sa.String),
+    sa.column('pci_requests', sa.Text), sa.column('flavor', sa.Text),
+    sa.column('deleted', sa.Integer))
+
+
+def servers_query(host: str) -> sa.Select:
+    """The live servers of ``host`` that have PCI requests."""
+    return (sa.select(INSTANCES.c.uuid, INSTANCES.c.display_name,
+                      INSTANCE_EXTRA.c.pci_requests, INSTANCE_EXTRA.c.flavor)
+            .select_from(INSTANCES.join(
+                INSTANCE_EXTRA,
+                INSTANCE_EXTRA.c.instance_uuid == INSTANCES.c.uuid))
+            .where(INSTANCES.c.host == host, INSTANCES.c.deleted == 0,
+                   INSTANCE_EXTRA.c.deleted == 0,
+                   INSTANCE_EXTRA.c.pci_requests.is_not(None))
+            .order_by(INSTANCES.c.display_name, INSTANCES.c.uuid))
+
+
+def host_servers(cells: ty.Sequence, host: str,
+                 timeout: float = database.DEFAULT_TIMEOUT) -> list:
+    """The GPU servers on ``host``, as ``requests.GpuRequest`` values.
+
+    Each keeps the specs nova stored with its PCI requests and the GPU
+    policy of its flavor's extra specs; servers whose PCI requests are
+    all neutron ports are left out.
+    """
+    servers = []
+    for cell in cells:
+        with database.read_only(cell.url, timeout) as conn:
+            for row in conn.execute(servers_query(host)):
+                server = gpu_requests.from_instance(
+                    f'{row.display_name} ({row.uuid})',
+                    _primitive(row.pci_requests), _primitive(row.flavor))
+                if server is not None:
+                    servers.append(server)
+    return servers
+
+
+def _primitive(text):
+    try:
+        return json.loads(text) if text else None
+    except ValueError:
+        return None

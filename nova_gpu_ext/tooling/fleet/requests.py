@@ -82,21 +82,33 @@ class GpuRequest:
     label: str
     items: tuple[tuple[str, int], ...]
     policy: models.GpuPolicy = models.GpuPolicy()
+    # The specs of each item when known without the aliases: a running
+    # server's requests carry the specs nova made when it was created.
+    # Each spec is frozen as sorted (key, value) pairs, so that requests
+    # stay hashable.
+    specs: tuple[tuple[tuple[tuple[str, ty.Any], ...], ...], ...] | None = (
+        None)
 
     @property
     def gpus(self) -> int:
         return sum(count for _, count in self.items)
 
     def unknown_aliases(self, aliases: ty.Mapping[str, Alias]) -> list:
+        if self.specs is not None:
+            return []
         return [name for name, _ in self.items if name not in aliases]
 
     def device_requests(self, aliases: ty.Mapping[str, Alias]
                         ) -> list[claims.DeviceRequest]:
         """One request per item; KeyError for an alias not in ``aliases``."""
+        specs = ([tuple(dict(s) for s in item) for item in self.specs]
+                 if self.specs is not None
+                 else [aliases[name].specs for name, _ in self.items])
         return [claims.DeviceRequest(
-            count=count, specs=aliases[name].specs,
+            count=count, specs=tuple(item_specs),
             request_id=f'{self.label}-{index}', alias_name=name)
-            for index, (name, count) in enumerate(self.items)]
+            for index, ((name, count), item_specs) in enumerate(
+                zip(self.items, specs))]
 
 
 def parse_items(text: str, where: str) -> tuple[tuple[str, int], ...]:
@@ -136,3 +148,35 @@ def catalog_flavors(gpu_catalog,
     """The requests of the flavors ``flavors sync`` makes from the catalog."""
     return [from_flavor(f.name, f.extra_specs, default)
             for f in flavors.desired(gpu_catalog)]
+
+
+def _data(primitive):
+    """The fields of a serialized nova object (or the dict itself)."""
+    if isinstance(primitive, dict):
+        return primitive.get('nova_object.data', primitive)
+    return {}
+
+
+def from_instance(label: str, pci_requests, flavor) -> GpuRequest | None:
+    """A running server's GPU request from its ``instance_extra`` columns.
+
+    ``pci_requests`` is the serialized ``InstancePCIRequests`` (older nova:
+    a list of request dicts), ``flavor`` the ``{"cur": Flavor}`` document;
+    only the flavor (alias) requests count.
+    """
+    found = _data(pci_requests).get('requests', ()) if isinstance(
+        pci_requests, dict) else (pci_requests or ())
+    items, specs = [], []
+    for request in found:
+        data = _data(request)
+        if data.get('alias_name') and int(data.get('count') or 0) > 0:
+            items.append((data['alias_name'], int(data['count'])))
+            specs.append(tuple(tuple(sorted(spec.items()))
+                               for spec in data.get('spec') or ()))
+    if not items:
+        return None
+    extra_specs = _data(_data(flavor).get('cur')).get('extra_specs') or {}
+    return GpuRequest(label, tuple(items),
+                      models.policy_from_extra_specs(extra_specs,
+                                                     models.GpuPolicy()),
+                      tuple(specs))

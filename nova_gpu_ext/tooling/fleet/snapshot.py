@@ -106,12 +106,16 @@ class ModelFilter:
 
     With a catalog: its models only, by their catalog names. Without one:
     every whole device (type-PCI, type-PF), named ``vendor:product``.
+    ``more`` names further kinds of devices (Placement's shared resource
+    classes) and counts them too.
     """
 
-    def __init__(self, gpu_catalog=None):
+    def __init__(self, gpu_catalog=None,
+                 more: ty.Mapping[models.ModelKey, str] | None = None):
         self._names = ({} if gpu_catalog is None else
                        {models.ModelKey(m.vendor_id, m.product_id): m.name
                         for m in gpu_catalog.models})
+        self._names.update(more or {})
         self._catalog = gpu_catalog is not None
 
     def counts(self, model: models.ModelKey, dev_type: str | None) -> bool:

@@ -1,0 +1,238 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""What if these servers came now: placed on a copy of the snapshot, by
+nova_gpu_ext and, side by side, by nova's in-tree PCI scheduling.
+
+Each server goes to one host, chosen as the scheduler would choose it:
+
+* nova_gpu_ext: the hosts GpuPassthroughFilter passes (same model,
+  ``gpu:numa``, ``prefer`` over all hosts), the one GpuWeigher weighs
+  highest (``pack`` or ``spread``);
+* nova in-tree: the hosts where nova's claim succeeds at all
+  (PciPassthroughFilter), the one with the fewest free PCI devices
+  (PCIWeigher), claimed with Placement's first candidate (the first free
+  providers in provider order) in placement mode; models may mix and NUMA
+  nodes split.
+
+Ties go to the host first in name order. The devices are then taken from
+the copy the way the compute's claim takes them, so later servers see
+what earlier ones left. Nothing outside the copy changes.
+"""
+
+import dataclasses
+import typing as ty
+
+from nova_gpu_ext.gpu import claims
+from nova_gpu_ext.gpu import decision
+from nova_gpu_ext.gpu import models
+from nova_gpu_ext.tooling.fleet import judge
+from nova_gpu_ext.tooling.fleet import requests as gpu_requests
+from nova_gpu_ext.tooling.fleet import snapshot
+
+# nova.scheduler.weights.pci.PCIWeigher.MAX_DEVS: hosts with more free
+# PCI devices than this weigh the same.
+PCI_WEIGHER_MAX_DEVS = 100
+
+
+@dataclasses.dataclass(frozen=True)
+class Placed:
+    """Where one server went (host None: no valid host) and what it got."""
+
+    host: str | None
+    result: claims.WalkResult | None = None
+
+    @property
+    def mixed(self) -> bool:
+        return self.result is not None and any(
+            len({t.model for t in takes}) > 1 for takes in self.result.takes)
+
+    @property
+    def split(self) -> bool:
+        return self.result is not None and any(
+            len({t.numa_node for t in takes}) > 1
+            for takes in self.result.takes)
+
+
+class Fleet:
+    """A copy of the snapshot's pools that placements consume.
+
+    What a scheduler works out for a host and a request is kept until
+    that host's pools change: a placement touches one host, so each
+    server costs one host's work, not the fleet's.
+    """
+
+    def __init__(self, snap: snapshot.Snapshot,
+                 drained: ty.Collection[str] = ()):
+        self.pools = {h.host: h.pools for h in snap.hosts
+                      if h.host not in drained}
+        self._memo: dict = {}
+
+    def memo(self, host: str, key, compute: ty.Callable):
+        if (host, key) not in self._memo:
+            self._memo[host, key] = compute(self.pools[host])
+        return self._memo[host, key]
+
+    def take(self, host: str, result: claims.WalkResult) -> None:
+        self.pools[host] = judge.consume(self.pools[host], result)
+        self._memo = {k: v for k, v in self._memo.items() if k[0] != host}
+
+    def free_gpus(self, wanted: snapshot.ModelFilter) -> int:
+        return sum(int(p.get('count') or 0) for pools in self.pools.values()
+                   for p in pools
+                   if wanted.counts(models.model_of(p), p.get('dev_type')))
+
+
+class Ours:
+    """GpuPassthroughFilter + GpuWeigher."""
+
+    def __init__(self, spread: bool = False):
+        self.spread = spread
+
+    def _judged(self, fleet, host, request, devices, numa):
+        """(verdict, weight) of a host under ``numa`` (any or single)."""
+        policy = dataclasses.replace(request.policy, numa=numa)
+
+        def compute(pools):
+            verdict = judge.judge(pools, devices, policy)
+            weight = (judge.weight(pools, devices, verdict.result,
+                                   self.spread) if verdict.passes else None)
+            return verdict, weight
+        return fleet.memo(host, ('ours', request, numa), compute)
+
+    def place(self, fleet: Fleet, request: gpu_requests.GpuRequest,
+              devices) -> Placed:
+        single = models.NumaMode.SINGLE
+        numa = single if request.policy.numa is single else (
+            models.NumaMode.ANY)
+        judged = {h: self._judged(fleet, h, request, devices, numa)
+                  for h in fleet.pools}
+        judged = {h: j for h, j in judged.items() if j[0].passes}
+        if request.policy.numa is models.NumaMode.PREFER:
+            unsplit = {h: self._judged(fleet, h, request, devices, single)
+                       for h in judged}
+            unsplit = {h: j for h, j in unsplit.items() if j[0].passes}
+            judged = unsplit or judged
+        if not judged:
+            return Placed(None)
+        best = max(judged, key=lambda h: (judged[h][1], _first(h)))
+        result = judged[best][0].result
+        fleet.take(best, result)
+        return Placed(best, result)
+
+
+class InTree:
+    """PciPassthroughFilter + PCIWeigher."""
+
+    def place(self, fleet: Fleet, request: gpu_requests.GpuRequest,
+              devices) -> Placed:
+        def compute(pools):
+            result = claims.walk(pools, devices,
+                                 _first_candidate(pools, devices))
+            return result, _pci_weight(pools)
+        found = {h: fleet.memo(h, ('in-tree', request), compute)
+                 for h in fleet.pools}
+        found = {h: f for h, f in found.items() if f[0].ok}
+        if not found:
+            return Placed(None)
+        best = max(found, key=lambda h: (found[h][1], _first(h)))
+        result = found[best][0]
+        fleet.take(best, result)
+        return Placed(best, result)
+
+
+def _first(host: str) -> tuple:
+    """Ties go to the first host by name: a key that sorts it highest."""
+    return tuple(-ord(c) for c in host) + (1,)
+
+
+def _pci_weight(pools) -> int:
+    free = sum(int(p.get('count') or 0) for p in pools)
+    return PCI_WEIGHER_MAX_DEVS - min(free, PCI_WEIGHER_MAX_DEVS - 1)
+
+
+def _first_candidate(pools, devices) -> claims.Mapping:
+    """Placement's first allocation candidate: free providers in order."""
+    if not judge.placement_mode(pools):
+        return decision.LEGACY_MAPPING
+    used, mapping = set(), {judge.ROOT: ['root']}
+    for device in devices:
+        free = [p['rp_uuid'] for p in pools
+                if p.get('rp_uuid') and p.get('count')
+                and p['rp_uuid'] not in used
+                and any(judge.provides(p, s) for s in device.specs)]
+        chosen = free[:device.count]
+        used.update(chosen)
+        mapping.update({f'{device.request_id}-{i}': [rp]
+                        for i, rp in enumerate(chosen)})
+    return mapping
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """One line of the answer: a request (or a drained server) and how it
+    went under each scheduler."""
+
+    request: str
+    asked: int
+    fit: int
+    fit_in_tree: int
+    mixed_in_tree: int
+    split: int
+    split_in_tree: int
+    hosts: str
+    hosts_in_tree: str
+    free_left: int
+    free_left_in_tree: int
+
+
+def _hosts(placed: ty.Sequence[Placed]) -> str:
+    counts: dict[str, int] = {}
+    for p in placed:
+        if p.host:
+            counts[p.host] = counts.get(p.host, 0) + 1
+    return ', '.join(f'{h}' if n == 1 else f'{h} x{n}'
+                     for h, n in counts.items()) or '-'
+
+
+def what_if(snap: snapshot.Snapshot,
+            plan: ty.Sequence[tuple[gpu_requests.GpuRequest, int]],
+            aliases: ty.Mapping[str, gpu_requests.Alias],
+            wanted: snapshot.ModelFilter, spread: bool = False,
+            drained: ty.Collection[str] = (),
+            moved: ty.Sequence[gpu_requests.GpuRequest] = ()
+            ) -> list[Outcome]:
+    """Place ``moved`` servers (one each), then ``plan``, in order.
+
+    ``drained`` hosts are taken out of both copies first: their servers
+    (``moved``) must find room on the others.
+    """
+    schedulers = (Ours(spread), InTree())
+    fleets = [Fleet(snap, drained) for _ in schedulers]
+    outcomes = []
+    for request, count in [(s, 1) for s in moved] + list(plan):
+        devices = request.device_requests(aliases)
+        runs = [[scheduler.place(fleet, request, devices)
+                 for _ in range(count)]
+                for scheduler, fleet in zip(schedulers, fleets)]
+        ours, in_tree = runs
+        outcomes.append(Outcome(
+            request=request.label, asked=count,
+            fit=sum(p.host is not None for p in ours),
+            fit_in_tree=sum(p.host is not None for p in in_tree),
+            mixed_in_tree=sum(p.mixed for p in in_tree),
+            split=sum(p.split for p in ours),
+            split_in_tree=sum(p.split for p in in_tree),
+            hosts=_hosts(ours), hosts_in_tree=_hosts(in_tree),
+            free_left=fleets[0].free_gpus(wanted),
+            free_left_in_tree=fleets[1].free_gpus(wanted)))
+    return outcomes
