@@ -30,7 +30,6 @@ import collections
 import dataclasses
 import typing as ty
 
-from nova_gpu_ext.gpu import models
 from nova_gpu_ext.tooling.fleet import judge
 from nova_gpu_ext.tooling.fleet import requests as gpu_requests
 from nova_gpu_ext.tooling.fleet import snapshot
@@ -83,45 +82,80 @@ def rows(snap: snapshot.Snapshot,
 
 
 class Placer:
-    """Places requests on pools with the filter's rules, memoized."""
+    """Places requests on pools with the filter's rules, memoized.
+
+    Answers depend only on the pools and the request, so they are kept per
+    pools signature: alike hosts, and a host after a claim that leaves it
+    like another one, cost nothing more.
+    """
 
     def __init__(self, aliases: ty.Mapping[str, gpu_requests.Alias]):
         self.aliases = aliases
+        self.signature = Signatures()
+        self._devices: dict = {}
+        self._verdicts: dict = {}
         self._fits: dict = {}
-        self._takes: dict = {}
 
-    def fits_on(self, pools, request: gpu_requests.GpuRequest) -> int:
+    def _verdict(self, pools, sig, request) -> judge.Verdict:
+        key = (sig, request)
+        if key not in self._verdicts:
+            if request not in self._devices:
+                self._devices[request] = request.device_requests(
+                    self.aliases)
+            self._verdicts[key] = judge.judge(
+                pools, self._devices[request], request.policy)
+        return self._verdicts[key]
+
+    def fits_on(self, pools, request: gpu_requests.GpuRequest,
+                sig: int | None = None) -> int:
         """How many servers of ``request`` one host takes, one by one."""
-        key = (_signature(pools), request)
-        if key not in self._fits:
-            devices = request.device_requests(self.aliases)
-            count = 0
-            while True:
-                verdict = judge.judge(pools, devices, request.policy)
-                if not verdict.passes:
-                    break
-                pools = judge.consume(pools, verdict.result)
-                count += 1
+        sig = self.signature(pools) if sig is None else sig
+        chain = []
+        while (sig, request) not in self._fits:
+            verdict = self._verdict(pools, sig, request)
+            if not verdict.passes:
+                self._fits[sig, request] = 0
+                break
+            chain.append((sig, request))
+            pools = judge.consume(pools, verdict.result)
+            sig = self.signature(pools)
+        count = self._fits[sig, request]
+        for key in reversed(chain):
+            count += 1
             self._fits[key] = count
-        return self._fits[key]
+        return count
 
-    def models_taken(self, pools,
-                     request: gpu_requests.GpuRequest) -> frozenset:
+    def models_taken(self, pools, request: gpu_requests.GpuRequest,
+                     sig: int | None = None) -> frozenset:
         """The models one server of ``request`` would get on these pools."""
-        key = (_signature(pools), request)
-        if key not in self._takes:
-            verdict = judge.judge(pools,
-                                  request.device_requests(self.aliases),
-                                  request.policy)
-            self._takes[key] = frozenset(
-                take.model for takes in verdict.result.takes
-                for take in takes) if verdict.passes else frozenset()
-        return self._takes[key]
+        sig = self.signature(pools) if sig is None else sig
+        verdict = self._verdict(pools, sig, request)
+        if not verdict.passes:
+            return frozenset()
+        return frozenset(take.model for takes in verdict.result.takes
+                         for take in takes)
 
 
-def _signature(pools) -> tuple:
-    return tuple(tuple(sorted((k, str(v)) for k, v in p.items()))
-                 for p in pools)
+def signature(pools) -> tuple:
+    """A hashable value equal for equal pools (in the same order)."""
+    try:
+        return tuple(tuple(p.items()) for p in pools)
+    except TypeError:
+        return tuple(repr(sorted(p.items())) for p in pools)
+
+
+class Signatures:
+    """Small integers for pool signatures.
+
+    Python does not cache the hash of a tuple, and a signature is a tuple
+    of tuples: memo keys use its number instead.
+    """
+
+    def __init__(self):
+        self._ids: dict[tuple, int] = {}
+
+    def __call__(self, pools) -> int:
+        return self._ids.setdefault(signature(pools), len(self._ids))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,13 +173,16 @@ def fits(snap: snapshot.Snapshot,
          wanted: ty.Sequence[gpu_requests.GpuRequest],
          placer: Placer) -> list[Fit]:
     """Per request, the servers that fit, each request on its own."""
-    result = []
-    for request in wanted:
-        per_host = [placer.fits_on(h.pools, request) for h in snap.hosts]
-        result.append(Fit(request.label, request.gpus,
-                          request.policy.numa.value, sum(per_host),
-                          sum(1 for n in per_host if n)))
-    return result
+    servers = collections.Counter()
+    hosts = collections.Counter()
+    for host in snap.hosts:
+        sig = placer.signature(host.pools)
+        for request in wanted:
+            n = placer.fits_on(host.pools, request, sig)
+            servers[request] += n
+            hosts[request] += bool(n)
+    return [Fit(r.label, r.gpus, r.policy.numa.value, servers[r], hosts[r])
+            for r in wanted]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -170,9 +207,10 @@ def stranded(snap: snapshot.Snapshot,
     lost = collections.Counter()
     hosts = collections.Counter()
     for host in snap.hosts:
+        sig = placer.signature(host.pools)
         usable = set()
         for request in wanted:
-            usable |= placer.models_taken(host.pools, request)
+            usable |= placer.models_taken(host.pools, request, sig)
         for model in host.gpu_models:
             n = host.count(model, state=snapshot.FREE)
             free[model] += n
@@ -181,8 +219,3 @@ def stranded(snap: snapshot.Snapshot,
                 hosts[model] += 1
     return [Stranded(names.name(m), free[m], lost[m], hosts[m])
             for m in sorted(free)]
-
-
-def default_policy() -> models.GpuPolicy:
-    """The flavor policy of nova_gpu_ext's defaults, for ``--request``."""
-    return models.GpuPolicy()

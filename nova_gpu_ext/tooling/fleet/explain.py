@@ -33,6 +33,7 @@ import typing as ty
 
 from nova_gpu_ext.gpu import claims
 from nova_gpu_ext.gpu import models
+from nova_gpu_ext.tooling.fleet import capacity
 from nova_gpu_ext.tooling.fleet import judge
 from nova_gpu_ext.tooling.fleet import requests as gpu_requests
 from nova_gpu_ext.tooling.fleet import snapshot
@@ -87,10 +88,16 @@ def explain(snap: snapshot.Snapshot, request: gpu_requests.GpuRequest,
                   f'{known})')
         return [HostVerdict(h.host, False, reason) for h in snap.hosts]
     devices = request.device_requests(aliases)
-    verdicts = [_verdict(h.pools, devices, request.policy, words)
-                for h in snap.hosts]
+    signature = capacity.Signatures()
+    sigs = [signature(h.pools) for h in snap.hosts]
+    memo: dict = {}
+    verdicts = []
+    for host, sig in zip(snap.hosts, sigs):
+        if sig not in memo:
+            memo[sig] = _verdict(host.pools, devices, request.policy, words)
+        verdicts.append(memo[sig])
     if request.policy.numa is PREFER:
-        verdicts = _prefer(snap, devices, request.policy, verdicts, words)
+        verdicts = _prefer(snap, sigs, devices, request.policy, verdicts)
     return [HostVerdict(h.host, passes, reason)
             for h, (passes, reason) in zip(snap.hosts, verdicts)]
 
@@ -158,11 +165,14 @@ def _per_node(pools, words) -> str:
                      if n)
 
 
-def _prefer(snap, devices, policy, verdicts, words):
+def _prefer(snap, sigs, devices, policy, verdicts):
     """``prefer``: refuse splitting hosts while an unsplit host exists."""
     single = dataclasses.replace(policy, numa=SINGLE)
-    unsplit = [judge.judge(h.pools, devices, single).passes
-               for h in snap.hosts]
+    memo: dict = {}
+    for host, sig in zip(snap.hosts, sigs):
+        if sig not in memo:
+            memo[sig] = judge.judge(host.pools, devices, single).passes
+    unsplit = [memo[sig] for sig in sigs]
     keepers = [h.host for h, ok in zip(snap.hosts, unsplit) if ok]
     result = []
     for (passes, reason), ok in zip(verdicts, unsplit):

@@ -35,6 +35,7 @@ import typing as ty
 from nova_gpu_ext.gpu import claims
 from nova_gpu_ext.gpu import decision
 from nova_gpu_ext.gpu import models
+from nova_gpu_ext.tooling.fleet import capacity
 from nova_gpu_ext.tooling.fleet import judge
 from nova_gpu_ext.tooling.fleet import requests as gpu_requests
 from nova_gpu_ext.tooling.fleet import snapshot
@@ -66,30 +67,49 @@ class Placed:
 class Fleet:
     """A copy of the snapshot's pools that placements consume.
 
-    What a scheduler works out for a host and a request is kept until
-    that host's pools change: a placement touches one host, so each
-    server costs one host's work, not the fleet's.
+    What a scheduler works out for some pools and a request is kept, by
+    the pools' signature: alike hosts are judged once, and a placement
+    changes one host's signature only. Hosts are numbered in name order,
+    which also breaks ties.
     """
 
     def __init__(self, snap: snapshot.Snapshot,
                  drained: ty.Collection[str] = ()):
-        self.pools = {h.host: h.pools for h in snap.hosts
-                      if h.host not in drained}
+        self.names = sorted(h.host for h in snap.hosts
+                            if h.host not in drained)
+        by_name = {h.host: h.pools for h in snap.hosts}
+        self.pools = [by_name[name] for name in self.names]
+        self._signature = capacity.Signatures()
+        self._sigs = [self._signature(p) for p in self.pools]
         self._memo: dict = {}
 
-    def memo(self, host: str, key, compute: ty.Callable):
-        if (host, key) not in self._memo:
-            self._memo[host, key] = compute(self.pools[host])
-        return self._memo[host, key]
+    def memo(self, key, compute: ty.Callable) -> list:
+        """``compute(pools)`` of every host, kept per signature and key."""
+        memo = self._memo.setdefault(key, {})
+        result = []
+        for index, sig in enumerate(self._sigs):
+            if sig not in memo:
+                memo[sig] = compute(self.pools[index])
+            result.append(memo[sig])
+        return result
 
-    def take(self, host: str, result: claims.WalkResult) -> None:
-        self.pools[host] = judge.consume(self.pools[host], result)
-        self._memo = {k: v for k, v in self._memo.items() if k[0] != host}
+    def take(self, index: int, result: claims.WalkResult) -> None:
+        self.pools[index] = judge.consume(self.pools[index], result)
+        self._sigs[index] = self._signature(self.pools[index])
 
     def free_gpus(self, wanted: snapshot.ModelFilter) -> int:
-        return sum(int(p.get('count') or 0) for pools in self.pools.values()
+        return sum(int(p.get('count') or 0) for pools in self.pools
                    for p in pools
                    if wanted.counts(models.model_of(p), p.get('dev_type')))
+
+
+def _best(candidates: ty.Sequence[tuple[int, ty.Any]]) -> int | None:
+    """The host index of the highest weight; the first host on ties."""
+    best = None
+    for index, weight in candidates:
+        if best is None or weight > best[1]:
+            best = (index, weight)
+    return None if best is None else best[0]
 
 
 class Ours:
@@ -98,61 +118,52 @@ class Ours:
     def __init__(self, spread: bool = False):
         self.spread = spread
 
-    def _judged(self, fleet, host, request, devices, numa):
-        """(verdict, weight) of a host under ``numa`` (any or single)."""
-        policy = dataclasses.replace(request.policy, numa=numa)
-
+    def _judged(self, fleet, key, devices, policy) -> list:
+        """(verdict, weight) of every host under ``policy``."""
         def compute(pools):
             verdict = judge.judge(pools, devices, policy)
             weight = (judge.weight(pools, devices, verdict.result,
                                    self.spread) if verdict.passes else None)
             return verdict, weight
-        return fleet.memo(host, ('ours', request, numa), compute)
+        return fleet.memo(('ours', key, policy), compute)
 
-    def place(self, fleet: Fleet, request: gpu_requests.GpuRequest,
+    def place(self, fleet: Fleet, key, request: gpu_requests.GpuRequest,
               devices) -> Placed:
-        single = models.NumaMode.SINGLE
-        numa = single if request.policy.numa is single else (
-            models.NumaMode.ANY)
-        judged = {h: self._judged(fleet, h, request, devices, numa)
-                  for h in fleet.pools}
-        judged = {h: j for h, j in judged.items() if j[0].passes}
-        if request.policy.numa is models.NumaMode.PREFER:
-            unsplit = {h: self._judged(fleet, h, request, devices, single)
-                       for h in judged}
-            unsplit = {h: j for h, j in unsplit.items() if j[0].passes}
-            judged = unsplit or judged
-        if not judged:
+        single = dataclasses.replace(request.policy,
+                                     numa=models.NumaMode.SINGLE)
+        numa = request.policy.numa
+        judged = self._judged(fleet, key, devices, single if numa is (
+            models.NumaMode.SINGLE) else dataclasses.replace(
+                request.policy, numa=models.NumaMode.ANY))
+        if numa is models.NumaMode.PREFER:
+            unsplit = self._judged(fleet, key, devices, single)
+            if any(v.passes for v, _ in unsplit):
+                judged = unsplit
+        index = _best([(i, w) for i, (v, w) in enumerate(judged)
+                       if v.passes])
+        if index is None:
             return Placed(None)
-        best = max(judged, key=lambda h: (judged[h][1], _first(h)))
-        result = judged[best][0].result
-        fleet.take(best, result)
-        return Placed(best, result)
+        result = judged[index][0].result
+        fleet.take(index, result)
+        return Placed(fleet.names[index], result)
 
 
 class InTree:
     """PciPassthroughFilter + PCIWeigher."""
 
-    def place(self, fleet: Fleet, request: gpu_requests.GpuRequest,
+    def place(self, fleet: Fleet, key, request: gpu_requests.GpuRequest,
               devices) -> Placed:
         def compute(pools):
             result = claims.walk(pools, devices,
                                  _first_candidate(pools, devices))
             return result, _pci_weight(pools)
-        found = {h: fleet.memo(h, ('in-tree', request), compute)
-                 for h in fleet.pools}
-        found = {h: f for h, f in found.items() if f[0].ok}
-        if not found:
+        found = fleet.memo(('in-tree', key), compute)
+        index = _best([(i, w) for i, (r, w) in enumerate(found) if r.ok])
+        if index is None:
             return Placed(None)
-        best = max(found, key=lambda h: (found[h][1], _first(h)))
-        result = found[best][0]
-        fleet.take(best, result)
-        return Placed(best, result)
-
-
-def _first(host: str) -> tuple:
-    """Ties go to the first host by name: a key that sorts it highest."""
-    return tuple(-ord(c) for c in host) + (1,)
+        result = found[index][0]
+        fleet.take(index, result)
+        return Placed(fleet.names[index], result)
 
 
 def _pci_weight(pools) -> int:
@@ -219,9 +230,10 @@ def what_if(snap: snapshot.Snapshot,
     schedulers = (Ours(spread), InTree())
     fleets = [Fleet(snap, drained) for _ in schedulers]
     outcomes = []
-    for request, count in [(s, 1) for s in moved] + list(plan):
+    for key, (request, count) in enumerate(
+            [(s, 1) for s in moved] + list(plan)):
         devices = request.device_requests(aliases)
-        runs = [[scheduler.place(fleet, request, devices)
+        runs = [[scheduler.place(fleet, key, request, devices)
                  for _ in range(count)]
                 for scheduler, fleet in zip(schedulers, fleets)]
         ours, in_tree = runs
