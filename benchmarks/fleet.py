@@ -136,8 +136,8 @@ def build(path, hosts, seed):
 
 def measure(question, url, catalog):
     """Run one question in this process; print its time and peak RSS."""
-    from nova_gpu_ext.tooling import catalog_file
     from nova_gpu_ext.tooling.audit import cells
+    from nova_gpu_ext.tooling import catalog_file
     from nova_gpu_ext.tooling.fleet import capacity
     from nova_gpu_ext.tooling.fleet import celldb
     from nova_gpu_ext.tooling.fleet import explain

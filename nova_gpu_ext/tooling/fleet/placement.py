@@ -126,4 +126,3 @@ def take(conn, kinds: Kinds, wanted: snapshot.ModelFilter,
     warnings = (f'resource classes not counted as GPUs: '
                 f'{", ".join(sorted(ignored))}',) if ignored else ()
     return snapshot.Snapshot(tuple(hosts), 'placement', taken_at, warnings)
-

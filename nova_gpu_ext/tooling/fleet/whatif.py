@@ -190,8 +190,10 @@ def _first_candidate(pools, devices) -> claims.Mapping:
 
 @dataclasses.dataclass(frozen=True)
 class Outcome:
-    """One line of the answer: a request (or a drained server) and how it
-    went under each scheduler."""
+    """One line of the answer: a request, or a drained server.
+
+    How it went under each scheduler, and the free GPUs left after it.
+    """
 
     request: str
     asked: int
