@@ -1,0 +1,54 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Running ``nova-gpu-ext`` in the test process, or as the console script."""
+
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+
+from nova_gpu_ext.cmd import main
+
+# The console script of the installed package (tox installs it into the
+# environment the tests run in).
+SCRIPT = os.path.join(os.path.dirname(sys.executable), 'nova-gpu-ext')
+
+
+def run(*argv):
+    """(exit status, stdout, stderr) of ``nova-gpu-ext ARGV``, in process.
+
+    argparse writes its usage errors to sys.stderr itself: that goes to
+    the same buffer.
+    """
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err):
+        status = main.NovaGpuExt(stdout=out, stderr=err).run(list(argv))
+    return status, out.getvalue(), err.getvalue()
+
+
+def records(*argv):
+    """(exit status, records as dicts, stderr) of a command run with -f json.
+
+    cliff prints nothing at all when a command fails, so the records are
+    then None.
+    """
+    status, out, err = run(*argv, '-f', 'json')
+    return status, (json.loads(out) if out else None), err
+
+
+def script(*argv, **kwargs):
+    """The console script in a subprocess, for what needs a real process."""
+    return subprocess.run([SCRIPT, *argv], capture_output=True, text=True,
+                          timeout=120, **kwargs)
