@@ -15,10 +15,12 @@
 from nova_gpu_ext.cmd import base
 from nova_gpu_ext import exception
 from nova_gpu_ext.tooling import discovery
+from nova_gpu_ext.tooling import hostcheck
 from nova_gpu_ext.tooling import sysfs
 
 COLUMNS = ('Address', 'Model', 'Vendor ID', 'Product ID', 'Device type',
-           'NUMA node', 'IOMMU group', 'Driver', 'Companions', 'Label')
+           'NUMA node', 'IOMMU group', 'Driver', 'Companions', 'Label',
+           'IOMMU group members', 'Card functions', 'Parent', 'SR-IOV VFs')
 
 
 class Discover(base.Lister):
@@ -55,11 +57,19 @@ class Discover(base.Lister):
         if not models:
             self.say(f'no GPU (PCI display class 0x03) found under '
                      f'{facts.root}')
-        return COLUMNS, [
-            (gpu.address, model.name, gpu.vendor_id, gpu.product_id,
-             model.device_type, gpu.numa_node, gpu.iommu_group, gpu.driver,
-             ', '.join(model.companions), gpu.label)
-            for model in models for gpu in model.gpus]
+        return COLUMNS, [_row(facts, model, gpu)
+                         for model in models for gpu in model.gpus]
+
+
+def _row(facts, model, gpu):
+    functions = [f for f in hostcheck.card_functions(facts, gpu) if f != gpu]
+    return (gpu.address, model.name, gpu.vendor_id, gpu.product_id,
+            model.device_type, gpu.numa_node, gpu.iommu_group, gpu.driver,
+            ', '.join(model.companions), gpu.label,
+            ', '.join(m.address for m in facts.group_members(gpu)),
+            ', '.join(f'{f.address} {f.ids} ({f.driver or "no driver"})'
+                      for f in functions),
+            gpu.parent, gpu.sriov_totalvfs)
 
 
 def read_host(root: str) -> sysfs.HostFacts:

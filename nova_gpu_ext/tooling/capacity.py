@@ -159,4 +159,3 @@ def _sum(group: str, hosts: ty.Sequence[HostUsage]) -> Usage:
                  used=sum(h.used for h in hosts),
                  free=sum(h.free for h in hosts),
                  largest=max(h.largest for h in hosts))
-

@@ -15,11 +15,13 @@
 import contextlib
 import io
 import json
+import logging
 import os
 import subprocess
 import sys
 
 from nova_gpu_ext.cmd import main
+from nova_gpu_ext.cmd import plugin
 
 # The console script of the installed package (tox installs it into the
 # environment the tests run in).
@@ -46,6 +48,29 @@ def records(*argv):
     """
     status, out, err = run(*argv, '-f', 'json')
     return status, (json.loads(out) if out else None), err
+
+
+def openstack(*argv):
+    """(exit status, stdout, stderr) of ``openstack ARGV``, in process.
+
+    openstackclient's shell takes sys.stdout and sys.stderr when it
+    starts, leaves its log handlers behind, and keeps a plugin's client on
+    its ClientManager class for the life of the process (one command per
+    process in real use, many in a test run): all three are put back.
+    """
+    from openstackclient import shell
+    from osc_lib import clientmanager
+    out, err = io.StringIO(), io.StringIO()
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            status = shell.main(list(argv))
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        vars(clientmanager.ClientManager)[plugin.API_NAME]._handle = None
+    return status, out.getvalue(), err.getvalue()
 
 
 def script(*argv, **kwargs):

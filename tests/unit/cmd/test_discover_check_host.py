@@ -125,6 +125,17 @@ class TestDiscoverCommand(CliTestCase):
                          (code, gpu['Device type'], gpu['NUMA node'],
                           gpu['Vendor ID'], gpu['Product ID']))
 
+    def test_records_show_group_members_card_functions_and_bridge(self):
+        sysfs_tree.k4200(self.tree)
+        _, [gpu], _ = self.records('discover', '--root', self.tree.root)
+        self.assertEqual(
+            ('0000:03:00.0', '13', '0000:03:00.0, 0000:03:00.1',
+             '0000:00:02.0', '10de:0e0a'),
+            (gpu['Address'], gpu['IOMMU group'], gpu['IOMMU group members'],
+             gpu['Parent'], gpu['Companions']))
+        self.assertTrue(gpu['Card functions'].startswith(
+            '0000:03:00.1 10de:0e0a ('), gpu['Card functions'])
+
     def test_unreadable_root_exits_2(self):
         code, out, _ = self.run_cli('discover', '--root',
                                     self.tree.root + '/missing')
