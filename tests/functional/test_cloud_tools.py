@@ -22,7 +22,6 @@ test context and placement's noauth2 middleware turn into its roles.
 """
 
 import json
-import os
 
 import fixtures
 from nova import context as nova_context
@@ -89,16 +88,11 @@ class CloudToolsBase(base.GpuServersTestBase):
         Only then: nova's own services also use openstacksdk and must keep
         nova's proxy and configuration.
         """
-        environment = fixtures.CompoundFixture(
-            [fixtures.MonkeyPatch(
+        return fixtures.CompoundFixture([
+            fixtures.MonkeyPatch(
                 'openstack.service_description.ServiceDescription.'
                 '_make_proxy', REAL_MAKE_PROXY),
-             fixtures.EnvironmentVariable('OS_CLIENT_CONFIG_FILE',
-                                          self.clouds)]
-            + [fixtures.EnvironmentVariable(name) for name in os.environ
-               if name.startswith('OS_') and not name.endswith('_CAPTURE')
-               and name != 'OS_DEBUG'])
-        return environment
+            cli.Clouds(self.clouds)])
 
     def _context(self, env, **kwargs):
         """nova's test context, from the token when the headers are absent.
@@ -114,6 +108,7 @@ class CloudToolsBase(base.GpuServersTestBase):
             roles=env.get('HTTP_X_ROLES', ROLES[user]).split(','), **kwargs)
 
     def _clouds_yaml(self):
+        """clouds.yaml text: one cloud per user of the stubbed keystone."""
         clouds = {user: {
             'auth_type': 'admin_token',
             'auth': {'endpoint': self.api_fixture.base_url, 'token': user},
@@ -121,11 +116,7 @@ class CloudToolsBase(base.GpuServersTestBase):
             'placement_endpoint_override': self.placement_fixture.endpoint,
             'placement_api_version': '1',
         } for user in ROLES}
-        path = os.path.join(self.useFixture(fixtures.TempDir()).path,
-                            'clouds.yaml')
-        with open(path, 'w') as f:
-            json.dump({'clouds': clouds}, f)
-        return path
+        return json.dumps({'clouds': clouds})
 
     def device_spec(self):
         tags = {}

@@ -20,6 +20,8 @@ import os
 import subprocess
 import sys
 
+import fixtures
+
 from nova_gpu_ext.cmd import main
 from nova_gpu_ext.cmd import plugin
 
@@ -77,3 +79,30 @@ def script(*argv, **kwargs):
     """The console script in a subprocess, for what needs a real process."""
     return subprocess.run([SCRIPT, *argv], capture_output=True, text=True,
                           timeout=120, **kwargs)
+
+
+class Clouds(fixtures.Fixture):
+    """A clouds.yaml of the test's, and no OS_* variable of the machine's.
+
+    The OS_*_CAPTURE and OS_DEBUG variables of the test runner stay.
+    """
+
+    def __init__(self, text='clouds: {}\n'):
+        super().__init__()
+        self.text = text
+
+    def _setUp(self):
+        for name in [n for n in os.environ if n.startswith('OS_')
+                     and not n.endswith('_CAPTURE') and n != 'OS_DEBUG']:
+            self.useFixture(fixtures.EnvironmentVariable(name))
+        self.write(self.text)
+
+    def write(self, text):
+        """Make ``text`` the clouds.yaml openstacksdk reads; its path."""
+        path = os.path.join(self.useFixture(fixtures.TempDir()).path,
+                            'clouds.yaml')
+        with open(path, 'w') as f:
+            f.write(text)
+        self.useFixture(fixtures.EnvironmentVariable('OS_CLIENT_CONFIG_FILE',
+                                                     path))
+        return path

@@ -16,7 +16,6 @@ Against no cloud, a refusing port and a server that never answers; the
 functional tests run both against the in-process nova and Placement.
 """
 
-import os
 import time
 from unittest import mock
 
@@ -28,30 +27,12 @@ from tests.unit import catalog_files
 from tests.unit.cmd import cli
 from tests.unit.tooling.cloud import servers
 
-CLOUD_ENV = ('OS_CLOUD', 'OS_AUTH_URL', 'OS_AUTH_TYPE', 'OS_REGION_NAME',
-             'OS_USERNAME', 'OS_PASSWORD', 'OS_PROJECT_NAME',
-             'OS_USER_DOMAIN_NAME', 'OS_PROJECT_DOMAIN_NAME',
-             'OS_PLACEMENT_ENDPOINT_OVERRIDE', 'OS_PLACEMENT_API_VERSION',
-             'OS_COMPUTE_ENDPOINT_OVERRIDE')
-
 
 class CliTest(testtools.TestCase):
 
     def setUp(self):
         super().setUp()
-        # No clouds.yaml or OS_* variables of the machine running the tests.
-        self.clouds_yaml('clouds: {}\n')
-        for name in CLOUD_ENV:
-            self.useFixture(fixtures.EnvironmentVariable(name))
-
-    def clouds_yaml(self, text):
-        path = os.path.join(self.useFixture(fixtures.TempDir()).path,
-                            'clouds.yaml')
-        with open(path, 'w') as f:
-            f.write(text)
-        self.useFixture(fixtures.EnvironmentVariable('OS_CLIENT_CONFIG_FILE',
-                                                     path))
-        return path
+        self.clouds_yaml = self.useFixture(cli.Clouds()).write
 
     def environ(self, **values):
         for name, value in values.items():
@@ -148,10 +129,7 @@ class TestCloudFaults(CliTest):
 
     def test_api_timeout_of_clouds_yaml_is_used(self):
         server = self.useFixture(servers.SilentServer())
-        self.clouds_yaml(
-            'clouds:\n  silent:\n    auth_type: none\n'
-            '    api_timeout: 0.5\n'
-            f'    placement_endpoint_override: {server.url}/placement\n')
+        self.clouds_yaml(server.clouds_yaml())
         start = time.monotonic()
         status, out, err = cli.run('--os-cloud', 'silent', 'capacity')
         self.assertLess(time.monotonic() - start, 10)

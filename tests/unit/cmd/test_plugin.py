@@ -18,10 +18,8 @@ that a cloud that does not answer ends in one line within the cloud's
 ``api_timeout``.
 """
 
-import os
 import time
 
-import fixtures
 import testtools
 
 from tests.unit.cmd import cli
@@ -32,27 +30,15 @@ class TestPlugin(testtools.TestCase):
 
     def setUp(self):
         super().setUp()
-        for name in [n for n in os.environ if n.startswith('OS_')
-                     and not n.endswith('_CAPTURE') and n != 'OS_DEBUG']:
-            self.useFixture(fixtures.EnvironmentVariable(name))
-
-    def clouds_yaml(self, text):
-        path = os.path.join(self.useFixture(fixtures.TempDir()).path,
-                            'clouds.yaml')
-        with open(path, 'w') as f:
-            f.write(text)
-        self.useFixture(fixtures.EnvironmentVariable('OS_CLIENT_CONFIG_FILE',
-                                                     path))
+        self.clouds_yaml = self.useFixture(cli.Clouds()).write
 
     def test_openstack_lists_the_gpu_commands(self):
-        self.clouds_yaml('clouds: {}\n')
         status, out, _ = cli.openstack('help', 'gpu')
         self.assertEqual(0, status)
         self.assertIn('gpu capacity', out)
         self.assertIn('gpu flavor sync', out)
 
     def test_command_help_shows_the_shared_options(self):
-        self.clouds_yaml('clouds: {}\n')
         status, out, _ = cli.openstack('help', 'gpu', 'flavor', 'sync')
         self.assertEqual(0, status)
         for option in ('--catalog FILE', '--dry-run', '--prune',
@@ -61,10 +47,7 @@ class TestPlugin(testtools.TestCase):
 
     def test_silent_placement_is_one_line_within_api_timeout(self):
         server = self.useFixture(servers.SilentServer())
-        self.clouds_yaml(
-            'clouds:\n  silent:\n    auth_type: none\n'
-            '    api_timeout: 0.5\n'
-            f'    placement_endpoint_override: {server.url}/placement\n')
+        self.clouds_yaml(server.clouds_yaml())
         start = time.monotonic()
         status, out, err = cli.openstack('--os-cloud', 'silent', 'gpu',
                                          'capacity')

@@ -44,6 +44,12 @@ class SilentServer(fixtures.Fixture):
             self._clients.append(client)
             self.accepted.set()
 
+    def clouds_yaml(self, api_timeout=0.5):
+        """clouds.yaml of cloud "silent": Placement here, no keystone."""
+        return ('clouds:\n  silent:\n    auth_type: none\n'
+                f'    api_timeout: {api_timeout}\n'
+                f'    placement_endpoint_override: {self.url}/placement\n')
+
     def _stop(self):
         # shutdown() wakes the thread blocked in accept(); close() alone
         # would not.
