@@ -21,12 +21,14 @@ message as one line on stderr; the class decides the exit status:
 1     findings (a normal result, not an exception: lint findings,
       a host not ready, stale rows found in a dry run)
 2     bad input or usage: a file, option or value that cannot be
-      used (:class:`BadInput`)
+      used (:class:`BadInput`), or output that cannot be written
+      (:class:`OutputFailed`)
 3     a service or database could not be reached or timed out
       (:class:`Unreachable`)
 4     something was changed before the failure: the message says
       what changed and where the backup is (:class:`ChangedThenFailed`)
 130   interrupted (Ctrl-C)
+141   standard output closed early (a broken pipe, as in ``| head``)
 ====  ==========================================================
 
 A message names the file, option, value or URL and what to do about it.
@@ -39,6 +41,7 @@ EXIT_BAD_INPUT = 2
 EXIT_UNREACHABLE = 3
 EXIT_CHANGED_THEN_FAILED = 4
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
 
 
 class NovaGpuExtError(Exception):
@@ -67,3 +70,9 @@ class ChangedThenFailed(NovaGpuExtError):
     """
 
     exit_status = EXIT_CHANGED_THEN_FAILED
+
+
+class OutputFailed(NovaGpuExtError):
+    """Standard output cannot be written (a full disk, a closed file)."""
+
+    exit_status = EXIT_BAD_INPUT

@@ -15,9 +15,20 @@
 project = 'nova_gpu_ext'
 copyright = 'nova_gpu_ext developers'
 extensions = [
+    'cliff.sphinxext',
     'oslo_config.sphinxext',
     'reno.sphinxext',
 ]
+# The command pages document each command's options from its parser;
+# cliff's own output options are described once, in cli/index.
+autoprogram_cliff_application = 'nova-gpu-ext'
+autoprogram_cliff_ignored = [
+    '--help', '--quote', '--noindent', '--max-width', '--fit-width',
+    '--print-empty', '--sort-column', '--sort-ascending',
+    '--sort-descending']
+# Command help text names options such as --catalog: keep "--" as it is.
+smartquotes_action = 'qe'
+
 master_doc = 'index'
 exclude_patterns = []
 html_theme = 'alabaster'

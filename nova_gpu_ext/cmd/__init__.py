@@ -10,4 +10,4 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""The ``nova-gpu-ext`` command line."""
+"""The operator commands: ``nova-gpu-ext`` and ``openstack gpu``."""

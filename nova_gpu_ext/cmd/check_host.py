@@ -10,70 +10,53 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""``nova-gpu-ext check-host``: read-only GPU passthrough readiness checks.
+"""``nova-gpu-ext check-host``: read-only GPU passthrough readiness checks."""
 
-Exit codes: 0 ready (warnings allowed), 1 problems found, 2 bad input.
-"""
-
-import json
-import textwrap
-
-from nova_gpu_ext.cmd import catalog_args
+from nova_gpu_ext.cmd import base
 from nova_gpu_ext.cmd import discover
+from nova_gpu_ext import exception
 from nova_gpu_ext.tooling import hostcheck
 
-WIDTH = 79
-INDENT = ' ' * 10
+COLUMNS = ('Status', 'Check', 'Subject', 'Message', 'Fix')
 
 
-def add_arguments(parser):
-    parser.add_argument(
-        '--root', default='/', metavar='DIR',
-        help='host root holding sys/, proc/ and etc/ (default /); a '
-             'copied tree works too')
-    parser.add_argument(
-        '--config-file', action='append', default=[], metavar='CATALOG',
-        dest='config_files',
-        help='GPU catalog file to compare the host with; repeat for '
-             'several files (later files win)')
-    parser.add_argument(
-        '--format', choices=('text', 'json'), default='text',
-        help='text for people, json for tools')
+class CheckHost(base.Lister):
+    """Check whether this host is ready for GPU passthrough, with fixes.
+
+    Read-only. One row per check: ok, warning or problem, why, and for
+    the last two the command or line that fixes it (``-f value -c Fix``
+    prints just those). The verdict goes to stderr; exit status 1 when a
+    check finds a problem.
+    """
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        base.add_root(parser, 'host root holding sys/, proc/ and etc/')
+        base.add_catalog(parser, required=False,
+                         help_text='GPU catalog to compare the host with')
+        return parser
+
+    def take_action(self, parsed_args):
+        gpu_catalog = base.load_catalog(parsed_args.catalogs, required=False)
+        facts = discover.read_host(parsed_args.root)
+        checks = hostcheck.check_host(
+            facts, hostcheck.passthrough_gpus(facts, gpu_catalog))
+        if gpu_catalog is not None:
+            checks += hostcheck.check_catalog(facts, gpu_catalog)
+        ready = hostcheck.worst(checks) != hostcheck.Status.PROBLEM
+        self.say(verdict(checks, ready))
+        self.exit_status = (exception.EXIT_OK if ready
+                            else exception.EXIT_FINDINGS)
+        return COLUMNS, [
+            (c.status.value, c.name, c.subject, c.message,
+             c.remedy if c.status != hostcheck.Status.OK else '')
+            for c in checks]
 
 
-def run(args) -> int:
-    gpu_catalog = catalog_args.load(args.config_files)
-    facts = discover.read_host(args.root)
-    checks = hostcheck.check_host(
-        facts, hostcheck.passthrough_gpus(facts, gpu_catalog))
-    if gpu_catalog is not None:
-        checks += hostcheck.check_catalog(facts, gpu_catalog)
-    ready = hostcheck.worst(checks) != hostcheck.Status.PROBLEM
-    if args.format == 'json':
-        print(json.dumps({'root': facts.root, 'ready': ready,
-                          'checks': [c.as_dict() for c in checks]},
-                         indent=2))
-    else:
-        print(render_text(checks, ready))
-    return 0 if ready else 1
-
-
-def render_text(checks: list[hostcheck.Check], ready: bool) -> str:
-    lines = []
-    for check in checks:
-        tag = f'[{check.status.value.upper()}]'.ljust(len(INDENT))
-        lines.append(textwrap.fill(
-            f'{tag}{check.name} {check.subject}: {check.message}',
-            WIDTH, subsequent_indent=INDENT, break_long_words=False,
-            break_on_hyphens=False))
-        if check.status != hostcheck.Status.OK and check.remedy:
-            # One line, so the commands in it copy and paste whole.
-            lines.append(f'{INDENT}fix: {check.remedy}')
+def verdict(checks: list[hostcheck.Check], ready: bool) -> str:
     counts = {s: sum(c.status == s for c in checks)
               for s in hostcheck.Status}
-    lines.append(
-        f'{"ready" if ready else "NOT READY"}: '
-        f'{counts[hostcheck.Status.PROBLEM]} problem(s), '
-        f'{counts[hostcheck.Status.WARNING]} warning(s), '
-        f'{counts[hostcheck.Status.OK]} ok')
-    return '\n'.join(lines)
+    return (f'{"ready" if ready else "NOT READY"}: '
+            f'{counts[hostcheck.Status.PROBLEM]} problem(s), '
+            f'{counts[hostcheck.Status.WARNING]} warning(s), '
+            f'{counts[hostcheck.Status.OK]} ok')

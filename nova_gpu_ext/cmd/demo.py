@@ -25,10 +25,27 @@ import logging
 import sys
 import warnings
 
-from nova_gpu_ext.cmd import main
+from nova_gpu_ext.cmd import base
+from nova_gpu_ext import exception
 from nova_gpu_ext.harness import scenario
 
 LABELS = {False: 'nova in-tree', True: 'nova_gpu_ext'}
+
+
+class Demo(base.Command):
+    """Boot GPU servers in a small in-process nova cloud, twice.
+
+    Once with nova's in-tree scheduling and once with nova_gpu_ext, and
+    print where they land and which GPUs they got.
+    """
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        add_arguments(parser)
+        return parser
+
+    def take_action(self, parsed_args):
+        return run(parsed_args, self.app.stdout, self.app.stderr)
 
 
 def add_arguments(parser):
@@ -47,33 +64,33 @@ def add_arguments(parser):
              '(default: %(default)s)')
 
 
-def run(args):
+def run(args, stdout, stderr):
     # nova's import prints eventlet's deprecation notice: noise here.
     warnings.filterwarnings('ignore', message=r'\s*Eventlet is deprecated')
     if args.placement and args.engine != 'cloud':
-        raise main.UsageError('--placement needs --engine cloud')
+        raise exception.BadInput('--placement needs --engine cloud')
     from nova_gpu_ext import conf
     conf.CONF.set_override('weigher_policy', args.policy, 'nova_gpu_ext')
     engine = _cloud_engine(args) if args.engine == 'cloud' else _objects
-    print(f'Fleet: {", ".join(name for name, _ in scenario.FLEET)}; '
-          f'{"placement" if args.placement else "legacy"} PCI mode, '
-          f'weigher policy {args.policy}\n')
+    stdout.write(f'Fleet: {", ".join(name for name, _ in scenario.FLEET)}; '
+                 f'{"placement" if args.placement else "legacy"} PCI mode, '
+                 f'weigher policy {args.policy}\n\n')
     try:
         runs = {LABELS[ours]: engine(ours) for ours in (False, True)}
     except RuntimeError as exc:
         # The cloud engine's DemoError carries nova's traceback: the why.
-        print(f'nova-gpu-ext demo: the in-process cloud failed:\n{exc}',
-              file=sys.stderr)
-        return 1
-    print(scenario.table(runs))
-    return 0
+        stderr.write(f'nova-gpu-ext demo: the in-process cloud failed:\n'
+                     f'{exc}\n')
+        return exception.EXIT_FINDINGS
+    stdout.write(scenario.table(runs) + '\n')
+    return exception.EXIT_OK
 
 
 def _cloud_engine(args):
     try:
         from nova_gpu_ext.harness import cloud
     except ImportError as exc:
-        raise main.UsageError(
+        raise exception.BadInput(
             f'the cloud engine needs nova\'s test fixtures ({exc}): install '
             f'"nova_gpu_ext[demo]", run tools/demo, or use --engine '
             f'objects') from exc

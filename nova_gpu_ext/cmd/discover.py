@@ -10,38 +10,71 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""``nova-gpu-ext discover``: the host's GPUs as a ready catalog section."""
+"""``nova-gpu-ext discover``: the host's GPUs, or a ready catalog of them."""
 
-import json
-
-from nova_gpu_ext.cmd import main
+from nova_gpu_ext.cmd import base
+from nova_gpu_ext import exception
 from nova_gpu_ext.tooling import discovery
+from nova_gpu_ext.tooling import hostcheck
 from nova_gpu_ext.tooling import sysfs
 
-
-def add_arguments(parser):
-    parser.add_argument(
-        '--root', default='/', metavar='DIR',
-        help='host root holding sys/ (default /); a copied tree works too')
-    parser.add_argument(
-        '--format', choices=('ini', 'json'), default='ini',
-        help='ini: catalog sections to paste into the catalog file; '
-             'json: the same plus addresses, NUMA and IOMMU details')
+COLUMNS = ('Address', 'Model', 'Vendor ID', 'Product ID', 'Device type',
+           'NUMA node', 'IOMMU group', 'Driver', 'Companions', 'Label',
+           'IOMMU group members', 'Card functions', 'Parent', 'SR-IOV VFs')
 
 
-def run(args) -> int:
-    facts = read_host(args.root)
-    models = discovery.found_models(facts)
-    if args.format == 'json':
-        print(json.dumps(discovery.as_dict(facts, models), indent=2))
-    else:
-        print(discovery.render_ini(facts, models), end='')
-    return 0
+class Discover(base.Lister):
+    """List the GPUs of this host as sysfs shows them, one row per GPU.
+
+    Model is the name a catalog would give it; --ini prints the catalog
+    sections ([nova_gpu_ext] gpu_models and one [gpu:NAME] per model) to
+    paste into the catalog instead.
+    """
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        base.add_root(parser, 'host root holding sys/')
+        parser.add_argument(
+            '--ini', action='store_true',
+            help='print catalog sections (INI text) instead of records')
+        return parser
+
+    def run(self, parsed_args):
+        if not parsed_args.ini:
+            return super().run(parsed_args)
+        facts = read_host(parsed_args.root)
+        self.app.stdout.write(discovery.render_ini(
+            facts, discovery.found_models(facts)))
+        return exception.EXIT_OK
+
+    def take_action(self, parsed_args):
+        facts = read_host(parsed_args.root)
+        models = discovery.found_models(facts)
+        for gpu in facts.gpus:
+            if gpu.boot_vga:
+                self.say(f'boot VGA (host console), not listed: '
+                         f'{gpu.address} ({gpu.label})')
+        if not models:
+            self.say(f'no GPU (PCI display class 0x03) found under '
+                     f'{facts.root}')
+        return COLUMNS, [_row(facts, model, gpu)
+                         for model in models for gpu in model.gpus]
+
+
+def _row(facts, model, gpu):
+    functions = [f for f in hostcheck.card_functions(facts, gpu) if f != gpu]
+    return (gpu.address, model.name, gpu.vendor_id, gpu.product_id,
+            model.device_type, gpu.numa_node, gpu.iommu_group, gpu.driver,
+            ', '.join(model.companions), gpu.label,
+            ', '.join(m.address for m in facts.group_members(gpu)),
+            ', '.join(f'{f.address} {f.ids} ({f.driver or "no driver"})'
+                      for f in functions),
+            gpu.parent, gpu.sriov_totalvfs)
 
 
 def read_host(root: str) -> sysfs.HostFacts:
-    """Host facts, or a usage error naming the unreadable root."""
+    """Host facts, or BadInput naming the unreadable root."""
     try:
         return sysfs.read_host(root)
     except sysfs.HostReadError as exc:
-        raise main.UsageError(str(exc)) from exc
+        raise exception.BadInput(str(exc)) from exc

@@ -10,70 +10,67 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""``nova-gpu-ext flavors sync``: the catalog's GPU flavors, made in nova.
+"""``flavor sync``: the catalog's GPU flavors, made in nova.
 
-Idempotent: a second run changes nothing and says so. Only flavors marked
+A command of ``nova-gpu-ext`` and of ``openstack gpu``. Idempotent: a
+second run changes nothing and says so. Only flavors marked
 ``nova_gpu_ext:managed=true`` are ever changed or deleted.
 """
 
-import sys
-
-from nova_gpu_ext.cmd import catalog_args
-from nova_gpu_ext.cmd import main
+from nova_gpu_ext.cmd import base
+from nova_gpu_ext import exception
 from nova_gpu_ext.tooling import catalog
 from nova_gpu_ext.tooling.cloud import connect
 from nova_gpu_ext.tooling.cloud import flavors as cloud_flavors
 from nova_gpu_ext.tooling import flavors
 
-
-def add_arguments(parser):
-    actions = parser.add_subparsers(dest='action', metavar='ACTION')
-    actions.required = True
-    sync = actions.add_parser(
-        'sync', help='create, update and (with --prune) delete the GPU '
-                     'flavors the catalog asks for',
-        description='Make nova\'s GPU flavors match the catalog: one '
-                    'gpu.<NAME>.x<COUNT> flavor per flavor_counts entry '
-                    'of each model and class.')
-    sync.add_argument(
-        '--config-file', action='append', required=True, metavar='CATALOG',
-        dest='config_files',
-        help='file with the GPU catalog; repeat for several files (later '
-             'files win)')
-    sync.add_argument('--dry-run', action='store_true',
-                      help='print what would change, change nothing')
-    sync.add_argument('--prune', action='store_true',
-                      help='delete flavors made by nova-gpu-ext that the '
-                           'catalog no longer names')
-    connect.add_arguments(sync)
+COLUMNS = ('Action', 'Flavor', 'Detail')
 
 
-def run(args) -> int:
-    wanted = _wanted(args.config_files)
-    try:
-        conn = connect.connect(args)
+class FlavorSync(base.Lister):
+    """Create, update and (with --prune) delete the catalog's GPU flavors.
+
+    One gpu.<NAME>.x<COUNT> flavor per flavor_counts entry of each model
+    and class of the catalog. One row per flavor says what was done (or,
+    with --dry-run, what would be); exit status 1 when a flavor of that
+    name exists that nova-gpu-ext did not make (conflict).
+    """
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        base.add_catalog(parser, required=True,
+                         help_text='GPU catalog naming the flavors')
+        parser.add_argument('--dry-run', action='store_true',
+                            help='say what would change, change nothing')
+        parser.add_argument('--prune', action='store_true',
+                            help='delete flavors made by nova-gpu-ext that '
+                                 'the catalog no longer names')
+        return parser
+
+    def take_action(self, parsed_args):
+        wanted = self._wanted(parsed_args.catalogs)
         with connect.errors():
+            conn = self.app.client_manager.gpu
             changes = flavors.plan(wanted, cloud_flavors.existing(conn),
-                                   args.prune)
-            cloud_flavors.sync(conn, changes, args.dry_run, print)
-    except connect.CloudError as exc:
-        print(f'nova-gpu-ext flavors sync: error: {exc}', file=sys.stderr)
-        return 1
-    print(_result(changes, args.dry_run))
-    conflicts = any(c.action == flavors.Action.CONFLICT for c in changes)
-    return 1 if conflicts else 0
+                                   parsed_args.prune)
+        if not parsed_args.dry_run:
+            cloud_flavors.sync(conn, changes)
+        self.say(_result(changes, parsed_args.dry_run))
+        if any(c.action == flavors.Action.CONFLICT for c in changes):
+            self.exit_status = exception.EXIT_FINDINGS
+        return COLUMNS, [(c.action.value, c.name, c.describe())
+                         for c in changes]
 
-
-def _wanted(config_files) -> list[flavors.Flavor]:
-    gpu_catalog = catalog_args.load(config_files, required=True)
-    try:
-        wanted = flavors.desired(gpu_catalog)
-    except catalog.CatalogError as exc:
-        raise main.UsageError(f'bad catalog: {exc}') from exc
-    if not wanted:
-        print('the catalog asks for no flavors: set flavor_counts in the '
-              '[gpu:NAME] and [gpu_class:NAME] sections')
-    return wanted
+    def _wanted(self, paths) -> list[flavors.Flavor]:
+        gpu_catalog = base.load_catalog(paths, required=True)
+        try:
+            wanted = flavors.desired(gpu_catalog)
+        except catalog.CatalogError as exc:
+            raise exception.BadInput(f'bad catalog: {exc}') from exc
+        if not wanted:
+            self.say('the catalog asks for no flavors: set flavor_counts in '
+                     'the [gpu:NAME] and [gpu_class:NAME] sections')
+        return wanted
 
 
 def _result(changes, dry_run: bool) -> str:

@@ -12,55 +12,60 @@
 
 """``nova-gpu-ext genconf``: the GPU catalog rendered for one role.
 
-Prints only to stdout and only once everything rendered, so a bad
-catalog or a release that lacks a feature leaves nothing half-written
-in a file the operator redirected to.
+Writes only once everything rendered, so a bad catalog or a release that
+lacks a feature leaves nothing half-written in a file the operator
+redirected to.
 """
 
-from nova_gpu_ext.cmd import catalog_args
-from nova_gpu_ext.cmd import main
+from nova_gpu_ext.cmd import base
+from nova_gpu_ext import exception
 from nova_gpu_ext.tooling import catalog
 from nova_gpu_ext.tooling import releases
 from nova_gpu_ext.tooling import render
 
 
-def add_arguments(parser):
-    parser.add_argument(
-        '--config-file', action='append', required=True, metavar='CATALOG',
-        dest='config_files',
-        help='file with the GPU catalog ([nova_gpu_ext] gpu_models and '
-             '[gpu:NAME] sections); repeat for several files (later '
-             'files win)')
-    parser.add_argument(
-        '--role', required=True, choices=render.ROLES,
-        help='compute: nova-compute; controller: nova-api and '
-             'nova-conductor; scheduler: nova-scheduler; host: kernel '
-             'and module settings of a compute host')
-    parser.add_argument(
-        '--nova-release', default=releases.NEWEST, metavar='RELEASE',
-        help=f'nova release of that node, {releases.RELEASES[0]}..'
-             f'{releases.NEWEST} or a code name (default '
-             f'{releases.NEWEST}); option names and features follow it')
-    parser.add_argument(
-        '--placement', action='store_true',
-        help='PCI in placement: resource classes per GPU model, '
-             'report_in_placement and pci_in_placement (2023.1 and later)')
-    parser.add_argument(
-        '--iommu', choices=render.IOMMU_VENDORS, default='intel',
-        help='CPU vendor of the host, for the kernel IOMMU switch '
-             '(host role; default intel)')
+class Genconf(base.Command):
+    """Render the GPU catalog into nova.conf lines or host settings.
 
+    The lines of one role (compute, controller, scheduler) with the option
+    names of its nova release, or the kernel and module settings of a
+    compute host (host role). Text to paste or redirect into a file.
+    """
 
-def run(args) -> int:
-    print(generate(args), end='')
-    return 0
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        base.add_catalog(
+            parser, required=True,
+            help_text='GPU catalog ([nova_gpu_ext] gpu_models and '
+                      '[gpu:NAME] sections)')
+        parser.add_argument(
+            '--role', required=True, choices=render.ROLES,
+            help='compute: nova-compute; controller: nova-api and '
+                 'nova-conductor; scheduler: nova-scheduler; host: kernel '
+                 'and module settings of a compute host')
+        base.add_nova_release(
+            parser, 'nova release of that node; option names and '
+                    'features follow it')
+        parser.add_argument(
+            '--placement', action='store_true',
+            help='PCI in placement: resource classes per GPU model, '
+                 'report_in_placement and pci_in_placement (2023.1 and '
+                 'later)')
+        parser.add_argument(
+            '--iommu', choices=render.IOMMU_VENDORS, default='intel',
+            help='CPU vendor of the host, for the kernel IOMMU switch '
+                 '(host role; default intel)')
+        return parser
+
+    def take_action(self, parsed_args):
+        self.write(generate(parsed_args))
 
 
 def generate(args) -> str:
-    """The whole output text; UsageError on any bad input."""
-    gpu_catalog = catalog_args.load(args.config_files, required=True)
+    """The whole output text; BadInput on any bad input."""
+    gpu_catalog = base.load_catalog(args.catalogs, required=True)
+    release = base.nova_release(args.nova_release)
     try:
-        release = releases.parse(args.nova_release)
         if args.role == 'host':
             return render.format_host_files(
                 render.host_files(gpu_catalog, args.iommu),
@@ -68,9 +73,9 @@ def generate(args) -> str:
         lines = render.nova_conf(gpu_catalog, args.role, release,
                                  args.placement)
     except catalog.CatalogError as exc:
-        raise main.UsageError(f'bad catalog: {exc}') from exc
+        raise exception.BadInput(f'bad catalog: {exc}') from exc
     except releases.ReleaseError as exc:
-        raise main.UsageError(exc) from exc
+        raise exception.BadInput(str(exc)) from exc
     mode = 'placement' if args.placement else 'legacy'
     return render.format_nova_conf(
         lines, _header(args, f'nova.conf of the {args.role} role, nova '
@@ -79,4 +84,4 @@ def generate(args) -> str:
 
 def _header(args, what: str) -> str:
     return (f'{what}; generated by nova-gpu-ext genconf from '
-            f'{", ".join(args.config_files)}')
+            f'{", ".join(args.catalogs)}')

@@ -10,41 +10,47 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""``nova-gpu-ext lint-conf``: PCI passthrough mistakes in nova.conf files.
-
-Exit codes: 0 clean, 1 findings, 2 unreadable input.
-"""
+"""``nova-gpu-ext lint-conf``: PCI passthrough mistakes in nova.conf files."""
 
 from oslo_config import cfg
 
-from nova_gpu_ext.cmd import main
+from nova_gpu_ext.cmd import base
+from nova_gpu_ext import exception
 from nova_gpu_ext.tooling import lint
-from nova_gpu_ext.tooling import releases
+
+COLUMNS = ('File', 'Section', 'Option', 'Value', 'Finding', 'Problem',
+           'Fix')
 
 
-def add_arguments(parser):
-    parser.add_argument(
-        'nova_confs', nargs='+', metavar='NOVA_CONF',
-        help='nova.conf files (and files of nova.conf.d); give all files '
-             'of one node together so aliases are checked against its '
-             'device_spec')
-    parser.add_argument(
-        '--nova-release', default=releases.NEWEST, metavar='RELEASE',
-        help=f'nova release of that node (default {releases.NEWEST}); '
-             'option names are deprecated relative to it')
+class LintConf(base.Lister):
+    """Find PCI passthrough mistakes in nova.conf files, each with its fix.
 
+    Give all files of one node together (nova.conf and the files of
+    nova.conf.d), so aliases are checked against its device_spec. Exit
+    status 1 when there are findings.
+    """
 
-def run(args) -> int:
-    try:
-        release = releases.parse(args.nova_release)
-    except releases.ReleaseError as exc:
-        raise main.UsageError(exc) from exc
-    entries = [e for path in args.nova_confs for e in read_entries(path)]
-    findings = lint.check(entries, release)
-    for finding in findings:
-        print(finding)
-    print(f'{len(findings)} finding(s) in {", ".join(args.nova_confs)}')
-    return 1 if findings else 0
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        base.add_nova_conf(parser, required=True,
+                           help_text='nova.conf file of the node to check')
+        base.add_nova_release(
+            parser, 'nova release of that node; option names are '
+                    'deprecated relative to it')
+        return parser
+
+    def take_action(self, parsed_args):
+        release = base.nova_release(parsed_args.nova_release)
+        entries = [e for path in parsed_args.nova_confs
+                   for e in read_entries(path)]
+        findings = lint.check(entries, release)
+        self.say(f'{len(findings)} finding(s) in '
+                 f'{", ".join(parsed_args.nova_confs)}')
+        self.exit_status = (exception.EXIT_FINDINGS if findings
+                            else exception.EXIT_OK)
+        return COLUMNS, [(f.entry.path, f.entry.section, f.entry.option,
+                          f.entry.value, f.code, f.problem, f.fix)
+                         for f in findings]
 
 
 def read_entries(path: str) -> list[lint.Entry]:
@@ -53,9 +59,14 @@ def read_entries(path: str) -> list[lint.Entry]:
     try:
         cfg.ConfigParser(path, sections).parse()
     except OSError as exc:
-        raise main.UsageError(f'cannot read {path}: {exc.strerror}') from exc
+        raise exception.BadInput(
+            f'cannot read {path}: {exc.strerror}') from exc
+    except UnicodeDecodeError as exc:
+        raise exception.BadInput(
+            f'cannot read {path}: not UTF-8 text ({exc.reason} at byte '
+            f'{exc.start}); give a nova.conf file') from exc
     except cfg.ParseError as exc:
-        raise main.UsageError(f'cannot parse {path}: {exc}') from exc
+        raise exception.BadInput(f'cannot parse {path}: {exc}') from exc
     return [lint.Entry(path, section, option, value)
             for section, options in sections.items()
             for option, values in options.items()

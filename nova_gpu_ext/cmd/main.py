@@ -10,79 +10,237 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""``nova-gpu-ext``: one console script, one module per sub-command.
+"""``nova-gpu-ext``: the cliff application over our command classes.
 
-Each sub-command module has ``NAME``, ``HELP``, ``add_arguments(parser)``
-and ``run(args) -> int``; modules are imported only when their command
-runs, so ``--help`` works without nova or openstacksdk installed.
+The commands are the classes of the ``nova_gpu_ext.cli`` entry points; the
+cloud ones are also ``openstack gpu`` commands (:mod:`.plugin`). This is
+the one place where the error contract of :mod:`nova_gpu_ext.exception`
+is applied: the failing command's error is one line on stderr (cliff's
+``--debug`` adds the traceback) and its class gives the exit status. A
+closed pipe and Ctrl-C end quietly with 141 and 130; output that cannot
+be written is one line and status 2.
 """
 
 import argparse
-import importlib
+import importlib.metadata
+import logging
+import os
 import sys
 
-# Sub-command name -> (module, one-line help).
-COMMANDS = {
-    'demo': ('nova_gpu_ext.cmd.demo',
-             'boot GPU servers in a small in-process nova cloud, with nova '
-             'in-tree scheduling and with nova_gpu_ext, and print where '
-             'they land and which GPUs they got'),
-    'discover': ('nova_gpu_ext.cmd.discover',
-                 'read sysfs and print the GPUs found as a ready catalog '
-                 'section'),
-    'check-host': ('nova_gpu_ext.cmd.check_host',
-                   'read-only GPU passthrough readiness checks of this '
-                   'host, with remedies'),
-    'genconf': ('nova_gpu_ext.cmd.genconf',
-                'render the GPU catalog into nova.conf lines for a role and '
-                'nova release, or into vfio host settings'),
-    'lint-conf': ('nova_gpu_ext.cmd.lint_conf',
-                  'find PCI passthrough mistakes in existing nova.conf '
-                  'files, each with its fix'),
-    'pci-audit': ('nova_gpu_ext.cmd.pci_audit',
-                  'find stale pci_devices rows in the nova cell databases '
-                  'and, with --apply, free them after a backup'),
-    'flavors': ('nova_gpu_ext.cmd.flavors',
-                'keep the GPU flavors of the catalog in nova (openstacksdk)'),
-    'capacity': ('nova_gpu_ext.cmd.capacity',
-                 'free GPUs per host and model, and how many N-GPU servers '
-                 'still fit, from placement (openstacksdk)'),
-}
+from cliff import app
+from cliff import commandmanager
+
+from nova_gpu_ext import exception
+from nova_gpu_ext.tooling.cloud import connect
+
+NAMESPACE = 'nova_gpu_ext.cli'
+
+# cliff's verbosity (-q 0, default 1, -v 2, -vv 3) -> console log level.
+# The default shows errors only: a library's warning before the error
+# line (keystoneauth's "Failed to discover...") would make it two lines.
+_CONSOLE_LEVELS = {0: logging.ERROR, 1: logging.ERROR, 2: logging.INFO}
 
 
-class UsageError(Exception):
-    """Bad input: the message names what is wrong and how to fix it."""
+class NovaGpuExt(app.App):
+    """GPU passthrough tooling for OpenStack Nova."""
+
+    NAME = 'nova-gpu-ext'
+
+    def __init__(self, stdout=None, stderr=None):
+        super().__init__(
+            description='GPU passthrough tooling for OpenStack Nova.',
+            version=importlib.metadata.version('nova_gpu_ext'),
+            command_manager=commandmanager.CommandManager(NAMESPACE),
+            stdout=Output(stdout or sys.stdout),
+            stderr=stderr,
+            deferred_help=True)
+        self.client_manager = None
+        self.error = None
+        self._handlers = []
+
+    def build_option_parser(self, description, version,
+                            argparse_kwargs=None):
+        parser = super().build_option_parser(description, version,
+                                             argparse_kwargs)
+        cloud = parser.add_argument_group(
+            'cloud (flavor sync, capacity)',
+            'authentication and endpoints come from clouds.yaml or the '
+            'OS_* variables, as openstacksdk reads them; "openstack gpu" '
+            'offers the same commands with every openstackclient option')
+        cloud.add_argument(
+            '--os-cloud', metavar='NAME', default=os.environ.get('OS_CLOUD'),
+            help='cloud name in clouds.yaml (default: $OS_CLOUD; without it '
+                 'the OS_* variables)')
+        cloud.add_argument(
+            '--os-region-name', metavar='REGION',
+            default=os.environ.get('OS_REGION_NAME'),
+            help='region (default: $OS_REGION_NAME, else that of the cloud)')
+        cloud.add_argument(
+            '--timeout', metavar='SECONDS', type=_seconds,
+            help='how long each cloud request may take, connecting or '
+                 'waiting for the answer (default: api_timeout of the '
+                 f'cloud, else {connect.DEFAULT_TIMEOUT})')
+        return parser
+
+    def configure_logging(self):
+        console = logging.StreamHandler(self.stderr)
+        console.setLevel(_CONSOLE_LEVELS.get(self.options.verbose_level,
+                                             logging.DEBUG))
+        console.setFormatter(logging.Formatter(self.CONSOLE_MESSAGE_FORMAT))
+        self._handlers.append(console)
+        if self.options.log_file:
+            log_file = logging.FileHandler(self.options.log_file)
+            log_file.setFormatter(
+                logging.Formatter(self.LOG_FILE_MESSAGE_FORMAT))
+            self._handlers.append(log_file)
+        root = logging.getLogger()
+        root.setLevel(logging.DEBUG)
+        for handler in self._handlers:
+            root.addHandler(handler)
+
+    def initialize_app(self, argv):
+        self.client_manager = ClientManager(self.options)
+
+    def clean_up(self, cmd, result, err):
+        self.error = err
+        if self.client_manager is not None:
+            self.client_manager.close()
+
+    def run(self, argv):
+        """cliff's run, with our exit statuses and a final flush.
+
+        Output still in the buffer is written here, so that a full disk
+        is reported while we can still say so.
+        """
+        self.error = None
+        level = logging.getLogger().level
+        try:
+            status = super().run(argv)
+            if not self.stdout.failed:
+                self.stdout.flush()
+        except SystemExit as exc:
+            # argparse's usage errors (2), --help and --version (0): the
+            # statuses sys.exit would give.
+            status = (0 if exc.code is None else exc.code
+                      if isinstance(exc.code, int) else 1)
+        except BrokenPipeError:
+            status = exception.EXIT_BROKEN_PIPE
+        except exception.OutputFailed as exc:
+            # The command's own error, if any, is the one that counts.
+            if self.error is None:
+                self.error = exc
+                self.stderr.write(f'{exc}\n')
+        finally:
+            root = logging.getLogger()
+            for handler in self._handlers:
+                root.removeHandler(handler)
+            self._handlers = []
+            root.setLevel(level)
+        if isinstance(self.error, exception.NovaGpuExtError):
+            return self.error.exit_status
+        return status
+
+
+class ClientManager:
+    """What openstackclient's client manager gives a cloud command.
+
+    ``gpu`` is the attribute our ``openstack gpu`` plugin adds to
+    openstackclient's; commands read ``self.app.client_manager.gpu`` in
+    both applications. The connection is made on first use, so host
+    commands never need openstacksdk.
+    """
+
+    def __init__(self, options):
+        self._options = options
+        self._connection = None
+
+    @property
+    def gpu(self):
+        if self._connection is None:
+            self._connection = connect.connect(
+                self._options.os_cloud, self._options.os_region_name,
+                self._options.timeout)
+        return self._connection
+
+    def close(self):
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+class Output:
+    """Standard output whose write failures are one clear error.
+
+    A full disk (``> /dev/full``) or a closed file raises
+    :class:`~nova_gpu_ext.exception.OutputFailed`; a closed pipe stays a
+    ``BrokenPipeError``, which cliff ends quietly. ``failed`` says that
+    either happened: what is left in the buffer can never be written.
+    """
+
+    def __init__(self, stream):
+        self._stream = stream
+        self.failed = False
+
+    def write(self, text):
+        return self._guarded(self._stream.write, text)
+
+    def flush(self):
+        return self._guarded(self._stream.flush)
+
+    def _guarded(self, method, *args):
+        try:
+            return method(*args)
+        except BrokenPipeError:
+            self.failed = True
+            raise
+        except (OSError, ValueError) as exc:
+            self.failed = True
+            raise _output_failed(exc) from exc
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+def _output_failed(exc):
+    reason = getattr(exc, 'strerror', None) or str(exc)
+    return exception.OutputFailed(
+        f'cannot write to standard output: {reason}; nothing more was '
+        'written (send the output where there is room)')
+
+
+def _seconds(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0
+    if not 0 < value < float('inf'):
+        raise argparse.ArgumentTypeError(
+            f'{text!r} is not a number of seconds above 0')
+    return value
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser(argv)
-    args = parser.parse_args(argv)
+    """The console script: run the app, and leave a failed stdout quiet.
+
+    After a broken pipe or a write error Python would flush stdout once
+    more at exit and print a second error; pointing the descriptor at
+    /dev/null first prevents that.
+    """
+    application = NovaGpuExt()
+    status = application.run(sys.argv[1:] if argv is None else argv)
+    if application.stdout.failed:
+        _silence_stdout()
+    return status
+
+
+def _silence_stdout():
     try:
-        return importlib.import_module(args.module).run(args)
-    except UsageError as exc:
-        print(f'nova-gpu-ext {args.command}: error: {exc}', file=sys.stderr)
-        return 2
-
-
-def build_parser(argv):
-    """The parser with the arguments of the chosen sub-command only."""
-    parser = argparse.ArgumentParser(
-        prog='nova-gpu-ext',
-        description='GPU passthrough tooling for OpenStack Nova.')
-    subparsers = parser.add_subparsers(dest='command', metavar='COMMAND')
-    subparsers.required = True
-    for name, (module, help_text) in COMMANDS.items():
-        sub = subparsers.add_parser(name, help=help_text,
-                                    description=help_text)
-        sub.set_defaults(module=module)
-        if argv and argv[0] == name:
-            importlib.import_module(module).add_arguments(sub)
-    return parser
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        # stdout is not a file descriptor (tests): nothing to flush.
+        return
 
 
 if __name__ == '__main__':
-    # Run the imported module's main so that sub-commands raising
-    # nova_gpu_ext.cmd.main.UsageError are caught by the same class.
-    from nova_gpu_ext.cmd import main as cli
-    sys.exit(cli.main())
+    sys.exit(main())

@@ -12,74 +12,132 @@
 
 """``nova-gpu-ext pci-audit``: find, and on request free, stale PCI rows.
 
-Dry run by default. ``--apply`` writes a JSON backup first, then frees the
+Dry run by default. ``--apply`` writes a backup first, then frees the
 stale rows in one short transaction per cell; ``--restore`` puts them
-back. Exit codes: 0 nothing to report (or every row changed), 1 stale rows
-found in a dry run (or rows skipped by --apply/--restore), 2 error.
+back. Once rows have changed, nothing can hide it: the backup and the
+nova-compute services to restart are said on stderr before the records
+are printed, and if printing them fails the error repeats both (exit
+status 4).
 """
 
-from nova_gpu_ext.cmd import main
+from nova_gpu_ext.cmd import base
+from nova_gpu_ext import exception
 from nova_gpu_ext.tooling.audit import actions
 from nova_gpu_ext.tooling.audit import AuditError
 from nova_gpu_ext.tooling.audit import backup
 from nova_gpu_ext.tooling.audit import cells as cellmod
-from nova_gpu_ext.tooling.audit import report
 
-DEFAULT_CONFIG = '/etc/nova/nova.conf'
-
-
-def add_arguments(parser):
-    source = parser.add_mutually_exclusive_group()
-    source.add_argument(
-        '--config-file', action='append', metavar='PATH',
-        help='nova.conf naming the databases: the cells mapped in '
-             '[api_database] connection, else [database] connection; '
-             f'repeatable, later files win (default: {DEFAULT_CONFIG})')
-    source.add_argument(
-        '--connection', action='append', metavar='URL',
-        help='a cell database as an SQLAlchemy URL, e.g. '
-             'mysql+pymysql://nova:PASSWORD@db/nova; repeatable')
-    action = parser.add_mutually_exclusive_group()
-    action.add_argument(
-        '--apply', action='store_true',
-        help='free the stale rows, after writing the backup')
-    action.add_argument(
-        '--restore', metavar='BACKUP',
-        help='put back the rows saved in this --apply backup')
-    parser.add_argument(
-        '--backup', metavar='FILE',
-        help='where --apply writes its backup; must not exist yet '
-             '(default: pci-audit-backup-<UTC time>.json here)')
-    parser.add_argument(
-        '--format', choices=('table', 'json'), default='table',
-        help='output format (default: %(default)s)')
+COLUMNS = ('Cell', 'Host', 'Address', 'Model', 'Status', 'Instance',
+           'Finding', 'Why')
 
 
-def run(args):
-    if args.backup and not args.apply:
-        raise main.UsageError('--backup is only used with --apply')
-    try:
-        data, status = _act(args)
-    except AuditError as exc:
-        raise main.UsageError(str(exc)) from exc
-    print(report.render(data, args.format))
-    return status
+class PciAudit(base.Lister):
+    """Find stale pci_devices rows in the nova cell databases.
+
+    Rows allocated or claimed for instances that are gone or run
+    elsewhere. A dry run by default (exit status 1 when stale rows are
+    found); --apply frees them after writing a backup, --restore puts the
+    rows of a backup back (exit status 1 when rows were skipped).
+    """
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        source = parser.add_mutually_exclusive_group()
+        source.add_argument(
+            '--nova-conf', action='append', metavar='FILE',
+            dest='nova_confs',
+            help='nova.conf naming the databases: the cells mapped in '
+                 '[api_database] connection, else [database] connection; '
+                 'repeat for several files (later files win; default: '
+                 f'{base.DEFAULT_NOVA_CONF})')
+        source.add_argument(
+            '--connection', action='append', metavar='URL',
+            help='a cell database as an SQLAlchemy URL, e.g. '
+                 'mysql+pymysql://nova:PASSWORD@db/nova; repeatable')
+        action = parser.add_mutually_exclusive_group()
+        action.add_argument(
+            '--apply', action='store_true',
+            help='free the stale rows, after writing the backup')
+        action.add_argument(
+            '--restore', metavar='BACKUP',
+            help='put back the rows saved in this --apply backup')
+        parser.add_argument(
+            '--backup', metavar='FILE',
+            help='where --apply writes its backup; must not exist yet '
+                 '(default: pci-audit-backup-<UTC time>.json here)')
+        return parser
+
+    def run(self, parsed_args):
+        self.changed = None
+        try:
+            status = super().run(parsed_args)
+            self.app.stdout.flush()
+        except (Exception, KeyboardInterrupt) as exc:
+            if not self.changed:
+                raise
+            raise exception.ChangedThenFailed(
+                f'{self.changed}, but the report could not be written: '
+                f'{_reason(exc)}') from exc
+        return status
+
+    def take_action(self, parsed_args):
+        if parsed_args.backup and not parsed_args.apply:
+            raise exception.BadInput('--backup is only used with --apply')
+        try:
+            return self._act(parsed_args)
+        except AuditError as exc:
+            raise exception.BadInput(str(exc)) from exc
+
+    def _act(self, args):
+        cells = (cellmod.from_urls(args.connection) if args.connection
+                 else cellmod.from_config(args.nova_confs
+                                          or [base.DEFAULT_NOVA_CONF]))
+        if args.restore:
+            _, outcome = actions.restore(cells, args.restore)
+            return self._outcome('restored', outcome, args.restore)
+        found = actions.report(cells)
+        if not args.apply or not found:
+            self.say(f'Dry run, nothing changed: {len(found)} stale rows; '
+                     '--apply frees them after writing a backup.' if found
+                     else 'No stale pci_devices rows.')
+            if found:
+                self.exit_status = exception.EXIT_FINDINGS
+            return COLUMNS, [_row(f) for f in found]
+        path = args.backup or backup.default_path()
+        outcome = actions.apply(cells, found, path)
+        return self._outcome('freed', outcome, path)
+
+    def _outcome(self, verb, outcome, path):
+        """Say what changed, then return the records with their result."""
+        if outcome.changed:
+            rows = ', '.join(f'{f.host} {f.device["address"]}'
+                             for f in outcome.changed)
+            self.changed = (
+                f'{verb} {len(outcome.changed)} pci_devices rows ({rows}); '
+                f'the backup is {path}; restart nova-compute on '
+                f'{", ".join(outcome.restart_hosts)} so their resource '
+                'trackers reload the devices')
+            self.say(self.changed[0].upper() + self.changed[1:] + '.')
+        else:
+            self.say(f'No row {verb}; the backup is {path}.')
+        if outcome.skipped:
+            self.say(f'Skipped {len(outcome.skipped)} rows: see Result.')
+            self.exit_status = exception.EXIT_FINDINGS
+        return COLUMNS + ('Result',), (
+            [_row(f) + (verb,) for f in outcome.changed]
+            + [_row(f) + (f'skipped: {why}',) for f, why in outcome.skipped])
 
 
-def _act(args):
-    """The output data and the exit status of the chosen action."""
-    cells = (cellmod.from_urls(args.connection) if args.connection
-             else cellmod.from_config(args.config_file or [DEFAULT_CONFIG]))
-    if args.restore:
-        found, outcome = actions.restore(cells, args.restore)
-        return (report.payload('restore', found, outcome, args.restore),
-                int(bool(outcome.skipped)))
-    found = actions.report(cells)
-    if not args.apply:
-        return report.payload('report', found), int(bool(found))
-    if not found:
-        return report.payload('report', found), 0
-    path = args.backup or backup.default_path()
-    outcome = actions.apply(cells, found, path)
-    return (report.payload('apply', found, outcome, path),
-            int(bool(outcome.skipped)))
+def _row(finding):
+    device = finding.device
+    return (finding.cell, finding.host, device['address'], finding.model,
+            device['status'], device['instance_uuid'], finding.kind,
+            finding.why)
+
+
+def _reason(exc) -> str:
+    if isinstance(exc, KeyboardInterrupt):
+        return 'interrupted'
+    if isinstance(exc, BrokenPipeError):
+        return 'the output was closed (broken pipe)'
+    return str(exc)

@@ -269,7 +269,7 @@ FLAVOR_OPTS = [
     cfg.ListOpt(
         'flavor_counts', item_type=cfg.types.Integer(min=1), default=[],
         help="""
-GPU counts of the flavors ``nova-gpu-ext flavors sync`` keeps for this
+GPU counts of the flavors ``nova-gpu-ext flavor sync`` keeps for this
 model or class.
 
 One flavor ``gpu.<NAME>.x<COUNT>`` per count, with

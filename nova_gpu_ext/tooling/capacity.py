@@ -67,6 +67,10 @@ class Usage:
 class HostUsage(Usage):
     host: str = ''
 
+    def fit(self, count: int) -> int:
+        """How many servers of ``count`` GPUs of the group still fit here."""
+        return self.free // count
+
 
 @dataclasses.dataclass(frozen=True)
 class Report:
@@ -81,17 +85,6 @@ class Report:
     counts: tuple[int, ...]
     fits: ty.Mapping[str, ty.Mapping[int, int]]
     ignored: tuple[str, ...] = ()
-
-    def as_dict(self) -> dict:
-        return {
-            'hosts': [dataclasses.asdict(h) for h in self.hosts],
-            'groups': [dict(dataclasses.asdict(g),
-                            fits={str(n): self.fits[g.group][n]
-                                  for n in self.counts})
-                       for g in self.groups],
-            'counts': list(self.counts),
-            'ignored_resource_classes': list(self.ignored),
-        }
 
 
 def group_of(gpu_catalog: catalog.Catalog | None,
@@ -145,7 +138,7 @@ def report(providers: ty.Iterable[PciProvider],
     for group in sorted({h.group for h in hosts}):
         members = [h for h in hosts if h.group == group]
         groups.append(_sum(group, members))
-        fits[group] = {n: sum(h.free // n for h in members) for n in counts}
+        fits[group] = {n: sum(h.fit(n) for h in members) for n in counts}
     return Report(hosts, tuple(groups), counts, fits,
                   tuple(sorted(ignored)))
 
@@ -166,33 +159,3 @@ def _sum(group: str, hosts: ty.Sequence[HostUsage]) -> Usage:
                  used=sum(h.used for h in hosts),
                  free=sum(h.free for h in hosts),
                  largest=max(h.largest for h in hosts))
-
-
-def format_table(rep: Report) -> str:
-    """Two plain-text tables: per host, then per group over the cloud."""
-    host_rows = [('HOST', 'GPU', 'TOTAL', 'USED', 'FREE', 'LARGEST')]
-    host_rows += [(h.host, h.group, h.total, h.used, h.free, h.largest)
-                  for h in rep.hosts]
-    group_rows = [('GPU', 'TOTAL', 'USED', 'FREE', 'LARGEST')
-                  + tuple(f'FIT x{n}' for n in rep.counts)]
-    group_rows += [(g.group, g.total, g.used, g.free, g.largest)
-                   + tuple(rep.fits[g.group][n] for n in rep.counts)
-                   for g in rep.groups]
-    text = _table(host_rows, 2) + '\n' + _table(group_rows, 1)
-    if rep.ignored:
-        text += ('\nnot in the catalog (ignored): '
-                 + ', '.join(rep.ignored) + '\n')
-    return text
-
-
-def _table(rows: ty.Sequence[tuple], text_columns: int) -> str:
-    """Names left-aligned, numbers right-aligned under their headers."""
-    widths = [max(len(str(row[i])) for row in rows)
-              for i in range(len(rows[0]))]
-    lines = []
-    for row in rows:
-        cells = [str(cell).ljust(w) if i < text_columns
-                 else str(cell).rjust(w)
-                 for i, (cell, w) in enumerate(zip(row, widths))]
-        lines.append('  '.join(cells).rstrip())
-    return '\n'.join(lines) + '\n'

@@ -69,7 +69,7 @@ def default_resource_class(name: str) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class FlavorSettings:
-    """How ``nova-gpu-ext flavors sync`` sizes the flavors of a model or class.
+    """How ``nova-gpu-ext flavor sync`` sizes the flavors of a model or class.
 
     vCPUs, RAM and ephemeral disk grow with the GPU count (a 4-GPU job
     feeds four GPUs); the root disk holds the OS and does not.

@@ -10,29 +10,27 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""``flavors sync`` and ``capacity`` against the real in-process nova.
+"""``flavor sync`` and ``capacity`` against the real in-process nova.
 
-openstacksdk talks to the nova API and Placement of the harness through
-the wsgi-intercepts of nova's OSAPIFixture and PlacementFixture; the
-sub-commands run through ``nova-gpu-ext``'s main with only the connection
-replaced (keystone is stubbed out: nova and placement read the user from
-headers).
+``openstack gpu ...`` runs through openstackclient's own shell, and
+``nova-gpu-ext`` through its cliff app, both in this process: openstacksdk
+talks to the nova API and Placement of the harness through the
+wsgi-intercepts of nova's OSAPIFixture and PlacementFixture, found
+through a clouds.yaml like an operator's. Keystone is stubbed out: the
+``admin_token`` auth type sends a token naming the user, which nova's
+test context and placement's noauth2 middleware turn into its roles.
 """
 
-import io
 import json
-from unittest import mock
 
 import fixtures
-from keystoneauth1 import noauth
-from keystoneauth1 import session as ks_session
+from nova import context as nova_context
 from nova import objects
-import openstack.connection
 from openstack import service_description
 
-from nova_gpu_ext.cmd import main
 from tests.functional import base
 from tests.unit import catalog_files
+from tests.unit.cmd import cli
 
 NVIDIA = '10de'
 K4200_ID = '11b4'
@@ -41,6 +39,9 @@ V100_ID = '1db4'
 # nova's OpenStackSDKFixture turns the placement proxy into a bare REST
 # adapter for nova's own use; the commands need openstacksdk's real one.
 REAL_MAKE_PROXY = service_description.ServiceDescription._make_proxy
+
+# The users of the stubbed keystone: token -> roles.
+ROLES = {'admin': 'reader,member,admin', 'member': 'reader,member'}
 
 CATALOG = """
 [nova_gpu_ext]
@@ -74,6 +75,49 @@ class CloudToolsBase(base.GpuServersTestBase):
     catalog of a cloud without classes.
     """
 
+    def setUp(self):
+        super().setUp()
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova.api.auth.NovaKeystoneContext._create_context',
+            self._context))
+        self.clouds = self._clouds_yaml()
+
+    def _operator(self):
+        """What an operator's shell has, while a command runs.
+
+        Only then: nova's own services also use openstacksdk and must keep
+        nova's proxy and configuration.
+        """
+        return fixtures.CompoundFixture([
+            fixtures.MonkeyPatch(
+                'openstack.service_description.ServiceDescription.'
+                '_make_proxy', REAL_MAKE_PROXY),
+            cli.Clouds(self.clouds)])
+
+    def _context(self, env, **kwargs):
+        """nova's test context, from the token when the headers are absent.
+
+        nova's OSAPIFixture reads X-Auth-User and X-Roles, which the test
+        client sends and openstacksdk does not.
+        """
+        user = env.get('HTTP_X_AUTH_USER') or env['HTTP_X_AUTH_TOKEN']
+        return nova_context.RequestContext(
+            user, env.get('HTTP_X_AUTH_PROJECT_ID',
+                          self.api_fixture.project_id),
+            is_admin=user == 'admin',
+            roles=env.get('HTTP_X_ROLES', ROLES[user]).split(','), **kwargs)
+
+    def _clouds_yaml(self):
+        """clouds.yaml text: one cloud per user of the stubbed keystone."""
+        clouds = {user: {
+            'auth_type': 'admin_token',
+            'auth': {'endpoint': self.api_fixture.base_url, 'token': user},
+            'compute_endpoint_override': self.api_fixture.base_url,
+            'placement_endpoint_override': self.placement_fixture.endpoint,
+            'placement_api_version': '1',
+        } for user in ROLES}
+        return json.dumps({'clouds': clouds})
+
     def device_spec(self):
         tags = {}
         specs = []
@@ -94,33 +138,15 @@ class CloudToolsBase(base.GpuServersTestBase):
             aliases.append(json.dumps(spec))
         return aliases
 
-    def connection(self, roles='reader,member,admin'):
-        """openstacksdk to the in-process nova API and Placement."""
-        self.useFixture(fixtures.MonkeyPatch(
-            'openstack.service_description.ServiceDescription._make_proxy',
-            REAL_MAKE_PROXY))
-        user = 'admin' if 'admin' in roles else 'demo'
-        session = ks_session.Session(auth=noauth.NoAuth(), additional_headers={
-            'X-Auth-User': user,
-            'X-Auth-Project-Id': self.api_fixture.project_id,
-            'X-Roles': roles,
-            'X-Auth-Token': user,
-        })
-        return openstack.connection.Connection(
-            session=session,
-            compute_endpoint_override=self.api_fixture.base_url,
-            placement_endpoint_override=self.placement_fixture.endpoint,
-            placement_api_version='1')
+    def openstack(self, *argv, user='admin'):
+        """(exit status, stdout, stderr) of ``openstack ARGV``."""
+        with self._operator():
+            return cli.openstack('--os-cloud', user, *argv)
 
-    def cli(self, *argv, roles='reader,member,admin'):
-        """(exit code, stdout, stderr) of ``nova-gpu-ext ARGV``."""
-        out, err = io.StringIO(), io.StringIO()
-        self.useFixture(fixtures.MonkeyPatch('sys.stdout', out))
-        self.useFixture(fixtures.MonkeyPatch('sys.stderr', err))
-        with mock.patch('nova_gpu_ext.tooling.cloud.connect.connect',
-                        return_value=self.connection(roles)):
-            code = main.main(list(argv))
-        return code, out.getvalue(), err.getvalue()
+    def nova_gpu_ext(self, *argv, user='admin'):
+        """(exit status, stdout, stderr) of ``nova-gpu-ext ARGV``."""
+        with self._operator():
+            return cli.run('--os-cloud', user, *argv)
 
     def catalog(self, text=CATALOG):
         return catalog_files.write(self, text)
@@ -134,13 +160,19 @@ class CloudToolsBase(base.GpuServersTestBase):
                     '/flavors/detail?is_public=none').body['flavors']}
 
 
-class TestFlavorsSync(CloudToolsBase):
+def records(out):
+    return {r['Flavor']: (r['Action'], r['Detail']) for r in json.loads(out)}
+
+
+class TestFlavorSync(CloudToolsBase):
 
     def test_sync_creates_then_a_second_run_changes_nothing(self):
         path = self.catalog()
-        code, out, _ = self.cli('flavors', 'sync', '--config-file', path)
-        self.assertEqual(0, code, out)
-        self.assertIn('done: 4 create', out)
+        status, out, err = self.openstack('gpu', 'flavor', 'sync',
+                                          '--catalog', path, '-f', 'json')
+        self.assertEqual((0, 'done: 4 create\n'), (status, err))
+        self.assertEqual({'gpu.k4200.x1', 'gpu.k4200.x2', 'gpu.v100.x1',
+                          'gpu.ws.x2'}, set(records(out)))
         got = self.flavors()
         self.assertEqual(
             (16, 32768, 40, 0, {'nova_gpu_ext:managed': 'true',
@@ -155,30 +187,46 @@ class TestFlavorsSync(CloudToolsBase):
             {'nova_gpu_ext:managed': 'true', 'pci_passthrough:alias': 'ws:2',
              'gpu:same_model': 'true'}, got['gpu.ws.x2'][4])
 
-        code, out, _ = self.cli('flavors', 'sync', '--config-file', path)
-        self.assertEqual(0, code)
-        self.assertIn('nothing to change: 4 unchanged', out)
+        status, out, err = self.openstack('gpu', 'flavor', 'sync',
+                                          '--catalog', path)
+        self.assertEqual((0, 'nothing to change: 4 unchanged\n'),
+                         (status, err))
         self.assertEqual(got, self.flavors())
 
+    def test_nova_gpu_ext_runs_the_same_command(self):
+        path = self.catalog()
+        status, out, err = self.nova_gpu_ext('flavor', 'sync', '--catalog',
+                                             path, '-f', 'json')
+        self.assertEqual((0, 'done: 4 create\n'), (status, err))
+        self.assertEqual({'create'}, {a for a, _ in records(out).values()})
+        status, out, err = self.openstack('gpu', 'flavor', 'sync',
+                                          '--catalog', path, '-f', 'json')
+        self.assertEqual({'unchanged'},
+                         {a for a, _ in records(out).values()})
+
     def test_dry_run_changes_nothing(self):
-        code, out, _ = self.cli('flavors', 'sync', '--dry-run',
-                                '--config-file', self.catalog())
-        self.assertEqual(0, code)
-        self.assertIn('dry run, nothing changed: 4 create', out)
+        status, out, err = self.openstack(
+            'gpu', 'flavor', 'sync', '--dry-run', '--catalog',
+            self.catalog(), '-f', 'value', '-c', 'Action')
+        self.assertEqual((0, 'create\n' * 4), (status, out))
+        self.assertEqual('dry run, nothing changed: 4 create\n', err)
         self.assertFalse([n for n in self.flavors() if n.startswith('gpu.')])
 
     def test_changed_catalog_updates_specs_in_place_and_recreates_sizing(
             self):
-        self.cli('flavors', 'sync', '--config-file', self.catalog())
+        self.openstack('gpu', 'flavor', 'sync', '--catalog', self.catalog())
         before = {f['name']: f['id'] for f in self.api.get_flavors()}
         changed = CATALOG.replace('flavor_hide_hypervisor_id = true',
                                   'flavor_gpu_numa = single').replace(
             'flavor_ram_mb_per_gpu = 8192', 'flavor_ram_mb_per_gpu = 4096')
-        code, out, _ = self.cli('flavors', 'sync', '--config-file',
-                                self.catalog(changed))
-        self.assertEqual(0, code, out)
-        self.assertIn('done: 1 recreate, 2 update, 1 unchanged', out)
-        self.assertIn('nova cannot resize a flavor', out)
+        status, out, err = self.openstack(
+            'gpu', 'flavor', 'sync', '--catalog', self.catalog(changed),
+            '-f', 'json')
+        self.assertEqual((0, 'done: 1 recreate, 2 update, 1 unchanged\n'),
+                         (status, err))
+        action, detail = records(out)['gpu.v100.x1']
+        self.assertEqual('recreate', action)
+        self.assertIn('nova cannot resize a flavor', detail)
         got = self.flavors()
         self.assertEqual({'nova_gpu_ext:managed': 'true',
                           'pci_passthrough:alias': 'k4200:1',
@@ -191,40 +239,65 @@ class TestFlavorsSync(CloudToolsBase):
     def test_prune_removes_only_our_flavors(self):
         self._create_flavor(name='gpu.handmade.x1', extra_spec={
             'pci_passthrough:alias': 'k4200:1'})
-        self.cli('flavors', 'sync', '--config-file', self.catalog())
+        self.openstack('gpu', 'flavor', 'sync', '--catalog', self.catalog())
         smaller = CATALOG.replace('flavor_counts = 1, 2', 'flavor_counts = 1')
-        code, out, _ = self.cli('flavors', 'sync', '--config-file',
-                                self.catalog(smaller))
-        self.assertEqual(0, code)
-        self.assertIn('keep      gpu.k4200.x2', out)
+        status, out, _ = self.openstack(
+            'gpu', 'flavor', 'sync', '--catalog', self.catalog(smaller),
+            '-f', 'json')
+        self.assertEqual(0, status)
+        self.assertEqual('keep', records(out)['gpu.k4200.x2'][0])
         self.assertIn('gpu.k4200.x2', self.flavors())
 
-        code, out, _ = self.cli('flavors', 'sync', '--prune',
-                                '--config-file', self.catalog(smaller))
-        self.assertEqual(0, code)
-        self.assertIn('done: 3 unchanged, 1 delete', out)
+        status, out, err = self.openstack(
+            'gpu', 'flavor', 'sync', '--prune', '--catalog',
+            self.catalog(smaller))
+        self.assertEqual((0, 'done: 3 unchanged, 1 delete\n'), (status, err))
         names = set(self.flavors())
         self.assertNotIn('gpu.k4200.x2', names)
         self.assertTrue({'gpu.handmade.x1', 'gpu.k4200.x1', 'gpu.v100.x1',
                          'gpu.ws.x2'} <= names)
 
-    def test_foreign_flavor_of_the_same_name_is_left_alone(self):
+    def test_foreign_flavor_of_the_same_name_is_left_alone_exit_1(self):
         self._create_flavor(name='gpu.v100.x1', vcpu=1)
-        code, out, _ = self.cli('flavors', 'sync', '--config-file',
-                                self.catalog())
-        self.assertEqual(1, code)
-        self.assertIn('conflict  gpu.v100.x1: exists and was not made by '
-                      'nova-gpu-ext', out)
+        status, out, _ = self.openstack('gpu', 'flavor', 'sync', '--catalog',
+                                        self.catalog(), '-f', 'json')
+        self.assertEqual(1, status)
+        action, detail = records(out)['gpu.v100.x1']
+        self.assertEqual('conflict', action)
+        self.assertIn('exists and was not made by nova-gpu-ext', detail)
         self.assertEqual(1, self.flavors()['gpu.v100.x1'][0])
 
-    def test_forbidden_is_one_line_and_exit_1(self):
-        code, out, err = self.cli('flavors', 'sync', '--config-file',
-                                  self.catalog(), roles='reader,member')
-        self.assertEqual(1, code)
+    def test_forbidden_is_one_line(self):
+        status, out, err = self.openstack('gpu', 'flavor', 'sync',
+                                          '--catalog', self.catalog(),
+                                          user='member')
+        self.assertEqual((1, ''), (status, out))
         self.assertEqual(1, len(err.splitlines()), err)
         self.assertIn('HTTP 403 on POST', err)
         self.assertIn('need the admin role', err)
         self.assertNotIn('Traceback', err)
+        status, _, err = self.nova_gpu_ext('flavor', 'sync', '--catalog',
+                                           self.catalog(), user='member')
+        self.assertEqual(2, status, err)
+        self.assertFalse([n for n in self.flavors() if n.startswith('gpu.')])
+
+    def test_failure_after_changes_says_what_was_changed_exit_4(self):
+        # nova refuses more than 2**31 - 1 vCPUs: the 8-GPU flavor fails
+        # after the 1-GPU one was made.
+        huge = CATALOG.replace('flavor_counts = 1, 2', 'flavor_counts = 1, 8'
+                               '\nflavor_vcpus_per_gpu = 300000000')
+        status, out, err = self.nova_gpu_ext(
+            'flavor', 'sync', '--catalog', self.catalog(huge))
+        self.assertEqual((4, ''), (status, out))
+        self.assertEqual(1, len(err.splitlines()), err)
+        self.assertIn('create gpu.k4200.x8 failed: HTTP 400', err)
+        self.assertIn('Already changed in nova: created gpu.k4200.x1.', err)
+        self.assertIn('gpu.k4200.x1', self.flavors())
+        self.assertNotIn('gpu.k4200.x8', self.flavors())
+
+
+def by_host(out):
+    return {(r['Host'], r['GPU']): r for r in json.loads(out)}
 
 
 class TestCapacity(CloudToolsBase):
@@ -244,30 +317,38 @@ class TestCapacity(CloudToolsBase):
                 key = (server['OS-EXT-SRV-ATTR:host'], dev.product_id)
                 claimed[key] = claimed.get(key, 0) + 1
 
-        code, out, err = self.cli('capacity', '--format', 'json',
-                                  '--config-file', self.catalog())
-        self.assertEqual(0, code, err)
-        got = json.loads(out)
-        used = {(h['host'], h['group']): h['used'] for h in got['hosts']
-                if h['used']}
+        status, out, err = self.openstack('gpu', 'capacity', '-f', 'json',
+                                          '--catalog', self.catalog())
+        self.assertEqual((0, ''), (status, err))
+        hosts = by_host(out)
         name = {K4200_ID: 'k4200', V100_ID: 'v100'}
         self.assertEqual({(host, name[product]): n
-                          for (host, product), n in claimed.items()}, used)
-        hosts = {(h['host'], h['group']):
-                 (h['total'], h['free'], h['largest'])
-                 for h in got['hosts']}
-        self.assertEqual({('gpu1', 'k4200'): (4, 2, 2),
-                          ('gpu2', 'k4200'): (1, 1, 1),
-                          ('gpu2', 'v100'): (2, 1, 1)}, hosts)
-        k4200_total = next(g for g in got['groups'] if g['group'] == 'k4200')
-        self.assertEqual({'1': 3, '2': 1}, k4200_total['fits'])
+                          for (host, product), n in claimed.items()},
+                         {key: r['Used'] for key, r in hosts.items()
+                          if r['Used']})
+        self.assertEqual({('gpu1', 'k4200'): (4, 2, 2, 1),
+                          ('gpu2', 'k4200'): (1, 1, 1, 0),
+                          ('gpu2', 'v100'): (2, 1, 1, 0)},
+                         {key: (r['Total'], r['Free'], r['Largest'],
+                                r['Fit x2'])
+                          for key, r in hosts.items()})
 
-    def test_table_output(self):
+        status, out, _ = self.openstack('gpu', 'capacity', '--summary',
+                                        '-f', 'json', '--catalog',
+                                        self.catalog())
+        k4200_total = next(g for g in json.loads(out) if g['GPU'] == 'k4200')
+        self.assertEqual((3, 1), (k4200_total['Fit x1'],
+                                  k4200_total['Fit x2']))
+
+    def test_without_catalog_rows_are_resource_classes(self):
         self.start_gpu_host('gpu1', [(base.K4200, 0), (base.K4200, 0)])
         self.boot(self.gpu_flavor('k4200:1'))
-        code, out, _ = self.cli('capacity', '--config-file', self.catalog())
-        self.assertEqual(0, code)
-        self.assertIn('gpu1  k4200      2     1     1        1', out)
+        status, out, _ = self.nova_gpu_ext('capacity', '-f', 'csv')
+        self.assertEqual(0, status)
+        self.assertEqual(
+            '"Host","GPU","Total","Used","Free","Largest","Fit x1",'
+            '"Fit x2","Fit x4","Fit x8"\n'
+            '"gpu1","CUSTOM_GPU_K4200",2,1,1,1,1,0,0,0\n', out)
 
 
 class TestCapacityWithoutPlacementInventory(CloudToolsBase):
@@ -275,7 +356,6 @@ class TestCapacityWithoutPlacementInventory(CloudToolsBase):
 
     def test_names_the_option_to_turn_on(self):
         self.start_gpu_host('gpu1', [(base.K4200, 0)])
-        code, out, err = self.cli('capacity')
-        self.assertEqual(1, code)
-        self.assertEqual('', out)
+        status, out, err = self.openstack('gpu', 'capacity', '-f', 'json')
+        self.assertEqual((1, []), (status, json.loads(out)))
         self.assertIn('[pci] report_in_placement = True', err)

@@ -57,5 +57,7 @@ class TestLoading(test.NoDBTestCase):
         declared = importlib.metadata.distribution(DIST).entry_points
         self.assertEqual(str(len(declared)), out.split()[0])
         for group in ('console_scripts', 'nova.api.extra_spec_validators',
-                      'nova_gpu_ext.filters', 'oslo.config.opts'):
+                      'nova_gpu_ext.filters', 'oslo.config.opts',
+                      'nova_gpu_ext.cli', 'openstack.cli.extension',
+                      'openstack.gpu.v1'):
             self.assertIn(group, out)

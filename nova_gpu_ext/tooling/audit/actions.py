@@ -58,7 +58,7 @@ def restore(cells, backup_path):
     if missing:
         raise AuditError(
             f'{backup_path} holds rows of {", ".join(missing)}, not among '
-            'the databases given; use the same --config-file or '
+            'the databases given; use the same --nova-conf or '
             '--connection as for --apply')
     return found, _per_cell(cells, found, db.restore, backup_path)
 

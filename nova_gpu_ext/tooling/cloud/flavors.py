@@ -14,6 +14,8 @@
 
 import typing as ty
 
+from nova_gpu_ext import exception
+from nova_gpu_ext.tooling.cloud import connect
 from nova_gpu_ext.tooling import flavors
 
 
@@ -30,18 +32,25 @@ def existing(conn) -> list[flavors.Flavor]:
         for f in conn.compute.flavors(details=True, is_public='none')]
 
 
-def apply(conn, change: flavors.Change) -> None:
+def apply(conn, change: flavors.Change,
+          done: list[str] | None = None) -> None:
     """Carry out one step of the plan; steps that change nothing are no-ops.
 
     nova cannot resize a flavor: RECREATE deletes it and creates it again.
+    Each change nova made is appended to ``done`` as it happens.
     """
+    done = [] if done is None else done
     action = change.action
     if action in (flavors.Action.DELETE, flavors.Action.RECREATE):
         conn.compute.delete_flavor(change.existing.id, ignore_missing=False)
+        done.append(f'deleted {change.name} '
+                    f'({change.existing.describe()})')
     if action in (flavors.Action.CREATE, flavors.Action.RECREATE):
         _create(conn, change.target)
+        done.append(f'created {change.name}')
     elif action == flavors.Action.UPDATE:
         _update(conn, change)
+        done.append(f'updated {change.name}')
 
 
 def _create(conn, target: flavors.Flavor) -> None:
@@ -74,14 +83,25 @@ def _update(conn, change: flavors.Change) -> None:
                                    description=change.description)
 
 
-def sync(conn, changes: ty.Sequence[flavors.Change], dry_run: bool,
-         out: ty.Callable[[str], None]) -> None:
-    """Apply ``changes`` in order, reporting each step as it is done.
+def sync(conn, changes: ty.Sequence[flavors.Change]) -> None:
+    """Apply ``changes`` in order; stop at the first failure.
 
-    A failure stops at that flavor; the lines before it say what was
-    already done.
+    :raises ChangedThenFailed: a step failed after nova had already
+        changed flavors; the message lists those changes. A failure
+        before any change is raised as it is (cloud errors as
+        :mod:`nova_gpu_ext.exception` classes).
     """
+    done = []
     for change in changes:
-        if not dry_run:
-            apply(conn, change)
-        out(f'{change.action.value:<9} {change.name}: {change.describe()}')
+        try:
+            with connect.errors():
+                apply(conn, change, done)
+        except Exception as exc:
+            # Whatever the failure, what was already changed is said.
+            if not done:
+                raise
+            raise exception.ChangedThenFailed(
+                f'{change.action.value} {change.name} failed: {exc}. '
+                f'Already changed in nova: {"; ".join(done)}. The catalog '
+                'still describes every flavor: fix the cause and run '
+                'flavor sync again to finish') from exc

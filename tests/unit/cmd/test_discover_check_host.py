@@ -12,14 +12,11 @@
 
 """``nova-gpu-ext discover`` and ``check-host`` end to end."""
 
-import contextlib
-import io
-import json
 import os
 
 import testtools
 
-from nova_gpu_ext.cmd import main
+from tests.unit.cmd import cli
 from tests.unit.tooling import sysfs_tree
 
 
@@ -32,10 +29,10 @@ class CliTestCase(testtools.TestCase):
         sysfs_tree.ready_modules(self.tree)
 
     def run_cli(self, *argv):
-        out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = main.main(list(argv))
-        return code, out.getvalue(), err.getvalue()
+        return cli.run(*argv)
+
+    def records(self, *argv):
+        return cli.records(*argv)
 
     def write_catalog(self, text):
         path = os.path.join(self.tree.root, 'catalog.conf')
@@ -48,30 +45,31 @@ class TestCheckHostCommand(CliTestCase):
 
     def test_ready_host_exits_0(self):
         sysfs_tree.k4200(self.tree)
-        code, out, _ = self.run_cli('check-host', '--root', self.tree.root)
+        code, checks, err = self.records('check-host', '--root',
+                                         self.tree.root)
         self.assertEqual(0, code)
-        self.assertIn('ready: 0 problem(s)', out)
+        self.assertEqual({'ok'}, {c['Status'] for c in checks})
+        self.assertTrue(err.startswith('ready: 0 problem(s)'), err)
 
-    def test_problem_exits_1_and_prints_the_fix(self):
+    def test_problem_exits_1_with_the_fix(self):
         sysfs_tree.k4200(self.tree, audio_driver='snd_hda_intel')
-        code, out, _ = self.run_cli('check-host', '--root', self.tree.root)
+        code, checks, err = self.records('check-host', '--root',
+                                         self.tree.root)
         self.assertEqual(1, code)
-        self.assertIn('[PROBLEM] binding 0000:03:00.1', out)
-        self.assertIn('fix: driverctl set-override 0000:03:00.1 vfio-pci',
-                      out)
+        self.assertTrue(err.startswith('NOT READY: 1 problem(s)'), err)
+        [problem] = [c for c in checks if c['Status'] == 'problem']
+        self.assertEqual(('binding', '0000:03:00.1'),
+                         (problem['Check'], problem['Subject']))
+        self.assertIn('driverctl set-override 0000:03:00.1 vfio-pci',
+                      problem['Fix'])
+        self.assertEqual({''}, {c['Fix'] for c in checks
+                                if c['Status'] == 'ok'})
 
-    def test_json_output(self):
-        sysfs_tree.k4200(self.tree, audio_driver='snd_hda_intel')
-        code, out, _ = self.run_cli('check-host', '--root', self.tree.root,
-                                    '--format', 'json')
-        doc = json.loads(out)
-        self.assertFalse(doc['ready'])
-        self.assertIn({'check', 'subject', 'status', 'message', 'remedy'},
-                      [set(c) for c in doc['checks']])
-        self.assertEqual(
-            ['0000:03:00.1'],
-            [c['subject'] for c in doc['checks']
-             if c['status'] == 'problem'])
+    def test_columns_are_the_check_fields(self):
+        sysfs_tree.k4200(self.tree)
+        _, checks, _ = self.records('check-host', '--root', self.tree.root)
+        self.assertEqual(['Status', 'Check', 'Subject', 'Message', 'Fix'],
+                         list(checks[0]))
 
     def test_catalog_compared(self):
         sysfs_tree.a100(self.tree)
@@ -79,29 +77,31 @@ class TestCheckHostCommand(CliTestCase):
             '[nova_gpu_ext]\ngpu_models = a100\n'
             '[gpu:a100]\nvendor_id = 10de\nproduct_id = 20b0\n')
         code, out, _ = self.run_cli('check-host', '--root', self.tree.root,
-                                    '--config-file', path)
+                                    '--catalog', path, '-f', 'value',
+                                    '-c', 'Fix')
         self.assertEqual(1, code)
-        self.assertIn('fix: set device_type = type-PF in [gpu:a100]', out)
+        self.assertIn('set device_type = type-PF in [gpu:a100]', out)
 
     def test_bad_catalog_exits_2_naming_the_option(self):
         path = self.write_catalog(
             '[nova_gpu_ext]\ngpu_models = a100\n'
             '[gpu:a100]\nvendor_id = nvidia\nproduct_id = 20b0\n')
         code, out, err = self.run_cli('check-host', '--root',
-                                      self.tree.root, '--config-file', path)
+                                      self.tree.root, '--catalog', path)
         self.assertEqual((2, ''), (code, out))
         self.assertIn('[gpu:a100] vendor_id = nvidia', err)
 
     def test_missing_catalog_file_exits_2(self):
         code, _, err = self.run_cli('check-host', '--root', self.tree.root,
-                                    '--config-file', '/nonexistent.conf')
+                                    '--catalog', '/nonexistent.conf')
         self.assertEqual(2, code)
         self.assertIn('/nonexistent.conf', err)
 
     def test_unreadable_root_exits_2(self):
-        code, _, err = self.run_cli('check-host', '--root',
-                                    self.tree.root + '/missing')
-        self.assertEqual(2, code)
+        code, out, err = self.run_cli('check-host', '--root',
+                                      self.tree.root + '/missing')
+        self.assertEqual((2, ''), (code, out))
+        self.assertEqual(1, len(err.splitlines()), err)
         self.assertIn('missing/sys/bus/pci/devices', err)
 
 
@@ -109,21 +109,32 @@ class TestDiscoverCommand(CliTestCase):
 
     def test_ini_catalog_section(self):
         sysfs_tree.k4200(self.tree)
-        code, out, _ = self.run_cli('discover', '--root', self.tree.root)
+        code, out, _ = self.run_cli('discover', '--root', self.tree.root,
+                                    '--ini')
         self.assertEqual(0, code)
         self.assertIn('[nova_gpu_ext]\ngpu_models = 10de_11b4\n', out)
         self.assertIn('[gpu:10de_11b4]\nvendor_id = 10de\nproduct_id = 11b4'
                       '\ndevice_type = type-PCI\ncompanions = 10de:0e0a\n',
                       out)
 
-    def test_json(self):
+    def test_one_record_per_gpu(self):
         sysfs_tree.a100(self.tree)
-        code, out, _ = self.run_cli('discover', '--root', self.tree.root,
-                                    '--format', 'json')
-        [model] = json.loads(out)['models']
-        self.assertEqual((0, 'type-PF', 1, [1]),
-                         (code, model['device_type'], model['count'],
-                          model['numa_nodes']))
+        code, gpus, _ = self.records('discover', '--root', self.tree.root)
+        [gpu] = gpus
+        self.assertEqual((0, 'type-PF', 1, '10de', '20b0'),
+                         (code, gpu['Device type'], gpu['NUMA node'],
+                          gpu['Vendor ID'], gpu['Product ID']))
+
+    def test_records_show_group_members_card_functions_and_bridge(self):
+        sysfs_tree.k4200(self.tree)
+        _, [gpu], _ = self.records('discover', '--root', self.tree.root)
+        self.assertEqual(
+            ('0000:03:00.0', '13', '0000:03:00.0, 0000:03:00.1',
+             '0000:00:02.0', '10de:0e0a'),
+            (gpu['Address'], gpu['IOMMU group'], gpu['IOMMU group members'],
+             gpu['Parent'], gpu['Companions']))
+        self.assertTrue(gpu['Card functions'].startswith(
+            '0000:03:00.1 10de:0e0a ('), gpu['Card functions'])
 
     def test_unreadable_root_exits_2(self):
         code, out, _ = self.run_cli('discover', '--root',
@@ -135,14 +146,13 @@ class TestThisMachine(CliTestCase):
     """This machine (a CI runner) has no GPU: both commands still finish."""
 
     def test_check_host_on_real_root_finishes_reporting_no_gpu(self):
-        code, out, err = self.run_cli('check-host', '--format', 'json')
-        doc = json.loads(out)
+        code, checks, err = self.records('check-host')
         self.assertIn(code, (0, 1))
-        self.assertEqual('', err)
-        [gpus] = [c for c in doc['checks'] if c['check'] == 'gpus']
-        self.assertIn('no GPU', gpus['message'])
+        self.assertTrue(err.startswith(('ready', 'NOT READY')), err)
+        [gpus] = [c for c in checks if c['Check'] == 'gpus']
+        self.assertIn('no GPU', gpus['Message'])
 
     def test_discover_on_real_root_finishes_reporting_no_gpu(self):
-        code, out, err = self.run_cli('discover')
-        self.assertEqual((0, ''), (code, err))
-        self.assertIn('no GPU', out)
+        code, gpus, err = self.records('discover')
+        self.assertEqual((0, []), (code, gpus))
+        self.assertIn('no GPU', err)

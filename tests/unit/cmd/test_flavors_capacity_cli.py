@@ -10,87 +10,153 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""``flavors sync`` and ``capacity``: exit codes and messages.
+"""``flavor sync`` and ``capacity``: exit statuses and one-line errors.
 
-Without a cloud; the functional tests run them against nova and placement.
+Against no cloud, a refusing port and a server that never answers; the
+functional tests run both against the in-process nova and Placement.
 """
 
-import contextlib
-import io
-import os
+import time
 from unittest import mock
 
 import fixtures
 import testtools
 
-from nova_gpu_ext.cmd import main
 from nova_gpu_ext.tooling import capacity
 from tests.unit import catalog_files
-
-CLOUD_ENV = ('OS_CLOUD', 'OS_AUTH_URL', 'OS_AUTH_TYPE', 'OS_REGION_NAME',
-             'OS_PLACEMENT_ENDPOINT_OVERRIDE', 'OS_PLACEMENT_API_VERSION')
-
-
-def run(*argv):
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        rc = main.main(list(argv))
-    return rc, out.getvalue(), err.getvalue()
+from tests.unit.cmd import cli
+from tests.unit.tooling.cloud import servers
 
 
 class CliTest(testtools.TestCase):
 
     def setUp(self):
         super().setUp()
-        # No clouds.yaml or OS_* variables of the machine running the tests.
-        clouds = os.path.join(self.useFixture(fixtures.TempDir()).path,
-                              'clouds.yaml')
-        with open(clouds, 'w') as f:
-            f.write('clouds: {}\n')
-        self.useFixture(fixtures.EnvironmentVariable('OS_CLIENT_CONFIG_FILE',
-                                                     clouds))
-        for name in CLOUD_ENV:
-            self.useFixture(fixtures.EnvironmentVariable(name))
+        self.clouds_yaml = self.useFixture(cli.Clouds()).write
+
+    def environ(self, **values):
+        for name, value in values.items():
+            self.useFixture(fixtures.EnvironmentVariable(name, value))
+
+    def placement_at(self, url):
+        """Placement and the compute API at ``url``, without keystone."""
+        self.environ(OS_AUTH_TYPE='none',
+                     OS_PLACEMENT_ENDPOINT_OVERRIDE=f'{url}/placement',
+                     OS_PLACEMENT_API_VERSION='1',
+                     OS_COMPUTE_ENDPOINT_OVERRIDE=f'{url}/compute')
+
+    def keystone_at(self, url):
+        self.environ(OS_AUTH_URL=f'{url}/v3', OS_USERNAME='admin',
+                     OS_PASSWORD='s3cret', OS_PROJECT_NAME='admin',
+                     OS_USER_DOMAIN_NAME='Default',
+                     OS_PROJECT_DOMAIN_NAME='Default')
 
     def catalog(self, text=catalog_files.MINIMAL + 'flavor_counts = 1\n'):
         return catalog_files.write(self, text)
 
+    def assertOneLine(self, status, expected_status, out, err):
+        self.assertEqual((expected_status, ''), (status, out), err)
+        self.assertEqual(1, len(err.splitlines()), err)
+        self.assertNotIn('Traceback', err)
 
-class TestFlavorsSync(CliTest):
 
-    def test_bad_catalog_is_a_usage_error(self):
-        rc, _, err = run('flavors', 'sync', '--config-file', self.catalog(
+class TestFlavorSync(CliTest):
+
+    def test_bad_catalog_is_bad_input(self):
+        status, out, err = cli.run('flavor', 'sync', '--catalog', self.catalog(
             catalog_files.MINIMAL + 'flavor_counts = none\n'))
-        self.assertEqual(2, rc)
+        self.assertOneLine(status, 2, out, err)
         self.assertIn('bad catalog: [gpu:k4200] flavor_counts = none', err)
 
-    def test_catalog_without_models_is_a_usage_error(self):
-        rc, _, err = run('flavors', 'sync', '--config-file',
-                         self.catalog(''))
-        self.assertEqual(2, rc)
+    def test_catalog_without_models_is_bad_input(self):
+        status, out, err = cli.run('flavor', 'sync', '--catalog',
+                                   self.catalog(''))
+        self.assertOneLine(status, 2, out, err)
         self.assertIn('lists no GPU models', err)
 
-    def test_unknown_cloud_is_one_line_and_exit_1(self):
-        rc, out, err = run('flavors', 'sync', '--os-cloud', 'nope',
-                           '--config-file', self.catalog())
-        self.assertEqual((1, '', 'nova-gpu-ext flavors sync: error: Cloud '
-                                 'nope was not found.\n'), (rc, out, err))
+    def test_catalog_is_required(self):
+        status, out, err = cli.run('flavor', 'sync')
+        self.assertEqual((2, ''), (status, out))
+        self.assertIn('--catalog', err)
+
+    def test_unknown_cloud_is_bad_input(self):
+        status, out, err = cli.run('--os-cloud', 'nope', 'flavor', 'sync',
+                                   '--catalog', self.catalog())
+        self.assertOneLine(status, 2, out, err)
+        self.assertEqual('Cloud nope was not found.\n', err)
+
+
+class TestCloudFaults(CliTest):
+    """Each fault: one line naming the endpoint, the status of its class."""
+
+    def test_refused_keystone_is_one_short_line_exit_3(self):
+        url = servers.refused_url()
+        self.keystone_at(url)
+        status, out, err = cli.run('capacity')
+        self.assertOneLine(status, 3, out, err)
+        self.assertTrue(err.startswith(
+            f'cannot reach {url}/v3/auth/tokens: Connection refused;'), err)
+        self.assertLess(len(err), 200, err)
+
+    def test_refused_placement_is_one_line_exit_3(self):
+        url = servers.refused_url()
+        self.placement_at(url)
+        status, out, err = cli.run('capacity')
+        self.assertOneLine(status, 3, out, err)
+        self.assertIn(f'cannot reach {url}/placement', err)
+
+    def test_silent_keystone_times_out_naming_it(self):
+        server = self.useFixture(servers.SilentServer())
+        self.keystone_at(server.url)
+        start = time.monotonic()
+        status, out, err = cli.run('--timeout', '0.5', 'capacity')
+        self.assertLess(time.monotonic() - start, 10)
+        self.assertOneLine(status, 3, out, err)
+        self.assertIn(f'no answer from {server.url}/v3/auth/tokens in time',
+                      err)
+        self.assertIn('--timeout', err)
+
+    def test_silent_placement_times_out_naming_it(self):
+        server = self.useFixture(servers.SilentServer())
+        self.placement_at(server.url)
+        start = time.monotonic()
+        status, out, err = cli.run('--timeout', '0.5', 'flavor', 'sync',
+                                   '--catalog', self.catalog())
+        self.assertLess(time.monotonic() - start, 10)
+        self.assertTrue(server.accepted.is_set())
+        self.assertOneLine(status, 3, out, err)
+        self.assertIn(f'{server.url}/compute', err)
+
+    def test_api_timeout_of_clouds_yaml_is_used(self):
+        server = self.useFixture(servers.SilentServer())
+        self.clouds_yaml(server.clouds_yaml())
+        start = time.monotonic()
+        status, out, err = cli.run('--os-cloud', 'silent', 'capacity')
+        self.assertLess(time.monotonic() - start, 10)
+        self.assertOneLine(status, 3, out, err)
+
+    def test_auth_that_is_not_a_mapping_names_file_and_key(self):
+        path = self.clouds_yaml(
+            'clouds:\n  mine:\n    auth: http://keystone:5000/v3\n')
+        status, out, err = cli.run('--os-cloud', 'mine', 'capacity')
+        self.assertOneLine(status, 2, out, err)
+        self.assertIn(f'{path}: clouds.mine.auth is a str, not a mapping',
+                      err)
+
+    def test_cloud_that_is_not_a_mapping_names_file_and_key(self):
+        path = self.clouds_yaml('clouds:\n  mine: [a, b]\n')
+        status, out, err = cli.run('--os-cloud', 'mine', 'capacity')
+        self.assertOneLine(status, 2, out, err)
+        self.assertIn(f'{path}: clouds.mine is a list', err)
+
+    def test_bad_timeout_is_a_usage_error(self):
+        for value in ('0', '-1', 'soon', 'nan'):
+            status, out, err = cli.run('--timeout', value, 'capacity')
+            self.assertEqual((2, ''), (status, out), value)
+            self.assertIn('not a number of seconds above 0', err)
 
 
 class TestCapacity(CliTest):
-
-    def test_unreachable_placement_is_one_line_and_exit_1(self):
-        # Port 9 (discard) on localhost refuses at once.
-        for name, value in (('OS_AUTH_TYPE', 'none'),
-                            ('OS_PLACEMENT_ENDPOINT_OVERRIDE',
-                             'http://127.0.0.1:9/placement'),
-                            ('OS_PLACEMENT_API_VERSION', '1')):
-            self.useFixture(fixtures.EnvironmentVariable(name, value))
-        rc, _, err = run('capacity')
-        self.assertEqual(1, rc)
-        self.assertEqual(1, len(err.splitlines()), err)
-        self.assertIn('cannot reach the cloud', err)
-        self.assertIn('http://127.0.0.1:9/placement', err)
 
     def providers(self, *providers):
         self.useFixture(fixtures.MockPatch(
@@ -99,32 +165,52 @@ class TestCapacity(CliTest):
             'nova_gpu_ext.tooling.cloud.capacity.pci_providers',
             return_value=list(providers)))
 
-    def test_no_pci_inventory_names_the_option(self):
+    def test_no_pci_inventory_names_the_option_exit_1(self):
         self.providers()
-        rc, out, err = run('capacity')
-        self.assertEqual((1, ''), (rc, out))
+        status, rows, err = cli.records('capacity')
+        self.assertEqual((1, []), (status, rows))
         self.assertIn('set [pci] report_in_placement = True', err)
 
-    def test_no_catalog_gpu_among_the_providers(self):
+    def test_no_catalog_gpu_among_the_providers_exit_1(self):
         self.providers(capacity.PciProvider('h1', 'h1_0000:81:00.0',
                                             'CUSTOM_NIC', 1))
-        rc, _, err = run('capacity', '--config-file', self.catalog())
-        self.assertEqual(1, rc)
+        status, rows, err = cli.records('capacity', '--catalog',
+                                        self.catalog())
+        self.assertEqual((1, []), (status, rows))
         self.assertIn('(found CUSTOM_NIC)', err)
 
-    def test_table_names_catalog_models(self):
-        self.providers(capacity.PciProvider('h1', 'h1_0000:81:00.0',
-                                            'CUSTOM_PCI_10DE_11B4', 1))
-        rc, out, _ = run('capacity', '--config-file', self.catalog())
-        self.assertEqual(0, rc)
-        self.assertIn('h1    k4200      1     0     1        1', out)
-        self.assertIn('FIT x1\n', out)
+    def test_records_name_catalog_models(self):
+        self.providers(
+            capacity.PciProvider('h1', 'h1_0000:81:00.0',
+                                 'CUSTOM_PCI_10DE_11B4', 1),
+            capacity.PciProvider('h1', 'h1_0000:82:00.0',
+                                 'CUSTOM_PCI_10DE_11B4', 1, used=1),
+            capacity.PciProvider('h1', 'h1_0000:d1:00.0',
+                                 'CUSTOM_PCI_8086_1572', 1))
+        status, rows, err = cli.records('capacity', '--catalog',
+                                        self.catalog())
+        self.assertEqual(0, status)
+        self.assertEqual([{'Host': 'h1', 'GPU': 'k4200', 'Total': 2,
+                           'Used': 1, 'Free': 1, 'Largest': 1,
+                           'Fit x1': 1}], rows)
+        self.assertEqual('not in the catalog (ignored): '
+                         'CUSTOM_PCI_8086_1572\n', err)
+
+    def test_summary_is_one_record_per_model(self):
+        self.providers(*[capacity.PciProvider(
+            host, f'{host}_0000:8{i}:00.0', 'CUSTOM_GPU_K4200', 1)
+            for host in ('h1', 'h2') for i in range(3)])
+        status, rows, _ = cli.records('capacity', '--summary')
+        self.assertEqual(
+            [{'GPU': 'CUSTOM_GPU_K4200', 'Total': 6, 'Used': 0, 'Free': 6,
+              'Largest': 3, 'Fit x1': 6, 'Fit x2': 2, 'Fit x4': 0,
+              'Fit x8': 0}], rows)
 
 
 class TestWithoutOpenstacksdk(CliTest):
 
-    def test_missing_sdk_is_one_line(self):
+    def test_missing_sdk_is_one_line_naming_the_extra(self):
         with mock.patch.dict('sys.modules', {'openstack': None}):
-            rc, _, err = run('capacity')
-        self.assertEqual(1, rc)
+            status, out, err = cli.run('capacity')
+        self.assertOneLine(status, 2, out, err)
         self.assertIn("pip install 'nova_gpu_ext[cloud]'", err)

@@ -12,16 +12,15 @@
 
 """The genconf and lint-conf commands: output, exit codes, bad input."""
 
-import contextlib
-import io
 import os
 
+import fixtures
 import testscenarios
 import testtools
 
-from nova_gpu_ext.cmd import main
 from nova_gpu_ext.tooling import releases
 from tests.unit import catalog_files
+from tests.unit.cmd import cli
 
 MINIMAL = catalog_files.MINIMAL
 
@@ -30,18 +29,13 @@ EXAMPLE = os.path.join(
         os.path.abspath(__file__))))),
     'etc', 'nova-gpu-ext', 'gpu-catalog.conf.example')
 
-
-def run(*argv):
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        rc = main.main(list(argv))
-    return rc, out.getvalue(), err.getvalue()
+run = cli.run
 
 
 class TestGenconf(testtools.TestCase):
 
     def genconf(self, text, *args):
-        return run('genconf', '--config-file',
+        return run('genconf', '--catalog',
                    catalog_files.write(self, text), *args)
 
     def test_compute_role_prints_the_release_option_names(self):
@@ -51,6 +45,14 @@ class TestGenconf(testtools.TestCase):
         self.assertIn('\n[pci]\n# k4200 (10de:11b4)\npassthrough_whitelist = '
                       '{"vendor_id": "10de", "product_id": "11b4"}\n', out)
         self.assertIn('nova ocata, legacy PCI mode', out.splitlines()[0])
+
+    def test_catalog_files_are_repeatable_later_wins(self):
+        later = catalog_files.write(
+            self, '[gpu:k4200]\nproduct_id = 11b5\n', 'later.conf')
+        rc, out, err = self.genconf(MINIMAL, '--catalog', later,
+                                    '--role', 'compute')
+        self.assertEqual((0, ''), (rc, err))
+        self.assertIn('"product_id": "11b5"', out)
 
     def test_host_role_prints_vfio_settings(self):
         rc, out, err = self.genconf(MINIMAL, '--role', 'host')
@@ -69,7 +71,9 @@ class TestGenconf(testtools.TestCase):
         rc, out, err = self.genconf(MINIMAL, '--role', 'compute',
                                     '--nova-release', 'mitaka')
         self.assertEqual((2, ''), (rc, out))
-        self.assertIn('unknown nova release "mitaka"', err)
+        self.assertEqual(
+            '--nova-release: unknown nova release "mitaka"',
+            err.split(';')[0])
 
     def test_empty_catalog_is_bad_input(self):
         rc, out, err = self.genconf('', '--role', 'host')
@@ -77,7 +81,7 @@ class TestGenconf(testtools.TestCase):
         self.assertIn('gpu_models', err)
 
     def test_missing_catalog_file_is_bad_input(self):
-        rc, out, err = run('genconf', '--config-file', '/nonexistent.conf',
+        rc, out, err = run('genconf', '--catalog', '/nonexistent.conf',
                            '--role', 'compute')
         self.assertEqual((2, ''), (rc, out))
         self.assertIn('/nonexistent.conf', err)
@@ -85,17 +89,17 @@ class TestGenconf(testtools.TestCase):
     def test_shipped_example_renders_for_every_role_and_mode(self):
         for role in ('compute', 'controller', 'scheduler', 'host'):
             for mode in ([], ['--placement']):
-                rc, out, err = run('genconf', '--config-file', EXAMPLE,
+                rc, out, err = run('genconf', '--catalog', EXAMPLE,
                                    '--role', role, *mode)
                 self.assertEqual((0, ''), (rc, err), (role, mode))
 
     def test_lint_conf_finds_nothing_in_genconf_output(self):
         for mode in ([], ['--placement']):
             for role in ('compute', 'controller', 'scheduler'):
-                rc, out, err = run('genconf', '--config-file', EXAMPLE,
+                rc, out, err = run('genconf', '--catalog', EXAMPLE,
                                    '--role', role, *mode)
                 path = catalog_files.write(self, out, f'{role}.conf')
-                rc, out, err = run('lint-conf', path)
+                rc, out, err = run('lint-conf', '--nova-conf', path)
                 self.assertEqual(0, rc, out)
 
     def test_default_release_is_the_newest(self):
@@ -131,50 +135,92 @@ class TestGenconfBadCatalog(testscenarios.WithScenarios, testtools.TestCase):
 
     def test_error_on_stderr_exit_2_nothing_on_stdout(self):
         for role in ('compute', 'host'):
-            rc, out, err = run('genconf', '--role', role, '--config-file',
+            rc, out, err = run('genconf', '--role', role, '--catalog',
                                catalog_files.write(self, self.text))
             self.assertEqual((2, ''), (rc, out))
             self.assertIn(self.named, err)
-            self.assertTrue(err.startswith('nova-gpu-ext genconf: error:'))
+            self.assertEqual(1, len(err.splitlines()), err)
+            self.assertTrue(err.startswith('bad catalog: '), err)
 
 
 class TestLintConf(testtools.TestCase):
 
-    def test_clean_file_exits_0(self):
-        path = catalog_files.write(
-            self, '[pci]\ndevice_spec = {"vendor_id": "10de", '
-                  '"product_id": "11b4"}\n', 'nova.conf')
-        rc, out, err = run('lint-conf', path)
-        self.assertEqual((0, ''), (rc, err))
-        self.assertIn('0 finding(s)', out)
+    def nova_conf(self, text, name='nova.conf'):
+        return catalog_files.write(self, text, name)
 
-    def test_findings_exit_1_with_fix(self):
-        path = catalog_files.write(
-            self, '[filter_scheduler]\nenabled_filters = ComputeFilter\n',
-            'nova.conf')
-        rc, out, err = run('lint-conf', path)
+    def test_clean_file_exits_0_with_no_records(self):
+        path = self.nova_conf('[pci]\ndevice_spec = {"vendor_id": "10de", '
+                              '"product_id": "11b4"}\n')
+        self.assertEqual((0, [], f'0 finding(s) in {path}\n'),
+                         cli.records('lint-conf', '--nova-conf', path))
+
+    def test_findings_exit_1_as_records_with_their_fix(self):
+        path = self.nova_conf(
+            '[filter_scheduler]\nenabled_filters = ComputeFilter\n')
+        rc, found, _ = cli.records('lint-conf', '--nova-conf', path)
         self.assertEqual(1, rc)
-        self.assertIn('pci-filter-not-enabled', out)
-        self.assertIn('fix: add PciPassthroughFilter', out)
+        [finding] = found
+        self.assertEqual(
+            (path, 'filter_scheduler', 'enabled_filters', 'ComputeFilter',
+             'pci-filter-not-enabled'),
+            (finding['File'], finding['Section'], finding['Option'],
+             finding['Value'], finding['Finding']))
+        self.assertIn('add PciPassthroughFilter', finding['Fix'])
+
+    def test_value_format_prints_one_fix_per_line(self):
+        path = self.nova_conf(
+            '[filter_scheduler]\nenabled_filters = ComputeFilter\n')
+        rc, out, _ = run('lint-conf', '--nova-conf', path, '-f', 'value',
+                         '-c', 'Fix')
+        self.assertEqual((1, 'add PciPassthroughFilter (and '
+                             'GpuPassthroughFilter) to [filter_scheduler] '
+                             'enabled_filters\n'), (rc, out))
 
     def test_findings_across_files_of_one_node(self):
-        spec = catalog_files.write(
-            self, '[pci]\ndevice_spec = {"vendor_id": "10de", '
-                  '"product_id": "11b4"}\n', 'nova.conf')
-        alias = catalog_files.write(
-            self, '[pci]\nalias = {"name": "a", "vendor_id": "10de", '
-                  '"product_id": "1db4"}\n', 'alias.conf')
-        rc, out, err = run('lint-conf', spec, alias)
+        spec = self.nova_conf('[pci]\ndevice_spec = {"vendor_id": "10de", '
+                              '"product_id": "11b4"}\n')
+        alias = self.nova_conf(
+            '[pci]\nalias = {"name": "a", "vendor_id": "10de", '
+            '"product_id": "1db4"}\n', 'alias.conf')
+        rc, found, _ = cli.records('lint-conf', '--nova-conf', spec,
+                                   '--nova-conf', alias)
         self.assertEqual(1, rc)
-        self.assertIn(f'{alias}: [pci] alias', out)
+        self.assertEqual([(alias, 'pci', 'alias')],
+                         [(f['File'], f['Section'], f['Option'])
+                          for f in found])
 
-    def test_unreadable_file_exits_2(self):
-        rc, out, err = run('lint-conf', '/nonexistent/nova.conf')
-        self.assertEqual((2, ''), (rc, out))
-        self.assertIn('cannot read /nonexistent/nova.conf', err)
 
-    def test_unparsable_file_exits_2(self):
-        path = catalog_files.write(self, 'no section\n', 'nova.conf')
-        rc, out, err = run('lint-conf', path)
+class TestLintConfBadInput(testscenarios.WithScenarios, testtools.TestCase):
+    """One line on stderr naming the file, exit 2, nothing on stdout."""
+
+    scenarios = [
+        ('missing', {'content': None,
+                     'said': 'cannot read {path}: No such file'}),
+        ('unparsable', {'content': b'no section\n',
+                        'said': 'cannot parse {path}'}),
+        ('binary', {'content': b'\x89PNG\r\n\x1a\n\xff\xfe\x00',
+                    'said': 'cannot read {path}: not UTF-8 text'}),
+        ('directory', {'content': 'dir',
+                       'said': 'cannot read {path}: Is a directory'}),
+    ]
+
+    def test_one_line_exit_2(self):
+        path = os.path.join(self.useFixture(fixtures.TempDir()).path,
+                            'nova.conf')
+        if self.content == 'dir':
+            os.mkdir(path)
+        elif self.content is not None:
+            with open(path, 'wb') as f:
+                f.write(self.content)
+        rc, out, err = run('lint-conf', '--nova-conf', path)
         self.assertEqual((2, ''), (rc, out))
-        self.assertIn('cannot parse', err)
+        self.assertEqual(1, len(err.splitlines()), err)
+        self.assertIn(self.said.format(path=path), err)
+
+
+class TestLintConfUsage(testtools.TestCase):
+
+    def test_positional_files_are_a_usage_error(self):
+        rc, out, err = run('lint-conf', '/etc/nova/nova.conf')
+        self.assertEqual((2, ''), (rc, out))
+        self.assertIn('--nova-conf', err)

@@ -18,8 +18,6 @@ parser accept them, and each alias claims exactly the devices of its
 model (a class alias exactly those of its models).
 """
 
-import contextlib
-import io
 import os
 
 import fixtures
@@ -37,8 +35,8 @@ from nova import test
 from oslo_config import cfg
 import testscenarios
 
-from nova_gpu_ext.cmd import main
 from tests.unit import catalog_files
+from tests.unit.cmd import cli
 
 # (address, vendor, product, dev_type); the NIC and the HDMI audio function
 # must never be claimed by a GPU alias.
@@ -65,11 +63,9 @@ EXPECTED['dc'] = EXPECTED['a100'] | EXPECTED['l40s-48g']
 
 
 def genconf(catalog, *args):
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        rc = main.main(['genconf', '--config-file', catalog, *args])
-    assert rc == 0, rc
-    return out.getvalue()
+    rc, out, err = cli.run('genconf', '--catalog', catalog, *args)
+    assert rc == 0, err
+    return out
 
 
 class TestGenconfWithNova(testscenarios.WithScenarios, test.NoDBTestCase):

@@ -91,16 +91,10 @@ class TestReport(testtools.TestCase):
             self):
         self.assertEqual(('CUSTOM_PCI_8086_1520',), self.report.ignored)
 
-    def test_table_and_dict(self):
-        table = capacity.format_table(self.report)
-        self.assertIn('h1    k4200      4     1     3        3', table)
-        self.assertIn('k4200      6     2     4        3       4       1',
-                      table)
-        self.assertIn('not in the catalog (ignored): CUSTOM_PCI_8086_1520',
-                      table)
-        data = self.report.as_dict()
-        self.assertEqual([1, 3], data['counts'])
-        self.assertEqual({'1': 2, '3': 0}, data['groups'][0]['fits'])
+    def test_fits_per_host_are_whole_servers_of_its_free_gpus(self):
+        self.assertEqual(
+            [('h1', 3, 1), ('h2', 1, 0), ('h3', 2, 0)],
+            [(h.host, h.fit(1), h.fit(3)) for h in self.report.hosts])
 
 
 class TestCounts(testtools.TestCase):

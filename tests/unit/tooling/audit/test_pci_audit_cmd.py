@@ -27,13 +27,13 @@ from tests.unit.tooling.audit import nova_db
 
 class CommandMixin:
 
-    def cli(self, *argv):
+    def cli(self, *argv, stdout=None):
         """Exit status, stdout and stderr of one nova-gpu-ext run."""
-        out, err = io.StringIO(), io.StringIO()
-        self.useFixture(fixtures.MonkeyPatch('sys.stdout', out))
-        self.useFixture(fixtures.MonkeyPatch('sys.stderr', err))
-        status = main.main(['pci-audit', *argv])
-        return status, out.getvalue(), err.getvalue()
+        out, err = stdout or io.StringIO(), io.StringIO()
+        status = main.NovaGpuExt(stdout=out, stderr=err).run(
+            ['pci-audit', *argv])
+        return status, out.getvalue() if stdout is None else '', \
+            err.getvalue()
 
 
 class TestPciAuditCommand(CommandMixin, testscenarios.WithScenarios,
@@ -53,37 +53,63 @@ class TestPciAuditCommand(CommandMixin, testscenarios.WithScenarios,
         self.tmp = self.useFixture(fixtures.TempDir()).path
         self.backup = os.path.join(self.tmp, 'backup.json')
 
-    def test_dry_run_reports_as_json_and_changes_nothing(self):
+    def test_dry_run_reports_records_and_changes_nothing(self):
         before = self.nova.devices()
-        status, out, _ = self.cli('--connection', self.database.url,
-                                  '--format', 'json')
-        data = json.loads(out)
+        status, out, err = self.cli('--connection', self.database.url,
+                                    '-f', 'json')
         self.assertEqual(1, status)
         self.assertEqual([('gpu1', '0000:81:00.0', '10de:11b4', 'allocated',
                            'instance-gone')],
-                         [(f['host'], f['address'], f['model'], f['status'],
-                           f['kind']) for f in data['findings']])
+                         [(f['Host'], f['Address'], f['Model'], f['Status'],
+                           f['Finding']) for f in json.loads(out)])
+        self.assertIn('Dry run, nothing changed: 1 stale rows', err)
         self.assertEqual(before, self.nova.devices())
 
-    def test_apply_prints_backup_and_hosts_to_restart(self):
-        status, out, _ = self.cli('--connection', self.database.url,
-                                  '--apply', '--backup', self.backup)
+    def test_apply_says_backup_and_hosts_to_restart(self):
+        status, out, err = self.cli('--connection', self.database.url,
+                                    '--apply', '--backup', self.backup,
+                                    '-f', 'json')
         self.assertEqual(0, status)
-        self.assertIn(f'Backup of 1 rows: {self.backup}', out)
-        self.assertIn('Restart nova-compute on these hosts', out)
-        self.assertTrue(out.rstrip().endswith('  gpu1'), out)
-        self.assertEqual((0, 'No stale pci_devices rows.\n'),
-                         self.cli('--connection', self.database.url)[:2])
+        self.assertEqual([('0000:81:00.0', 'freed')],
+                         [(f['Address'], f['Result'])
+                          for f in json.loads(out)])
+        self.assertIn('Freed 1 pci_devices rows (gpu1 0000:81:00.0); the '
+                      f'backup is {self.backup}; restart nova-compute on '
+                      'gpu1', err)
+        status, _, err = self.cli('--connection', self.database.url)
+        self.assertEqual((0, 'No stale pci_devices rows.\n'), (status, err))
+
+    def test_apply_with_stdout_on_a_full_device_still_says_what_changed(self):
+        status, _, err = self.cli('--connection', self.database.url,
+                                  '--apply', '--backup', self.backup,
+                                  stdout=full_device(self))
+        self.assertEqual(4, status)
+        self.assertEqual(2, len(err.splitlines()), err)
+        last = err.splitlines()[-1]
+        self.assertIn('freed 1 pci_devices rows (gpu1 0000:81:00.0); the '
+                      f'backup is {self.backup}; restart nova-compute on '
+                      'gpu1', last)
+        self.assertIn('but the report could not be written: cannot write '
+                      'to standard output: No space left on device', last)
+        self.assertEqual('available', self.nova.devices()[self.stale][
+            'status'])
+        self.assertTrue(os.path.exists(self.backup))
+
+    def test_dry_run_with_stdout_on_a_full_device_is_one_line_exit_2(self):
+        status, _, err = self.cli('--connection', self.database.url,
+                                  stdout=full_device(self))
+        self.assertEqual(2, status)
+        self.assertIn('cannot write to standard output', err.splitlines()[-1])
 
     def test_restore_puts_rows_back(self):
         before = self.nova.devices()[self.stale]
         self.cli('--connection', self.database.url, '--apply',
                  '--backup', self.backup)
-        status, out, _ = self.cli('--connection', self.database.url,
-                                  '--restore', self.backup)
+        status, out, err = self.cli('--connection', self.database.url,
+                                    '--restore', self.backup)
         after = self.nova.devices()[self.stale]
         self.assertEqual(0, status)
-        self.assertIn('Restored 1 rows.', out)
+        self.assertIn('Restored 1 pci_devices rows', err)
         self.assertEqual(
             (before['status'], before['instance_uuid'], before['request_id']),
             (after['status'], after['instance_uuid'], after['request_id']))
@@ -128,10 +154,26 @@ class TestPciAuditUsage(CommandMixin, base.BaseTestCase):
         self.assertEqual(2, status)
         self.assertIn('--backup is only used with --apply', err)
 
-    def test_missing_config_file_is_named(self):
-        status, _, err = self.cli('--config-file', '/nonexistent/nova.conf')
+    def test_missing_nova_conf_is_named(self):
+        status, _, err = self.cli('--nova-conf', '/nonexistent/nova.conf')
         self.assertEqual(2, status)
         self.assertIn('/nonexistent/nova.conf', err)
+
+
+def full_device(test):
+    """``/dev/full`` opened for writing: every flush fails with ENOSPC."""
+    stream = open('/dev/full', 'w')
+    test.addCleanup(_close_unflushed, stream)
+    return stream
+
+
+def _close_unflushed(stream):
+    # close() flushes what the failed writes left in the buffer, fails
+    # again, and closes the descriptor all the same.
+    try:
+        stream.close()
+    except OSError:
+        return
 
 
 class TestMariaDbRequirement(base.BaseTestCase):

@@ -16,6 +16,7 @@ from unittest import mock
 
 import testtools
 
+from nova_gpu_ext import exception
 from nova_gpu_ext.tooling.cloud import flavors as cloud_flavors
 from nova_gpu_ext.tooling import flavors
 
@@ -63,12 +64,35 @@ class TestApply(testtools.TestCase):
          .assert_called_once_with('old', 'gpu:numa'))
         self.conn.compute.update_flavor.assert_not_called()
 
-    def test_dry_run_and_unchanged_call_nothing(self):
-        out = []
-        cloud_flavors.sync(self.conn, [
-            flavors.Change(flavors.Action.CREATE, TARGET.name, TARGET)],
-            True, out.append)
+    def test_unchanged_calls_nothing(self):
         cloud_flavors.apply(self.conn, flavors.Change(
             flavors.Action.UNCHANGED, TARGET.name, TARGET, OLD))
         self.assertEqual([], self.conn.compute.method_calls)
-        self.assertTrue(out[0].startswith('create    gpu.k4200.x1: 8 vCPU'))
+
+    def test_failure_after_a_change_says_what_was_changed(self):
+        self.conn.compute.create_flavor.side_effect = [
+            mock.Mock(), RuntimeError('boom')]
+        second = flavors.Flavor(name='gpu.k4200.x2', vcpus=16, ram=32768,
+                                disk=40)
+        exc = self.assertRaises(
+            exception.ChangedThenFailed, cloud_flavors.sync, self.conn,
+            [flavors.Change(flavors.Action.CREATE, TARGET.name, TARGET),
+             flavors.Change(flavors.Action.CREATE, second.name, second)])
+        self.assertEqual(4, exc.exit_status)
+        self.assertIn('create gpu.k4200.x2 failed: boom. Already changed in '
+                      'nova: created gpu.k4200.x1.', str(exc))
+
+    def test_recreate_that_fails_after_the_delete_says_so(self):
+        self.conn.compute.create_flavor.side_effect = RuntimeError('boom')
+        exc = self.assertRaises(
+            exception.ChangedThenFailed, cloud_flavors.sync, self.conn,
+            [flavors.Change(flavors.Action.RECREATE, TARGET.name, TARGET,
+                            OLD)])
+        self.assertIn('Already changed in nova: deleted gpu.k4200.x1 (4 '
+                      'vCPU', str(exc))
+
+    def test_failure_before_any_change_keeps_its_class(self):
+        self.conn.compute.create_flavor.side_effect = RuntimeError('boom')
+        self.assertRaises(
+            RuntimeError, cloud_flavors.sync, self.conn,
+            [flavors.Change(flavors.Action.CREATE, TARGET.name, TARGET)])

@@ -1,0 +1,58 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""``openstack gpu``: the plugin as openstackclient loads it.
+
+The functional tests run its commands against nova and Placement; here,
+what openstackclient itself decides: that it finds the commands, and
+that a cloud that does not answer ends in one line within the cloud's
+``api_timeout``.
+"""
+
+import time
+
+import testtools
+
+from tests.unit.cmd import cli
+from tests.unit.tooling.cloud import servers
+
+
+class TestPlugin(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.clouds_yaml = self.useFixture(cli.Clouds()).write
+
+    def test_openstack_lists_the_gpu_commands(self):
+        status, out, _ = cli.openstack('help', 'gpu')
+        self.assertEqual(0, status)
+        self.assertIn('gpu capacity', out)
+        self.assertIn('gpu flavor sync', out)
+
+    def test_command_help_shows_the_shared_options(self):
+        status, out, _ = cli.openstack('help', 'gpu', 'flavor', 'sync')
+        self.assertEqual(0, status)
+        for option in ('--catalog FILE', '--dry-run', '--prune',
+                       '-f {csv,json,table,value,yaml}'):
+            self.assertIn(option, out)
+
+    def test_silent_placement_is_one_line_within_api_timeout(self):
+        server = self.useFixture(servers.SilentServer())
+        self.clouds_yaml(server.clouds_yaml())
+        start = time.monotonic()
+        status, out, err = cli.openstack('--os-cloud', 'silent', 'gpu',
+                                         'capacity')
+        self.assertLess(time.monotonic() - start, 10)
+        self.assertTrue(server.accepted.is_set())
+        self.assertEqual((1, ''), (status, out))
+        self.assertEqual(1, len(err.splitlines()), err)
+        self.assertIn(f'cannot reach {server.url}/placement', err)
