@@ -81,6 +81,34 @@ def rows(snap: snapshot.Snapshot,
     return result
 
 
+@dataclasses.dataclass(frozen=True)
+class ModelSummary:
+    """One model over the fleet; the largest requests of any host."""
+
+    model: str
+    total: int
+    free: int
+    used: int
+    unavailable: int
+    largest_on_node: int
+    largest_on_host: int
+
+
+def summary(snap: snapshot.Snapshot,
+            names: snapshot.ModelFilter) -> list[ModelSummary]:
+    """Per model (by name): the rows of :func:`rows` added up."""
+    per_model = collections.defaultdict(list)
+    for row in rows(snap, names):
+        per_model[row.model].append(row)
+    return [ModelSummary(
+        model=model, total=sum(r.total for r in found),
+        free=sum(r.free for r in found), used=sum(r.used for r in found),
+        unavailable=sum(r.unavailable for r in found),
+        largest_on_node=max(r.largest_on_node for r in found),
+        largest_on_host=max(r.largest_on_host for r in found))
+        for model, found in sorted(per_model.items())]
+
+
 class Placer:
     """Places requests on pools with the filter's rules, memoized.
 

@@ -30,6 +30,8 @@ import time
 import typing as ty
 
 from prometheus_client import core
+from prometheus_client import exposition
+from prometheus_client import registry
 
 from nova_gpu_ext import exception
 from nova_gpu_ext.tooling.fleet import capacity
@@ -52,10 +54,14 @@ class Reading:
 
 @dataclasses.dataclass(frozen=True)
 class Questions:
-    """What the exporter asks of each snapshot besides the counts."""
+    """What the exporter asks of each snapshot besides the counts.
+
+    ``placer`` gives the capacity placer for a snapshot (its aliases
+    depend on whether the snapshot's pools are placement pools).
+    """
 
     requests: ty.Sequence
-    placer: capacity.Placer
+    placer: ty.Callable[[snapshot.Snapshot], capacity.Placer]
     names: snapshot.ModelFilter
     stale_rows: ty.Callable[[], ty.Mapping[str, int]] | None = None
 
@@ -91,14 +97,14 @@ def families(snap: snapshot.Snapshot, questions: Questions) -> tuple:
     sizes = core.GaugeMetricFamily(
         f'{PREFIX}_flavor_gpus', 'GPUs per server of each GPU flavor',
         labels=('flavor',))
-    for fit in capacity.fits(snap, questions.requests, questions.placer):
+    placer = questions.placer(snap)
+    for fit in capacity.fits(snap, questions.requests, placer):
         fits.add_metric((fit.request,), fit.fit)
         sizes.add_metric((fit.request,), fit.gpus_per_server)
     stranded = core.GaugeMetricFamily(
         f'{PREFIX}_stranded_gpus', 'Free GPUs that no GPU flavor would be '
         'given where they are now', labels=('model',))
-    for entry in capacity.stranded(snap, questions.requests,
-                                   questions.placer, names):
+    for entry in capacity.stranded(snap, questions.requests, placer, names):
         stranded.add_metric((entry.model,), entry.stranded)
     result = [gpus, largest_family, fits, sizes, stranded]
     if questions.stale_rows is not None:
@@ -122,6 +128,7 @@ class Refresher:
         self.clock = clock
         self.reading: Reading | None = None
         self.errors = 0
+        self.last_error: Exception | None = None
         self._stop = threading.Event()
 
     def refresh(self) -> bool:
@@ -131,15 +138,23 @@ class Refresher:
             snap = self._take()
             built = families(snap, self._questions)
         except exception.NovaGpuExtError as exc:
-            self.errors += 1
-            LOG.error('snapshot failed, serving the one of %s: %s',
-                      self._age_text(), exc)
-            return False
+            return self._failed(exc, LOG.error)
+        except Exception as exc:
+            # A fault of ours: keep serving the last snapshot, with the
+            # traceback in the log for a bug report.
+            return self._failed(exc, LOG.exception)
         self.reading = Reading(built, snap.taken_at,
                                time.monotonic() - start)
         LOG.info('snapshot of %d host(s) from %s in %.1f s',
                  len(snap.hosts), snap.source, self.reading.duration)
         return True
+
+    def _failed(self, exc: Exception, log: ty.Callable) -> bool:
+        self.errors += 1
+        self.last_error = exc
+        log('snapshot failed, serving the one of %s: %s', self._age_text(),
+            exc)
+        return False
 
     def _age_text(self) -> str:
         if self.reading is None:
@@ -147,7 +162,8 @@ class Refresher:
         return f'{self.clock() - self.reading.taken_at:.0f} s ago'
 
     def run(self, interval: float) -> None:
-        """Refresh every ``interval`` seconds until :meth:`stop`."""
+        """Refresh now, then every ``interval`` seconds until :meth:`stop`."""
+        self.refresh()
         while not self._stop.wait(interval):
             self.refresh()
 
@@ -182,3 +198,27 @@ class Collector:
             'snapshot took to take and evaluate')
         duration.add_metric((), reading.duration)
         yield duration
+
+
+def scrape_text(refresher: Refresher) -> str:
+    """The text exposition of the refresher's current reading."""
+    reg = registry.CollectorRegistry()
+    reg.register(Collector(refresher))
+    return exposition.generate_latest(reg).decode()
+
+
+def serve(refresher: Refresher, address: str, port: int):
+    """Serve ``/metrics`` in a daemon thread; (server, thread).
+
+    :raises BadInput: the address cannot be listened on.
+    """
+    reg = registry.CollectorRegistry()
+    reg.register(Collector(refresher))
+    try:
+        return exposition.start_http_server(
+            port, address, registry=reg)
+    except OSError as exc:
+        raise exception.BadInput(
+            f'--listen {address}:{port}: cannot listen there '
+            f'({exc.strerror or exc}); choose another address or '
+            'port') from exc

@@ -26,6 +26,7 @@ import typing as ty
 
 from oslo_utils import strutils
 
+from nova_gpu_ext.conf import scheduler as scheduler_opts
 from nova_gpu_ext import exception
 from nova_gpu_ext.gpu import claims
 from nova_gpu_ext.gpu import models
@@ -34,6 +35,18 @@ from nova_gpu_ext.tooling import releases
 from nova_gpu_ext.tooling import render
 
 ALIAS_SPEC = flavors.ALIAS_SPEC
+
+
+def default_policy() -> models.GpuPolicy:
+    """The policy of a flavor without ``gpu:`` specs.
+
+    The defaults of ``[nova_gpu_ext] same_model_default`` and
+    ``numa_default``, as a scheduler without those options set has them.
+    """
+    defaults = {opt.name: opt.default for opt in scheduler_opts.FILTER_OPTS}
+    return models.GpuPolicy(
+        same_model=defaults['same_model_default'],
+        numa=models.NumaMode(defaults['numa_default']))
 
 
 class BadRequest(exception.BadInput):

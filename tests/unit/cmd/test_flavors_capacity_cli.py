@@ -22,7 +22,6 @@ from unittest import mock
 import fixtures
 import testtools
 
-from nova_gpu_ext.tooling import capacity
 from tests.unit import catalog_files
 from tests.unit.cmd import cli
 from tests.unit.tooling.cloud import servers
@@ -154,57 +153,6 @@ class TestCloudFaults(CliTest):
             status, out, err = cli.run('--timeout', value, 'capacity')
             self.assertEqual((2, ''), (status, out), value)
             self.assertIn('not a number of seconds above 0', err)
-
-
-class TestCapacity(CliTest):
-
-    def providers(self, *providers):
-        self.useFixture(fixtures.MockPatch(
-            'nova_gpu_ext.tooling.cloud.connect.connect'))
-        self.useFixture(fixtures.MockPatch(
-            'nova_gpu_ext.tooling.cloud.capacity.pci_providers',
-            return_value=list(providers)))
-
-    def test_no_pci_inventory_names_the_option_exit_1(self):
-        self.providers()
-        status, rows, err = cli.records('capacity')
-        self.assertEqual((1, []), (status, rows))
-        self.assertIn('set [pci] report_in_placement = True', err)
-
-    def test_no_catalog_gpu_among_the_providers_exit_1(self):
-        self.providers(capacity.PciProvider('h1', 'h1_0000:81:00.0',
-                                            'CUSTOM_NIC', 1))
-        status, rows, err = cli.records('capacity', '--catalog',
-                                        self.catalog())
-        self.assertEqual((1, []), (status, rows))
-        self.assertIn('(found CUSTOM_NIC)', err)
-
-    def test_records_name_catalog_models(self):
-        self.providers(
-            capacity.PciProvider('h1', 'h1_0000:81:00.0',
-                                 'CUSTOM_PCI_10DE_11B4', 1),
-            capacity.PciProvider('h1', 'h1_0000:82:00.0',
-                                 'CUSTOM_PCI_10DE_11B4', 1, used=1),
-            capacity.PciProvider('h1', 'h1_0000:d1:00.0',
-                                 'CUSTOM_PCI_8086_1572', 1))
-        status, rows, err = cli.records('capacity', '--catalog',
-                                        self.catalog())
-        self.assertEqual(0, status)
-        self.assertEqual([{'Host': 'h1', 'GPU': 'k4200', 'Total': 2,
-                           'Used': 1, 'Free': 1, 'Largest': 1,
-                           'Fit x1': 1}], rows)
-        self.assertEqual('not in the catalog (ignored): '
-                         'CUSTOM_PCI_8086_1572\n', err)
-
-    def test_summary_is_one_record_per_model(self):
-        self.providers(*[capacity.PciProvider(
-            host, f'{host}_0000:8{i}:00.0', 'CUSTOM_GPU_K4200', 1)
-            for host in ('h1', 'h2') for i in range(3)])
-        status, rows, _ = cli.records('capacity', '--summary')
-        self.assertEqual(
-            [{'GPU': 'CUSTOM_GPU_K4200', 'Total': 6, 'Used': 0, 'Free': 6,
-              'Largest': 3, 'Fit x1': 6, 'Fit x2': 2, 'Fit x4': 0,
-              'Fit x8': 0}], rows)
 
 
 class TestWithoutOpenstacksdk(CliTest):

@@ -12,10 +12,10 @@
 
 """The exporter's metrics, parsed back from the exposition it serves."""
 
+from nova import test
 from prometheus_client import exposition
 from prometheus_client import parser
 from prometheus_client import registry
-from nova import test
 
 from nova_gpu_ext import exception
 from nova_gpu_ext.tooling.fleet import capacity
@@ -60,8 +60,9 @@ def sample_snapshot():
 def sample_questions():
     """A 2-GPU K4200 flavor, and 2 stale rows on the host."""
     k4200x2 = requests.GpuRequest('k4200.x2', (('k4200', 2),))
+    placer = capacity.Placer(test_capacity.ALIASES)
     return exporter.Questions(
-        [k4200x2], capacity.Placer(test_capacity.ALIASES),
+        [k4200x2], lambda snap: placer,
         snapshot.ModelFilter(), lambda: {'gpu-1': 2})
 
 
