@@ -98,8 +98,12 @@ class Source:
 
     def take(self) -> snapshot.Snapshot:
         if self.database:
-            return celldb.take(self.cells, self.names(),
+            snap = celldb.take(self.cells, self.names(),
                                self.args.db_timeout)
+            if self.catalog is None:
+                return snap
+            return snapshot.with_provider_tags(
+                snap, requests.provider_tags(self.catalog))
         conn = self.command.app.client_manager.gpu
         with connect.errors():
             snap = placement.take(conn, placement.Kinds(self.catalog),

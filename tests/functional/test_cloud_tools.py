@@ -25,7 +25,6 @@ import json
 
 import fixtures
 from nova import context as nova_context
-from nova import objects
 from openstack import service_description
 
 from tests.functional import base
@@ -294,68 +293,3 @@ class TestFlavorSync(CloudToolsBase):
         self.assertIn('Already changed in nova: created gpu.k4200.x1.', err)
         self.assertIn('gpu.k4200.x1', self.flavors())
         self.assertNotIn('gpu.k4200.x8', self.flavors())
-
-
-def by_host(out):
-    return {(r['Host'], r['GPU']): r for r in json.loads(out)}
-
-
-class TestCapacity(CloudToolsBase):
-    PLACEMENT = True
-
-    def test_capacity_matches_the_devices_nova_claimed(self):
-        k4200, v100 = base.K4200, base.V100
-        self.start_gpu_host('gpu1', [(k4200, 0), (k4200, 0), (k4200, 1),
-                                     (k4200, 1)])
-        self.start_gpu_host('gpu2', [(v100, 0), (v100, 0), (k4200, 0)])
-        servers = [self.boot(self.gpu_flavor('k4200:2')),
-                   self.boot(self.gpu_flavor('v100:1'))]
-        claimed = {}
-        for server in servers:
-            for dev in objects.PciDeviceList.get_by_instance_uuid(
-                    self.ctxt, server['id']):
-                key = (server['OS-EXT-SRV-ATTR:host'], dev.product_id)
-                claimed[key] = claimed.get(key, 0) + 1
-
-        status, out, err = self.openstack('gpu', 'capacity', '-f', 'json',
-                                          '--catalog', self.catalog())
-        self.assertEqual((0, ''), (status, err))
-        hosts = by_host(out)
-        name = {K4200_ID: 'k4200', V100_ID: 'v100'}
-        self.assertEqual({(host, name[product]): n
-                          for (host, product), n in claimed.items()},
-                         {key: r['Used'] for key, r in hosts.items()
-                          if r['Used']})
-        self.assertEqual({('gpu1', 'k4200'): (4, 2, 2, 1),
-                          ('gpu2', 'k4200'): (1, 1, 1, 0),
-                          ('gpu2', 'v100'): (2, 1, 1, 0)},
-                         {key: (r['Total'], r['Free'], r['Largest'],
-                                r['Fit x2'])
-                          for key, r in hosts.items()})
-
-        status, out, _ = self.openstack('gpu', 'capacity', '--summary',
-                                        '-f', 'json', '--catalog',
-                                        self.catalog())
-        k4200_total = next(g for g in json.loads(out) if g['GPU'] == 'k4200')
-        self.assertEqual((3, 1), (k4200_total['Fit x1'],
-                                  k4200_total['Fit x2']))
-
-    def test_without_catalog_rows_are_resource_classes(self):
-        self.start_gpu_host('gpu1', [(base.K4200, 0), (base.K4200, 0)])
-        self.boot(self.gpu_flavor('k4200:1'))
-        status, out, _ = self.nova_gpu_ext('capacity', '-f', 'csv')
-        self.assertEqual(0, status)
-        self.assertEqual(
-            '"Host","GPU","Total","Used","Free","Largest","Fit x1",'
-            '"Fit x2","Fit x4","Fit x8"\n'
-            '"gpu1","CUSTOM_GPU_K4200",2,1,1,1,1,0,0,0\n', out)
-
-
-class TestCapacityWithoutPlacementInventory(CloudToolsBase):
-    PLACEMENT = False
-
-    def test_names_the_option_to_turn_on(self):
-        self.start_gpu_host('gpu1', [(base.K4200, 0)])
-        status, out, err = self.openstack('gpu', 'capacity', '-f', 'json')
-        self.assertEqual((1, []), (status, json.loads(out)))
-        self.assertIn('[pci] report_in_placement = True', err)

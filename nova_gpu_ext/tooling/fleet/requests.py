@@ -88,6 +88,23 @@ def catalog_aliases(gpu_catalog, placement: bool) -> dict[str, Alias]:
                        if line.option == option)
 
 
+def provider_tags(gpu_catalog) -> dict:
+    """Per model, the resource class and traits of its device providers.
+
+    What the catalog's placement-mode device specs give them: the class's
+    resource class for a model in a class, else the model's own.
+    """
+    tags = {}
+    for model in gpu_catalog.models:
+        classes = gpu_catalog.classes_of(model.name)
+        found = {'resource_class': (classes[0].resource_class if classes
+                                    else model.resource_class)}
+        if model.traits:
+            found['traits'] = ','.join(model.traits)
+        tags[models.ModelKey(model.vendor_id, model.product_id)] = found
+    return tags
+
+
 @dataclasses.dataclass(frozen=True)
 class GpuRequest:
     """A server's GPU request: its alias items and the flavor's policy."""

@@ -176,3 +176,20 @@ def _pool(item: ty.Mapping[str, ty.Any]) -> dict:
     pool = {k: v for k, v in item.items() if k != 'tags'}
     pool.update(item.get('tags') or {})
     return pool
+
+
+def with_provider_tags(snap: Snapshot,
+                       tags: ty.Mapping[models.ModelKey, ty.Mapping[str, str]]
+                       ) -> Snapshot:
+    """The snapshot with Placement's tags on its placement-mode pools.
+
+    nova leaves ``resource_class`` and ``traits`` out of the pools it
+    reports, though Placement matches requests by them; ``tags`` (from the
+    catalog that rendered the device specs) puts them back per model.
+    """
+    def tagged(pool):
+        extra = tags.get(models.model_of(pool)) if 'rp_uuid' in pool else None
+        return {**extra, **pool} if extra else pool
+    return dataclasses.replace(snap, hosts=tuple(
+        dataclasses.replace(h, pools=tuple(tagged(p) for p in h.pools))
+        for h in snap.hosts))

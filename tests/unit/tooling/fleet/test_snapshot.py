@@ -85,3 +85,21 @@ class TestDeviceCounts(test.NoDBTestCase):
         self.assertEqual({(k4200, 0, snapshot.FREE): 2,
                           (k4200, 0, snapshot.USED): 4,
                           (k4200, 0, snapshot.UNAVAILABLE): 6}, counts)
+
+
+class TestProviderTags(test.NoDBTestCase):
+
+    def test_placement_pools_get_the_catalogs_resource_class(self):
+        k4200 = models.ModelKey('10de', '11b4')
+        host = snapshot.HostGpus('h', 'c', {}, (
+            {'vendor_id': '10de', 'product_id': '11b4', 'count': 1,
+             'rp_uuid': 'rp1'},
+            {'vendor_id': '10de', 'product_id': '11b4', 'count': 1},
+            {'vendor_id': '8086', 'product_id': '1572', 'count': 1,
+             'rp_uuid': 'rp2'}))
+        tagged = snapshot.with_provider_tags(
+            snapshot.Snapshot((host,), 'test', 0.0),
+            {k4200: {'resource_class': 'CUSTOM_GPU_WS'}})
+        self.assertEqual(['CUSTOM_GPU_WS', None, None],
+                         [p.get('resource_class')
+                          for p in tagged.hosts[0].pools])
