@@ -34,10 +34,13 @@ DEFAULT_INTERVAL = 60.0
 
 
 def listen_address(text: str) -> tuple[str, int]:
-    """``ADDR:PORT`` (``[v6]:PORT`` for IPv6) as (address, port)."""
+    """``ADDR:PORT`` (``[v6]:PORT`` for IPv6) as (address, port).
+
+    Port 0 takes any free port; the startup line says which.
+    """
     host, sep, port = text.rpartition(':')
     host = host.strip('[]')
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
         raise exception.BadInput(
             f'--listen {text}: write ADDR:PORT, e.g. {DEFAULT_LISTEN}')
     return host, int(port)
@@ -66,7 +69,7 @@ class Exporter(base.Command):
         parser.add_argument(
             '--listen', default=DEFAULT_LISTEN, metavar='ADDR:PORT',
             help=f'where to serve /metrics (default {DEFAULT_LISTEN}, '
-                 'loopback only)')
+                 'loopback only; port 0: any free port, said at start)')
         parser.add_argument(
             '--interval', type=float, default=DEFAULT_INTERVAL,
             metavar='SECONDS',
@@ -101,13 +104,11 @@ class Exporter(base.Command):
             _stale_rows(source) if source.database else None)
         refresher = exporter.Refresher(source.take, questions)
         if parsed_args.once:
-            return self._once(refresher, source)
+            return self._once(refresher)
         return self._serve(refresher, source, address, parsed_args.interval)
 
-    def _once(self, refresher, source):
-        if not refresher.refresh():
-            raise exception.Unreachable(
-                f'no snapshot from {_where(source)}: {refresher.last_error}')
+    def _once(self, refresher):
+        refresher.load()
         self.write(_exporter_module().scrape_text(refresher))
         return exception.EXIT_OK
 

@@ -128,30 +128,32 @@ class Refresher:
         self.clock = clock
         self.reading: Reading | None = None
         self.errors = 0
-        self.last_error: Exception | None = None
         self._stop = threading.Event()
+
+    def load(self) -> None:
+        """Take one snapshot and serve it; its errors are raised."""
+        start = time.monotonic()
+        snap = self._take()
+        built = families(snap, self._questions)
+        self.reading = Reading(built, snap.taken_at,
+                               time.monotonic() - start)
+        LOG.info('snapshot of %d host(s) from %s in %.1f s',
+                 len(snap.hosts), snap.source, self.reading.duration)
 
     def refresh(self) -> bool:
         """Take one snapshot; False (and one more error) if it failed."""
-        start = time.monotonic()
         try:
-            snap = self._take()
-            built = families(snap, self._questions)
+            self.load()
         except exception.NovaGpuExtError as exc:
             return self._failed(exc, LOG.error)
         except Exception as exc:
             # A fault of ours: keep serving the last snapshot, with the
             # traceback in the log for a bug report.
             return self._failed(exc, LOG.exception)
-        self.reading = Reading(built, snap.taken_at,
-                               time.monotonic() - start)
-        LOG.info('snapshot of %d host(s) from %s in %.1f s',
-                 len(snap.hosts), snap.source, self.reading.duration)
         return True
 
     def _failed(self, exc: Exception, log: ty.Callable) -> bool:
         self.errors += 1
-        self.last_error = exc
         log('snapshot failed, serving the one of %s: %s', self._age_text(),
             exc)
         return False
