@@ -206,7 +206,8 @@ def from_instance(label: str, pci_requests, flavor) -> GpuRequest | None:
     if not items:
         return None
     extra_specs = _data(_data(flavor).get('cur')).get('extra_specs') or {}
-    return GpuRequest(label, tuple(items),
+    asked = ','.join(f'{name}:{count}' for name, count in items)
+    return GpuRequest(f'{label}: {asked}', tuple(items),
                       models.policy_from_extra_specs(extra_specs,
                                                      models.GpuPolicy()),
                       tuple(specs))
