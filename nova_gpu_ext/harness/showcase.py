@@ -227,9 +227,11 @@ def _numa_nodes() -> list:
     return sorted({numa for _, gpus in scenario.FLEET for _, numa in gpus})
 
 
-def _models(gpus) -> str:
+def _models(gpus, counted: bool = False) -> str:
+    """``2 x K4200``, ``K4200 + V100``; ``1 x K4200`` if ``counted``."""
     counts = collections.Counter(gpus)
-    return ' + '.join(f'{n} x {name}' for name, n in counts.items()) or '-'
+    return ' + '.join(f'{n} x {name}' if n > 1 or counted else name
+                      for name, n in counts.items()) or '-'
 
 
 def fleet_table() -> prettytable.PrettyTable:
@@ -237,7 +239,8 @@ def fleet_table() -> prettytable.PrettyTable:
     table = _table(['host'] + [f'NUMA {n}' for n in nodes])
     for host, gpus in scenario.FLEET:
         table.add_row([host] + [
-            _models(m.name for m, numa in gpus if numa == node)
+            _models((m.name for m, numa in gpus if numa == node),
+                    counted=True)
             for node in nodes])
     return table
 
@@ -301,13 +304,12 @@ def notes_text(runs: dict) -> str:
 
 SUMMARY_ROWS = (
     ('placed, GPUs working', lambda o: state(o) in ('ok', 'split', 'unfit')),
-    ('  of these, GPUs over two NUMA nodes',
+    ('  of these, on two NUMA nodes',
      lambda o: state(o) in ('split', 'unfit')),
-    ('    though the flavor asks gpu:numa=single',
-     lambda o: state(o) == 'unfit'),
-    ('placed with mixed GPU models (CUDA multi-GPU jobs fail)',
+    ('    against gpu:numa=single', lambda o: state(o) == 'unfit'),
+    ('placed, mixed GPU models (CUDA multi-GPU fails)',
      lambda o: state(o) == 'mixed'),
-    ('refused (no valid host; reasons above)', lambda o: o.refused),
+    ('refused, reason given', lambda o: o.refused),
 )
 
 
@@ -390,14 +392,15 @@ def title(options: Options) -> str:
     mode = 'placement' if options.placement else 'legacy'
     engine = ('in-process nova clouds' if options.engine == 'cloud'
               else "nova's scheduler objects")
-    return (f'One stream of servers, two schedulers ({engine}; {mode} PCI '
-            f'mode; nova_gpu_ext weigher policy {options.policy})')
+    return (f'nova in-tree and nova_gpu_ext scheduling one stream of '
+            f'servers ({engine}, {mode} PCI mode, nova_gpu_ext weigher '
+            f'policy {options.policy})')
 
 
 def report(runs: dict, options: Options, colour: bool = False) -> str:
     """The whole text the demo prints."""
     sections = (
-        [title(options)],
+        [_wrap(title(options), '')],
         ['Fleet: the GPUs of each host, per NUMA node',
          fleet_table().get_string()],
         ['Flavors', flavor_table().get_string()],
