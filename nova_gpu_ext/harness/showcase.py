@@ -33,6 +33,7 @@ import warnings
 import prettytable
 
 from nova_gpu_ext import exception
+from nova_gpu_ext.gpu import models
 from nova_gpu_ext.harness import runner
 from nova_gpu_ext.harness import scenario
 
@@ -48,7 +49,7 @@ RESET = '\033[0m'
 COLOURS = {'ok': '\033[32m', 'split': '\033[33m', 'unfit': '\033[31m',
            'mixed': '\033[1;31m', 'refused': '\033[35m', 'free': '\033[2m'}
 HTML_COLOURS = {'ok': '#c8ecc8', 'split': '#fbe3a6', 'unfit': '#f7b9a1',
-                'mixed': '#f08c8c', 'refused': '#e3c8ef', 'free': '#eeeeee'}
+                'mixed': '#f08c8c', 'free': '#eeeeee'}
 MARKS = {'ok': '', 'split': '~', 'unfit': '!', 'mixed': '!', 'free': ''}
 LEGEND = ('#N: the server holding the GPU; ! mixed models, or NUMA split '
           'against gpu:numa=single; ~ NUMA split; - free')
@@ -68,8 +69,9 @@ def label(ours: bool) -> str:
     return runner.Run(ours).label
 
 
-def run(options: Options, out=sys.stdout, err=sys.stderr) -> int:
+def run(options: Options, out=None, err=None) -> int:
     """Run the demo, print the report; BadInput for unusable options."""
+    out, err = out or sys.stdout, err or sys.stderr
     _check(options)
     progress = _progress(err) if options.engine == 'cloud' else None
     runs = outcomes(options, progress)
@@ -143,18 +145,17 @@ def outcomes(options: Options, progress=None) -> dict:
 
 def objects_run(ours: bool, policy: str) -> list:
     """The stream through nova's handlers on HostState objects only."""
-    # Importing nova's scheduler imports eventlet, which warns that it is
-    # deprecated: noise here.
-    warnings.filterwarnings('ignore', message=r'\s*Eventlet is deprecated')
-    from nova.scheduler.filters import pci_passthrough_filter
-    from nova.scheduler.weights import pci
+    with warnings.catch_warnings():
+        # nova's scheduler imports eventlet, which warns that it is
+        # deprecated: noise here.
+        warnings.filterwarnings('ignore', message=r'\s*Eventlet is deprecated')
+        from nova.scheduler.filters import pci_passthrough_filter
+        from nova.scheduler.weights import pci
 
-    from nova_gpu_ext import conf
-    from nova_gpu_ext.harness import refusal
-    from nova_gpu_ext.harness import sim
-    from nova_gpu_ext.scheduler.filters import gpu_passthrough
-    from nova_gpu_ext.scheduler import nova_objects
-    from nova_gpu_ext.scheduler.weights import gpu
+        from nova_gpu_ext import conf
+        from nova_gpu_ext.harness import sim
+        from nova_gpu_ext.scheduler.filters import gpu_passthrough
+        from nova_gpu_ext.scheduler.weights import gpu
 
     filters = [pci_passthrough_filter.PciPassthroughFilter]
     weighers = [pci.PCIWeigher]
@@ -175,23 +176,29 @@ def objects_run(ours: bool, policy: str) -> list:
                  (item.split(':') for item in items.split(',') if item)],
                 extra_specs)
             placed = scheduler.place(hosts, spec)
-            if placed.host is None:
-                policy_ = (nova_objects.gpu_policy(
-                    spec, nova_objects.default_policy()) if ours else None)
-                found.append(scenario.Outcome(flavor, None, reason=(
-                    refusal.explain(
-                        [(h.name, h.state.pci_stats.pools) for h in hosts],
-                        nova_objects.device_requests(spec), policy_, False,
-                        scenario.name_of))))
-                continue
-            slots = {id(p): i for i, p in enumerate(placed.host.pools)}
-            found.append(scenario.Outcome(flavor, placed.host.name, tuple(
-                scenario.Gpu(scenario.name_of(sim.models.model_of(p)),
-                             p['numa_node'], slots[id(p)])
-                for p in placed.taken)))
+            found.append(_objects_outcome(flavor, placed, hosts, spec, ours))
     finally:
         conf.CONF.clear_override('weigher_policy', 'nova_gpu_ext')
     return found
+
+
+def _objects_outcome(flavor, placed, hosts, spec,
+                     ours: bool) -> scenario.Outcome:
+    from nova_gpu_ext.harness import refusal
+    from nova_gpu_ext.scheduler import nova_objects
+
+    if placed.host is None:
+        policy = (nova_objects.gpu_policy(spec, nova_objects.default_policy())
+                  if ours else None)
+        return scenario.Outcome(flavor, None, reason=refusal.explain(
+            [(h.name, h.state.pci_stats.pools) for h in hosts],
+            nova_objects.device_requests(spec), policy, False,
+            scenario.name_of))
+    slots = {id(p): i for i, p in enumerate(placed.host.pools)}
+    return scenario.Outcome(flavor, placed.host.name, tuple(
+        scenario.Gpu(scenario.name_of(models.model_of(p)), p['numa_node'],
+                     slots[id(p)])
+        for p in placed.taken))
 
 
 def state(outcome: scenario.Outcome) -> str:
@@ -363,28 +370,39 @@ def _slots(runs: dict) -> dict:
     return held
 
 
-def picture_table(runs: dict, colour: bool = False) -> prettytable.PrettyTable:
+def _picture(runs: dict):
+    """``(host, scheduler, cells)`` per GPU host and scheduler.
+
+    A cell is one NUMA node: the ``(model, server number or None, state)``
+    of each of its slots, in slot order.
+    """
     nodes = _numa_nodes()
-    table = _table(['host', 'scheduler'] + [f'NUMA {n}' for n in nodes])
     held = _slots(runs)
-    names = list(runs)
     for host, gpus in scenario.FLEET:
         if not gpus:
             continue
-        for name in names:
-            cells = []
-            for node in nodes:
-                tokens = []
-                for slot, (model, numa) in enumerate(gpus):
-                    if numa != node:
-                        continue
-                    server, kind = held[name, host].get(slot, (None, 'free'))
-                    text = (f'{model.name} #{server}{MARKS[kind]}' if server
-                            else f'{model.name} -')
-                    tokens.append(_paint(text, kind, colour))
-                cells.append('  '.join(tokens))
-            table.add_row([host if name == names[0] else '', name] + cells,
-                          divider=name == names[-1])
+        for name in runs:
+            yield host, name, [
+                [(model.name, *held[name, host].get(slot, (None, 'free')))
+                 for slot, (model, numa) in enumerate(gpus) if numa == node]
+                for node in nodes]
+
+
+def _token(model: str, server: int | None, kind: str, colour: bool) -> str:
+    text = f'{model} #{server}{MARKS[kind]}' if server else f'{model} -'
+    return _paint(text, kind, colour)
+
+
+def picture_table(runs: dict, colour: bool = False) -> prettytable.PrettyTable:
+    table = _table(['host', 'scheduler'] +
+                   [f'NUMA {n}' for n in _numa_nodes()])
+    first, *_, last = runs
+    for host, name, cells in _picture(runs):
+        table.add_row(
+            [host if name == first else '', name] +
+            ['  '.join(_token(*slot, colour) for slot in cell)
+             for cell in cells],
+            divider=name == last)
     return table
 
 
@@ -463,26 +481,16 @@ def _html_slot(text: str, kind: str) -> str:
 
 
 def _html_picture(runs: dict) -> str:
-    nodes = _numa_nodes()
-    held = _slots(runs)
     rows = ['<table>', '<tr><th>host</th><th>scheduler</th>' + ''.join(
-        f'<th>NUMA {n}</th>' for n in nodes) + '</tr>']
-    for host, gpus in scenario.FLEET:
-        if not gpus:
-            continue
-        for name in runs:
-            cells = []
-            for node in nodes:
-                cells.append(''.join(
-                    _html_slot(f'{model.name} #{server}' if server
-                               else f'{model.name} free', kind)
-                    for slot, (model, numa) in enumerate(gpus)
-                    if numa == node
-                    for server, kind in [held[name, host].get(
-                        slot, (None, 'free'))]))
-            rows.append(f'<tr><td>{html.escape(host)}</td>'
-                        f'<td>{html.escape(name)}</td>' +
-                        ''.join(f'<td>{c}</td>' for c in cells) + '</tr>')
+        f'<th>NUMA {n}</th>' for n in _numa_nodes()) + '</tr>']
+    for host, name, cells in _picture(runs):
+        rows.append(
+            f'<tr><td>{html.escape(host)}</td><td>{html.escape(name)}</td>' +
+            ''.join('<td>' + ''.join(
+                _html_slot(f'{model} #{server}' if server
+                           else f'{model} free', kind)
+                for model, server, kind in cell) + '</td>'
+                for cell in cells) + '</tr>')
     rows.append('</table>')
     return '\n'.join(rows)
 
