@@ -47,6 +47,15 @@ def runs(*wanted: runner.Run) -> list:
     return [_done[r] for r in wanted]
 
 
+def twice(*pair: runner.Run) -> tuple:
+    """Two runs of each of ``pair``, the four in parallel if none is done."""
+    if all(r in _done for r in pair):
+        return runs(*pair), runner.run(pair)
+    found = runner.run(pair * 2)
+    _done.update(zip(pair, found))
+    return found[:len(pair)], found[len(pair):]
+
+
 def server(flavor: str) -> int:
     """The index of the first server of a flavor in the stream."""
     return [name for name, _, _ in scenario.STREAM].index(flavor)
@@ -95,8 +104,8 @@ class TestDemoStream(testtools.TestCase):
     def test_same_outcomes_run_after_run_in_placement_mode(self):
         # Placement mode: the scheduler's host order and placement's
         # candidate order both come from sets.
-        pair = [IN_TREE_PLACEMENT, OURS_PLACEMENT]
-        self.assertEqual(runs(*pair), runner.run(pair))
+        first, second = twice(IN_TREE_PLACEMENT, OURS_PLACEMENT)
+        self.assertEqual(first, second)
 
     def test_the_documented_examples_are_the_real_output(self):
         labels = (IN_TREE.label, OURS.label)
