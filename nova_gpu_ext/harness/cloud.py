@@ -33,6 +33,7 @@ import fixtures
 from nova import context
 from nova import objects
 from nova.pci import request as pci_request
+from nova.pci import stats
 from nova.tests.fixtures import libvirt as fakelibvirt
 from nova.tests.functional.libvirt import base
 
@@ -40,7 +41,9 @@ from nova.tests.functional.libvirt import base
 # the filter.
 from nova_gpu_ext import conf  # noqa: F401
 from nova_gpu_ext.gpu import models
+from nova_gpu_ext.harness import refusal
 from nova_gpu_ext.harness import scenario
+from nova_gpu_ext.scheduler import nova_objects
 
 
 def class_resource_class(alias: str) -> str:
@@ -177,11 +180,25 @@ class GpuCloudTestBase(base.ServersTestBase):
 class _StreamRun(GpuCloudTestBase):
     """Boot the scenario's stream; the outcomes go to ``cls.outcomes``.
 
-    nova's TestCase deletes instance attributes after a test, hence the
-    class attribute.
+    ``POLICY`` is ``[nova_gpu_ext] weigher_policy``; ``report`` (if set)
+    gets each outcome as soon as the server settles. nova's TestCase
+    deletes instance attributes after a test, hence the class attribute.
     """
 
+    POLICY = 'pack'
+    report = None
     outcomes = None
+
+    def setUp(self):
+        # Set like the other nova.conf options of the cloud: an override
+        # of the global CONF made before the test does not survive nova's
+        # config fixture.
+        self.flags(weigher_policy=self.POLICY, group='nova_gpu_ext')
+        # The weighers' best host is taken, never one at random among
+        # the best (nova's defaults, pinned for the demo's reproducibility).
+        self.flags(host_subset_size=1, shuffle_best_same_weighed_hosts=False,
+                   group='filter_scheduler')
+        super().setUp()
 
     def test_stream(self):
         # Servers refused by the scheduler count against the quota too.
@@ -197,11 +214,61 @@ class _StreamRun(GpuCloudTestBase):
             server = self._settle(self.api.post_server({
                 'server': self._build_server(flavor_id=flavors[name],
                                              networks='none')}))
-            host, gpus = self.claimed(server)
-            outcomes.append(scenario.Outcome(
-                name, host if server['status'] == 'ACTIVE' else None,
-                tuple(gpus)))
+            outcome = self._result(name, server)
+            if self.report:
+                self.report(outcome)
+            outcomes.append(outcome)
         type(self).outcomes = outcomes
+
+    def _result(self, flavor, server):
+        if server['status'] != 'ACTIVE':
+            return scenario.Outcome(flavor, None,
+                                    reason=self._why_refused(flavor))
+        devices = objects.PciDeviceList.get_by_instance_uuid(
+            self.ctxt, server['id'])
+        gpus = sorted((scenario.Gpu(
+            scenario.name_of(models.ModelKey(d.vendor_id, d.product_id)),
+            d.numa_node, _slot(d.address)) for d in devices),
+            key=lambda gpu: gpu.slot)
+        return scenario.Outcome(flavor, server['OS-EXT-SRV-ATTR:host'],
+                                tuple(gpus))
+
+    def _why_refused(self, name):
+        """Why no host passed, from the pools the scheduler reads now."""
+        items, extra_specs = scenario.FLAVORS[name]
+        extra_specs = dict(extra_specs)
+        if items:
+            extra_specs['pci_passthrough:alias'] = items
+        flavor = objects.Flavor(extra_specs=extra_specs)
+        spec = objects.RequestSpec(
+            flavor=flavor,
+            pci_requests=pci_request.get_pci_requests_from_flavor(flavor))
+        policy = (nova_objects.gpu_policy(spec, nova_objects.default_policy())
+                  if self.OURS else None)
+        return refusal.explain(self._host_pools(),
+                               nova_objects.device_requests(spec),
+                               policy, self.PLACEMENT, scenario.name_of)
+
+    def _host_pools(self):
+        """``(host, pools)`` in fleet order, as the scheduler reads them."""
+        order = [name for name, _ in scenario.FLEET]
+        nodes = sorted(objects.ComputeNodeList.get_all(self.ctxt),
+                       key=lambda node: order.index(node.host))
+        return [(node.host, [self._provided(pool) for pool in
+                             stats.PciDeviceStats(
+                                 None, stats=node.pci_device_pools).pools])
+                for node in nodes]
+
+    def _provided(self, pool):
+        """The pool with the resource class of its provider in placement.
+
+        The scheduler's pools do not carry it; placement matches request
+        groups to providers by it.
+        """
+        if 'rp_uuid' not in pool:
+            return pool
+        [rc] = self._get_provider_inventory(pool['rp_uuid'])
+        return dict(pool, resource_class=rc)
 
     def _settle(self, server):
         """Wait until the server is ACTIVE or ERROR (scheduling refused)."""
@@ -213,16 +280,22 @@ class _StreamRun(GpuCloudTestBase):
         self.fail(f'server {server["id"]} still {server["status"]}')
 
 
-class DemoError(RuntimeError):
-    """The in-process cloud failed; the message holds nova's traceback."""
+def _slot(address: str) -> int:
+    """The slot ``start_gpu_host`` gave a device, from its PCI address."""
+    return int(address.split(':')[2].split('.')[0], 16)
 
 
-def run_stream(ours: bool, placement: bool = False) -> list:
-    """Boot the scenario's stream in a fresh cloud; return its outcomes."""
-    run = type('StreamRun', (_StreamRun,), {'OURS': ours,
-                                            'PLACEMENT': placement})
+def run_stream(ours: bool, placement: bool = False, policy: str = 'pack',
+               report=None) -> list:
+    """Boot the scenario's stream in a fresh cloud; return its outcomes.
+
+    Raises RuntimeError with nova's traceback if the cloud fails.
+    """
+    run = type('StreamRun', (_StreamRun,), {
+        'OURS': ours, 'PLACEMENT': placement, 'POLICY': policy,
+        'report': staticmethod(report) if report else None})
     result = unittest.TestResult()
     run('test_stream').run(result)
     for _, text in result.errors + result.failures:
-        raise DemoError(text)
+        raise RuntimeError(text)
     return run.outcomes

@@ -64,17 +64,16 @@ SINGLE = {'gpu:numa': 'single'}
 # (flavor name, pci_passthrough:alias, other extra specs)
 STREAM = (
     ('gpu.x2', 'gpu:2', {}),
-    ('gpu.x1', 'gpu:1', {}),
     ('v100.x1', 'v100:1', {}),
     ('gpu.x1', 'gpu:1', {}),
     ('gpu.x4', 'gpu:4', {}),
+    ('gpu.x2.numa', 'gpu:2', SINGLE),
     ('a100.x1', 'a100:1', {}),
     ('a100.x2.numa', 'a100:2', SINGLE),
     ('cpu.small', '', {}),
-    ('gpu.x2', 'gpu:2', {}),
-    ('k4200.x2.numa', 'k4200:2', SINGLE),
-    ('gpu.x2', 'gpu:2', {}),
 )
+
+FLAVORS = {name: (items, extra_specs) for name, items, extra_specs in STREAM}
 
 
 def name_of(model_key: models.ModelKey) -> str:
@@ -83,47 +82,46 @@ def name_of(model_key: models.ModelKey) -> str:
 
 
 @dataclasses.dataclass(frozen=True)
+class Gpu:
+    """One GPU a server got: its model, NUMA node and slot on the host.
+
+    ``slot`` is the GPU's index in the host's ``FLEET`` entry, which is
+    its PCI address order.
+    """
+
+    model: str
+    numa: int | None
+    slot: int
+
+
+@dataclasses.dataclass(frozen=True)
 class Outcome:
-    """Where one server of the stream landed and what it got."""
+    """Where one server of the stream landed and what it got.
+
+    ``reason`` says why a refused server found no host.
+    """
 
     flavor: str
     host: str | None
-    gpus: tuple[tuple[str, int | None], ...]  # (model name, NUMA node)
+    gpus: tuple[Gpu, ...] = ()
+    reason: str | None = None
+
+    @property
+    def refused(self) -> bool:
+        return self.host is None
 
     @property
     def mixed(self) -> bool:
-        return len({m for m, _ in self.gpus}) > 1
+        return len({g.model for g in self.gpus}) > 1
 
     @property
     def split(self) -> bool:
-        return len({n for _, n in self.gpus}) > 1
+        return len({g.numa for g in self.gpus}) > 1
 
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
 
-def table(runs: dict) -> str:
-    """Side-by-side text of ``{scheduler label: [Outcome, ...]}``."""
-    header = ('#', 'flavor', 'scheduler', 'host', 'GPUs', 'NUMA', 'note')
-    rows = []
-    for label, outcomes in runs.items():
-        for i, o in enumerate(outcomes, 1):
-            notes = [text for flag, text in (
-                (o.mixed, 'MIXED MODELS'), (o.split, 'split NUMA'),
-                (o.host is None, 'refused')) if flag]
-            rows.append((i, (str(i), o.flavor, label,
-                             o.host or 'NO VALID HOST',
-                             ' + '.join(m for m, _ in o.gpus) or '-',
-                             ','.join(sorted({str(n) for _, n in o.gpus}))
-                             or '-', ', '.join(notes))))
-    lines = [row for _, row in sorted(rows, key=lambda r: r[0])]
-    widths = [max(len(row[c]) for row in [header] + lines)
-              for c in range(len(header))]
-    out = ['  '.join(v.ljust(w) for v, w in zip(row, widths)).rstrip()
-           for row in [header] + lines]
-    out.append('')
-    for label, outcomes in runs.items():
-        out.append(
-            f'{label:13} mixed-model servers: '
-            f'{sum(o.mixed for o in outcomes)}  NUMA-split: '
-            f'{sum(o.split for o in outcomes)}  refused: '
-            f'{sum(o.host is None for o in outcomes)}  GPUs placed: '
-            f'{sum(len(o.gpus) for o in outcomes)}')
-    return '\n'.join(out)
+    @classmethod
+    def from_json(cls, data: dict) -> 'Outcome':
+        return cls(data['flavor'], data['host'],
+                   tuple(Gpu(**g) for g in data['gpus']), data['reason'])

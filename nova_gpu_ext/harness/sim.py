@@ -30,7 +30,6 @@ host, like placement's ``max_allocation_candidates``.
 
 import collections
 import dataclasses
-import itertools
 import typing as ty
 
 from nova import objects
@@ -42,6 +41,7 @@ from oslo_utils import uuidutils
 
 from nova_gpu_ext.gpu import claims
 from nova_gpu_ext.gpu import models
+from nova_gpu_ext.harness import candidates
 
 objects.register_all()
 
@@ -121,12 +121,13 @@ class Host:
         requests = _field(_field(spec, 'pci_requests'), 'requests') or []
         if not self.placement or not requests:
             return [{'allocations': {}, 'mappings': root}]
-        free = [p for p in self.pools if p['count']]
+        wanted = [claims.DeviceRequest(r.count, tuple(r.spec), r.request_id)
+                  for r in requests]
         return [{'allocations': {rp: {'resources': {RESOURCE_CLASS: 1}}
                                  for [rp] in groups.values()},
                  'mappings': {**root, **groups}}
-                for groups in itertools.islice(
-                    _group_choices(requests, free), self.candidate_limit)]
+                for groups in candidates.mappings(wanted, self.pools,
+                                                  self.candidate_limit)]
 
     def claim(self, requests) -> list:
         """Consume with nova's code; return the pools taken, one per GPU."""
@@ -157,36 +158,6 @@ def _field(obj, name):
     if obj is None or not obj.obj_attr_is_set(name):
         return None
     return getattr(obj, name)
-
-
-def provides(pool: dict, spec: ty.Mapping[str, ty.Any]) -> bool:
-    """Whether placement would give this provider to a request group."""
-    rc = spec.get('resource_class')
-    traits = set(filter(None, str(spec.get('traits') or '').split(',')))
-    return (claims.spec_matches(pool, spec) and
-            (rc is None or rc == pool.get('resource_class')) and
-            traits <= set(str(pool.get('traits') or '').split(',')))
-
-
-def _group_choices(requests, free: list, used: frozenset = frozenset()):
-    """Every way to give each request group its own free provider.
-
-    One group per requested device; choices that differ only in which
-    group of a request gets which provider are one allocation, so a
-    request takes combinations, not permutations, of providers.
-    """
-    if not requests:
-        yield {}
-        return
-    request, rest = requests[0], requests[1:]
-    matching = [p for p in free if p['rp_uuid'] not in used and
-                any(provides(p, s) for s in request.spec)]
-    for combo in itertools.combinations(matching, request.count):
-        groups = {f'{request.request_id}-{i}': [p['rp_uuid']]
-                  for i, p in enumerate(combo)}
-        taken = used | {p['rp_uuid'] for p in combo}
-        for others in _group_choices(rest, free, taken):
-            yield {**groups, **others}
 
 
 @dataclasses.dataclass

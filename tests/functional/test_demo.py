@@ -10,29 +10,123 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""The demo's in-process cloud shows the contrast it is there to show."""
+"""The demo's in-process clouds show the contrast they are there to show.
+
+Each run boots the whole stream in a child process (about 10 s of CPU),
+the runs a test asks for in parallel; a run is done once per test worker
+and shared by its tests.
+"""
+
+import os
+import re
+import textwrap
 
 import testtools
 
-from nova_gpu_ext.harness import cloud
+from nova_gpu_ext import exception
+from nova_gpu_ext.harness import runner
 from nova_gpu_ext.harness import scenario
+from nova_gpu_ext.harness import showcase
+
+IN_TREE = runner.Run(ours=False)
+OURS = runner.Run(ours=True)
+SPREAD = runner.Run(ours=True, policy='spread')
+IN_TREE_PLACEMENT = runner.Run(ours=False, placement=True)
+OURS_PLACEMENT = runner.Run(ours=True, placement=True)
+DOC = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, 'doc',
+                   'source', 'cli', 'demo.rst')
+
+_done = {}
+
+
+def runs(*wanted: runner.Run) -> list:
+    """The outcomes of each run, booting those not done yet."""
+    missing = [r for r in wanted if r not in _done]
+    if missing:
+        _done.update(zip(missing, runner.run(missing)))
+    return [_done[r] for r in wanted]
+
+
+def twice(*pair: runner.Run) -> tuple:
+    """Two runs of each of ``pair``, the four in parallel if none is done."""
+    if all(r in _done for r in pair):
+        return runs(*pair), runner.run(pair)
+    found = runner.run(pair * 2)
+    _done.update(zip(pair, found))
+    return found[:len(pair)], found[len(pair):]
+
+
+def server(flavor: str) -> int:
+    """The index of the first server of a flavor in the stream."""
+    return [name for name, _, _ in scenario.STREAM].index(flavor)
+
+
+def documented_examples() -> list:
+    """The literal blocks of doc/source/cli/demo.rst, as printed."""
+    with open(DOC, encoding='utf-8') as f:
+        blocks = re.findall(r'\n::\n\n((?:    .*\n|\n)+)', f.read())
+    return [textwrap.dedent(block).strip('\n') + '\n' for block in blocks]
 
 
 class TestDemoStream(testtools.TestCase):
 
-    def test_nova_mixes_and_splits_nova_gpu_ext_does_not(self):
-        in_tree = cloud.run_stream(ours=False)
-        ours = cloud.run_stream(ours=True)
+    def test_nova_mixes_fragments_and_splits_nova_gpu_ext_does_not(self):
+        in_tree, ours = runs(IN_TREE, OURS)
         self.assertEqual(len(scenario.STREAM), len(ours))
-        self.assertGreater(sum(o.mixed for o in in_tree), 0)
-        self.assertEqual(0, sum(o.mixed for o in ours))
-        # The 4-GPU server fits only where small requests did not
-        # fragment the hosts.
-        x4 = [i for i, (name, _, _) in enumerate(scenario.STREAM)
-              if name == 'gpu.x4']
-        self.assertIsNone(in_tree[x4[0]].host)
-        self.assertIsNotNone(ours[x4[0]].host)
-        table = scenario.table({'nova in-tree': in_tree,
-                                'nova_gpu_ext': ours})
-        self.assertIn('MIXED MODELS', table)
-        self.assertIn('nova_gpu_ext  mixed-model servers: 0', table)
+        self.assertEqual(['mixed'], [showcase.state(o) for o in in_tree
+                                     if o.mixed])
+        self.assertEqual([], [o for o in ours if o.mixed or o.refused])
+        # Small servers spread over the 4-GPU hosts leave no host with
+        # four free, and the refusal says so; packed by model, one host
+        # stays whole.
+        self.assertEqual(
+            'no host has 4 free GPUs (K4200 or V100), though 6 are free in '
+            'all: gpu-k4200 has 3 K4200; gpu-v100 has 3 V100',
+            in_tree[server('gpu.x4')].reason)
+        self.assertIsNotNone(ours[server('gpu.x4')].host)
+        numa = server('gpu.x2.numa')
+        self.assertEqual('unfit', showcase.state(in_tree[numa]))
+        self.assertEqual('ok', showcase.state(ours[numa]))
+
+    def test_spread_changes_where_nova_gpu_ext_puts_servers(self):
+        pack, spread = runs(OURS, SPREAD)
+        # Pack fills the mixed host's V100; spread takes one on the host
+        # with the most V100 left, and the 4-GPU server then finds no
+        # host, for a reason given.
+        second = server('v100.x1')
+        self.assertEqual('gpu-mixed', pack[second].host)
+        self.assertEqual('gpu-v100', spread[second].host)
+        x4 = spread[server('gpu.x4')]
+        self.assertIsNone(x4.host)
+        self.assertRegex(x4.reason, r'^no host can give 4 GPUs \(K4200 or '
+                         r'V100\) of one model, though \d+ are free in all: ')
+
+    def test_same_outcomes_run_after_run_in_placement_mode(self):
+        # Placement mode: the scheduler's host order and placement's
+        # candidate order both come from sets.
+        first, second = twice(IN_TREE_PLACEMENT, OURS_PLACEMENT)
+        self.assertEqual(first, second)
+
+    def test_the_documented_examples_are_the_real_output(self):
+        labels = (IN_TREE.label, OURS.label)
+        legacy = dict(zip(labels, runs(IN_TREE, OURS)))
+        placement = dict(zip(labels, runs(IN_TREE_PLACEMENT,
+                                          OURS_PLACEMENT)))
+        example, excerpt = documented_examples()
+        self.assertEqual(example, showcase.report(legacy, showcase.Options()))
+        text = showcase.report(placement, showcase.Options(placement=True))
+        self.assertEqual(excerpt, text[text.index('Where each server'):])
+
+
+class TestFailures(testtools.TestCase):
+
+    def test_a_failed_cloud_says_what_nova_said(self):
+        bad = runner.Run(ours=True, policy='sideways')
+        exc = self.assertRaises(runner.CloudFailed, runner.run, [bad])
+        self.assertIn('nova_gpu_ext failed', str(exc))
+        self.assertIn('sideways', str(exc))
+
+    def test_a_cloud_that_does_not_finish_in_time_is_stopped(self):
+        exc = self.assertRaises(exception.Unreachable, runner.run,
+                                [OURS], timeout=0.5)
+        self.assertIn('within 0.5 s', str(exc))

@@ -1,0 +1,198 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Why a server got no host, in the words of the filter's own reasoning.
+
+nova answers a refused boot with "No valid host was found". The demo
+says why: it runs the core code GpuPassthroughFilter runs
+(``decision.decide`` over nova's device walk, ``claims.walk``) on every
+host's pools as they were when the server was refused. nova's in-tree
+``PciPassthroughFilter`` checks the same walk with no GPU policy (any
+models, any NUMA nodes), which is ``IN_TREE`` here. In placement mode the
+hosts' allocation candidates are the ones placement would return
+(:mod:`nova_gpu_ext.harness.candidates`).
+"""
+
+import collections
+import dataclasses
+import typing as ty
+
+from nova_gpu_ext.gpu import claims
+from nova_gpu_ext.gpu import decision
+from nova_gpu_ext.gpu import models
+from nova_gpu_ext.harness import candidates
+
+# What nova's PciPassthroughFilter asks of a host's devices: enough of them.
+IN_TREE = models.GpuPolicy(same_model=False, numa=models.NumaMode.ANY)
+
+NameOf = ty.Callable[[models.ModelKey], str]
+
+
+@dataclasses.dataclass(frozen=True)
+class HostFacts:
+    """One host's answer to the request the server was refused for.
+
+    ``request`` is the index of the request the host cannot serve,
+    ``free`` its matching free devices per (model, NUMA node) and
+    ``takes`` what nova's claim would give it (empty if too few are
+    free).
+    """
+
+    host: str
+    passes: bool
+    request: int
+    free: ty.Mapping[tuple[models.ModelKey, int | None], int]
+    takes: tuple[claims.Take, ...]
+
+
+def _matching(pools, request: claims.DeviceRequest) -> list:
+    return [p for p in pools
+            if any(candidates.provides(p, s) for s in request.specs)]
+
+
+def _free(pools, request) -> collections.Counter:
+    free = collections.Counter()
+    for pool in _matching(pools, request):
+        free[models.model_of(pool), pool.get('numa_node')] += int(
+            pool.get('count') or 0)
+    return +free
+
+
+def _unfit(request, takes, policy) -> bool:
+    return request.is_gpu and (
+        (policy.same_model and len({t.model for t in takes}) > 1) or
+        (policy.numa is models.NumaMode.SINGLE and
+         len({t.numa_node for t in takes}) > 1))
+
+
+def _closest(requests, walks, policy) -> tuple[int, tuple]:
+    """The failing request and its devices in the best walk there is.
+
+    A walk that keeps one model (and so only splits NUMA nodes) is closer
+    to a fit than one that mixes models.
+    """
+    found = []
+    for walk in walks:
+        if not walk.ok:
+            found.append((2, walk.failed, ()))
+            continue
+        for index, (request, takes) in enumerate(zip(requests, walk.takes)):
+            if _unfit(request, takes, policy):
+                mixed = len({t.model for t in takes}) > 1
+                found.append((int(mixed), index, takes))
+                break
+    if not found:
+        return 0, ()
+    _, index, takes = min(found, key=lambda f: f[0])
+    return index, takes
+
+
+def host_facts(host: str, pools: ty.Sequence[claims.Pool],
+               requests: ty.Sequence[claims.DeviceRequest],
+               policy: models.GpuPolicy,
+               placement: bool) -> HostFacts:
+    """What the filter decides for one host and why, as plain facts."""
+    mappings = (candidates.mappings(requests, pools) if placement
+                else [decision.LEGACY_MAPPING])
+    verdict = decision.decide(pools, requests, policy, mappings)
+    walks = [claims.walk(pools, requests, m) for m in mappings]
+    index, takes = _closest(requests, walks, policy)
+    if not mappings:
+        index = next((i for i, r in enumerate(requests)
+                      if sum(_free(pools, r).values()) < r.count), 0)
+    return HostFacts(host, verdict.passes, index,
+                     _free(pools, requests[index]), tuple(takes))
+
+
+def _models(hosts, request) -> list:
+    seen = []
+    for _, pools in hosts:
+        for pool in _matching(pools, request):
+            if models.model_of(pool) not in seen:
+                seen.append(models.model_of(pool))
+    return seen
+
+
+def _headline(request, wanted, policy, name_of) -> str:
+    names = [name_of(m) for m in wanted]
+    if len(names) == 1:
+        noun = names[0]
+    else:
+        noun = f'GPUs ({" or ".join(names)})'
+    qualities = []
+    if policy.same_model and len(names) > 1:
+        qualities.append(' of one model')
+    if policy.numa is models.NumaMode.SINGLE:
+        qualities.append(' on one NUMA node')
+    if not qualities:
+        return f'no host has {request.count} free {noun}'
+    return f'no host can give {request.count} {noun}{"".join(qualities)}'
+
+
+def _count(free, by_numa: bool, name_of) -> str:
+    by_model = collections.defaultdict(list)
+    for (model, numa), n in free.items():
+        by_model[model].append((numa, n))
+    parts = []
+    for model, counts in by_model.items():
+        total = sum(n for _, n in counts)
+        text = f'{total} {name_of(model)}'
+        if by_numa:
+            text += ' (' + ', '.join(f'{n} on NUMA {numa}'
+                                     for numa, n in sorted(counts)) + ')'
+        parts.append(text)
+    return ' + '.join(parts)
+
+
+def _detail(facts: HostFacts, policy, name_of) -> str:
+    if not facts.takes:
+        by_numa = policy.numa is models.NumaMode.SINGLE
+        return f'{facts.host} has {_count(facts.free, by_numa, name_of)}'
+    given = collections.Counter()
+    for take in facts.takes:
+        given[take.model] += take.count
+    devices = ' + '.join(f'{n} {name_of(m)}' for m, n in given.items())
+    if len(given) > 1:
+        return f'{facts.host} would give {devices}'
+    nodes = ' + '.join(str(n) for n in sorted(
+        {t.numa_node for t in facts.takes}, key=str))
+    return f'{facts.host} would give {devices} over NUMA {nodes}'
+
+
+def explain(hosts: ty.Sequence[tuple[str, ty.Sequence[claims.Pool]]],
+            requests: ty.Sequence[claims.DeviceRequest],
+            policy: models.GpuPolicy | None, placement: bool,
+            name_of: NameOf = str) -> str:
+    """One sentence: why no host of ``hosts`` (name, pools) was found.
+
+    ``policy`` None stands for nova's in-tree scheduling.
+    """
+    policy = policy or IN_TREE
+    if not any(r.is_gpu for r in requests):
+        return 'refused, though it asks for no GPU'
+    facts = [host_facts(name, pools, requests, policy, placement)
+             for name, pools in hosts]
+    passing = [f.host for f in facts if f.passes]
+    if passing:
+        return (f'refused by another check: {", ".join(passing)} '
+                f'had the GPUs')
+    index = min(f.request for f in facts)
+    request = requests[index]
+    facts = [f for f in facts if f.request == index and f.free]
+    headline = _headline(request, _models(hosts, request), policy, name_of)
+    if not facts:
+        return f'{headline}: all are in use'
+    total = sum(sum(f.free.values()) for f in facts)
+    if total >= request.count:
+        headline += f', though {total} are free in all'
+    return f'{headline}: ' + '; '.join(
+        _detail(f, policy, name_of) for f in facts)
