@@ -80,6 +80,8 @@ class TestLayout(testtools.TestCase):
     def test_tooling_loads_no_harness(self):
         tooling = [f'nova_gpu_ext.tooling.{name}' for name in (
             'catalog', 'catalog_file', 'render', 'releases', 'lint', 'sysfs',
-            'hostcheck', 'discovery', 'flavors', 'capacity')]
+            'hostcheck', 'discovery', 'flavors', 'database', 'fleet.celldb',
+            'fleet.capacity', 'fleet.explain', 'fleet.whatif',
+            'fleet.exporter', 'fleet.placement')]
         loaded = loaded_after_importing(*tooling)
         self.assertEqual([], within(loaded, ('nova_gpu_ext.harness',)))
