@@ -53,7 +53,7 @@ class CatalogError(exception.BadInput):
         self.value = value
         self.reason = reason
         super().__init__(
-            f'[{section}] {option} = {_show(value)}: {reason}')
+            escaped(f'[{section}] {option} = {_show(value)}: {reason}'))
 
     def located(self, where: str) -> 'CatalogError':
         """The same error, its message starting with ``where`` (file, line).
@@ -63,8 +63,17 @@ class CatalogError(exception.BadInput):
         """
         error = CatalogError(self.section, self.option, self.value,
                              self.reason)
-        error.args = (f'{where}: {self.args[0]}',)
+        error.args = (f'{escaped(where)}: {self.args[0]}',)
         return error
+
+
+def escaped(text: str) -> str:
+    """``text`` on one line: characters that are not printable escaped.
+
+    A value read from a file (a continuation line, a tab) then shows as
+    ``\\n`` or ``\\t`` in the one-line error.
+    """
+    return ''.join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _show(value: ty.Any) -> str:

@@ -48,7 +48,8 @@ class CatalogFileError(catalog.CatalogError):
     def __init__(self, path: str, reason: str):
         catalog.CatalogError.__init__(self, GROUP_NAME, '', path, reason)
         self.section = self.option = None
-        self.args = (f'{path}: {reason}' if path else reason,)
+        self.args = (catalog.escaped(f'{path}: {reason}' if path
+                                     else reason),)
 
 
 def load_catalog(config_files: list[str]) -> catalog.Catalog:

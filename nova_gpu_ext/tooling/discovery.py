@@ -67,7 +67,7 @@ def found_models(facts: sysfs.HostFacts) -> tuple[FoundModel, ...]:
         names.add(name)
         companions = sorted({f.ids for g in gpus
                              for f in hostcheck.card_functions(facts, g)
-                             if f != g})
+                             if f.ids != g.ids})
         models.append(FoundModel(name, tuple(gpus), tuple(companions)))
     return tuple(models)
 

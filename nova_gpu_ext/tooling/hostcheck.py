@@ -402,7 +402,7 @@ def companion_check(facts: sysfs.HostFacts, model: catalog.GpuModel,
                     gpus: ty.Sequence[sysfs.PciFunction]) -> Check:
     """Companions as declared, so generated vfio-pci ids bind them all."""
     found = {f.ids for g in gpus for f in card_functions(facts, g)
-             if f != g}
+             if f.ids != model.ids}
     declared = set(model.companions)
     count = f'{section} ({model.ids}): {len(gpus)} on this host'
     if found - declared:

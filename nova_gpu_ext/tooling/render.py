@@ -292,22 +292,27 @@ def host_files(gpu_catalog: catalog.Catalog, iommu: str) -> list[Block]:
 
 
 def format_nova_conf(lines: ty.Sequence[Line], header: str) -> str:
-    """INI text: one block per section, in first-use order."""
+    """INI text: one block per section, in first-use order.
+
+    Comments are kept on their line (a multi-line description shows its
+    line breaks as ``\\n``), so no catalog text can add an option or a
+    section to the nova.conf it is pasted into.
+    """
     sections = list(dict.fromkeys(line.section for line in lines))
-    out = [f'# {header}']
+    out = [f'# {catalog.escaped(header)}']
     for section in sections:
         out += ['', f'[{section}]']
         for line in lines:
             if line.section != section:
                 continue
             if line.comment:
-                out.append(f'# {line.comment}')
+                out.append(f'# {catalog.escaped(line.comment)}')
             out.append(f'{line.option} = {line.value}')
     return '\n'.join(out) + '\n'
 
 
 def format_host_files(blocks: ty.Sequence[Block], header: str) -> str:
-    out = [f'# {header}']
+    out = [f'# {catalog.escaped(header)}']
     for block in blocks:
         out += ['', f'# {block.title}', *block.lines]
     return '\n'.join(out) + '\n'

@@ -78,6 +78,14 @@ class TestDiscovery(testtools.TestCase):
             [(m.name, m.ids, m.device_type, m.companions)
              for m in loaded.models])
 
+    def test_two_gpus_of_one_card_are_not_each_others_companions(self):
+        for fn in '01':
+            self.tree.add_function(f'0000:03:00.{fn}', '10de', '11b4',
+                                   sysfs_tree.VGA, driver='vfio-pci',
+                                   group=13)
+        facts, [model] = self.models()
+        self.assertEqual((2, ()), (len(model.gpus), model.companions))
+
     def test_ini_without_gpu_says_so_and_declares_nothing(self):
         text = discovery.render_ini(*self.models())
         self.assertIn('no GPU', text)

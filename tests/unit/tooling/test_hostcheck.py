@@ -256,6 +256,15 @@ class TestCatalogComparison(HostCheckTestCase):
         self.assertEqual('set companions = 10de:10f7, 10de:1ad6, 10de:1ad7 '
                          'in [gpu:rtx2080ti]', check.remedy)
 
+    def test_second_gpu_of_one_card_is_not_a_missing_companion(self):
+        for fn in '01':
+            self.tree.add_function(f'0000:03:00.{fn}', '10de', '11b4',
+                                   sysfs_tree.VGA, driver='vfio-pci',
+                                   group=13)
+        check = self.find(self.checks(catalog.Catalog(models=(
+            model('k4200', '10de', '11b4'),))), 'catalog', '[gpu:k4200]')
+        self.assertEqual(OK, check.status, check.message)
+
     def test_gpu_outside_the_catalog_is_a_warning_and_not_checked(self):
         sysfs_tree.k4200(self.tree, audio_driver='snd_hda_intel')
         sysfs_tree.a100(self.tree)
