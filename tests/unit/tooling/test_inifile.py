@@ -23,32 +23,14 @@ from nova_gpu_ext.tooling import inifile
 from tests.unit.tooling import unreadable
 
 
-def _write(path, data):
-    with open(path, 'wb') as out:
-        out.write(data)
-
-
 class TestUnusableFiles(testscenarios.WithScenarios, testtools.TestCase):
     """Given a path that is no INI text, read raises IniFileError."""
 
-    scenarios = [
-        ('directory', {'make': os.mkdir, 'says': 'Is a directory'}),
-        ('missing', {'make': lambda path: None,
-                     'says': 'No such file or directory'}),
-        ('dangling symlink', {'make': unreadable.dangling,
-                              'says': 'No such file or directory'}),
-        ('symlink loop', {'make': unreadable.looping,
-                          'says': 'Too many levels of symbolic links'}),
-        ('latin-1', {'make': lambda p: _write(p, b'[pci]\nalias = caf\xe9\n'),
-                     'says': 'is not UTF-8 text (byte 0xe9 at offset 17)'}),
-        ('binary', {'make': lambda p: _write(p, b'\x7fELF\x02\x01\x01\x00'),
-                    'says': 'line 1 holds the control character 0x7f'}),
-        ('NUL byte', {'make': lambda p: _write(p, b'[a]\nb = c\x00\n'),
-                      'says': 'line 2 holds the control character 0x00'}),
+    scenarios = unreadable.UNUSABLE_FILES + [
         ('option before section', {
-            'make': lambda p: _write(p, b'# x\nkey = value\n'),
+            'make': unreadable.writing(b'# x\nkey = value\n'),
             'says': 'line 2: an option before any [section]'}),
-        ('not INI', {'make': lambda p: _write(p, b'[a]\nno equals sign\n'),
+        ('not INI', {'make': unreadable.writing(b'[a]\nno equals sign\n'),
                      'says': "cannot parse"}),
     ]
 
@@ -72,7 +54,7 @@ class TestRead(testtools.TestCase):
         self.path = os.path.join(self.root, 'nova.conf')
 
     def test_file_readable_only_by_root_is_refused_for_others(self):
-        _write(self.path, b'[pci]\nalias = {}\n')
+        unreadable.writing(b'[pci]\nalias = {}\n')(self.path)
         unreadable.open_up(self.root)
         unreadable.forbid(self.path)
         exc = self.assertRaises(inifile.IniFileError, unreadable.as_nobody,
@@ -80,8 +62,8 @@ class TestRead(testtools.TestCase):
         self.assertIn(f'cannot read {self.path}: Permission denied', str(exc))
 
     def test_values_keep_their_section_and_line(self):
-        _write(self.path, b'[pci]\n# c\nalias = a\n  continued\n'
-                          b'alias = b\r\n[pci]\nalias = c\n')
+        unreadable.writing(b'[pci]\n# c\nalias = a\n  continued\n'
+                           b'alias = b\r\n[pci]\nalias = c\n')(self.path)
         ini = inifile.read(self.path, 'nova.conf')
         self.assertEqual((('pci', 1), ('pci', 6)), ini.sections)
         self.assertEqual(
@@ -90,7 +72,7 @@ class TestRead(testtools.TestCase):
             [(v.section, v.option, v.value, v.line) for v in ini.values])
 
     def test_tabs_and_utf8_text_are_fine(self):
-        _write(self.path, '[gpu:x]\ndescription =\tQuadro — K4200\n'
-               .encode())
+        unreadable.writing('[gpu:x]\ndescription =\tQuadro — K4200\n'
+                           .encode())(self.path)
         (value,) = inifile.read(self.path, 'GPU catalog').values
         self.assertEqual('Quadro — K4200', value.value)

@@ -181,15 +181,7 @@ class TestLint(testtools.TestCase):
 class TestReadEntries(testscenarios.WithScenarios, testtools.TestCase):
     """A nova.conf that cannot be read is one BadInput line naming it."""
 
-    scenarios = [
-        ('directory', {'make': os.mkdir, 'says': 'Is a directory'}),
-        ('dangling symlink', {'make': unreadable.dangling,
-                              'says': 'No such file or directory'}),
-        ('binary', {'make': lambda p: _write(p, b'\x00\x01\x02'),
-                    'says': 'control character 0x00'}),
-        ('not utf-8', {'make': lambda p: _write(p, b'[pci]\nx = \xe9\n'),
-                       'says': 'is not UTF-8 text'}),
-    ]
+    scenarios = unreadable.UNUSABLE_FILES
 
     def test_one_line_naming_the_file(self):
         path = os.path.join(self.useFixture(fixtures.TempDir()).path,
@@ -207,7 +199,7 @@ class TestReadEntriesAsNobody(testtools.TestCase):
     def test_file_only_root_can_read(self):
         root = self.useFixture(fixtures.TempDir()).path
         path = os.path.join(root, 'nova.conf')
-        _write(path, b'[pci]\nalias = {}\n')
+        unreadable.writing(b'[pci]\nalias = {}\n')(path)
         unreadable.open_up(root)
         unreadable.forbid(path)
         exc = self.assertRaises(lint.LintInputError, unreadable.as_nobody,
@@ -217,15 +209,10 @@ class TestReadEntriesAsNobody(testtools.TestCase):
     def test_entries_in_file_order(self):
         root = self.useFixture(fixtures.TempDir()).path
         path = os.path.join(root, 'nova.conf')
-        _write(path, b'[pci]\nalias = a\n[DEFAULT]\nx = 1\n[pci]\n'
-                     b'alias = b\n')
+        unreadable.writing(b'[pci]\nalias = a\n[DEFAULT]\nx = 1\n[pci]\n'
+                           b'alias = b\n')(path)
         self.assertEqual(
             [('pci', 'alias', 'a'), ('DEFAULT', 'x', '1'),
              ('pci', 'alias', 'b')],
             [(e.section, e.option, e.value)
              for e in lint.read_entries(path)])
-
-
-def _write(path, data):
-    with open(path, 'wb') as out:
-        out.write(data)

@@ -73,6 +73,43 @@ def as_nobody(func, *args):
     raise error
 
 
+def writing(data):
+    """A maker of a file holding ``data`` (bytes)."""
+    def write(path):
+        with open(path, 'wb') as out:
+            out.write(data)
+    return write
+
+
+def looping(path):
+    """A symlink at ``path`` to itself."""
+    os.symlink(os.path.basename(path), path)
+
+
+def dangling(path):
+    """A symlink at ``path`` to nothing."""
+    os.symlink(path + '.missing-target', path)
+
+
+# testscenarios of files no reader of text files can use: how to make one
+# at a path, and what the error then says.
+UNUSABLE_FILES = [
+    ('directory', {'make': os.mkdir, 'says': 'Is a directory'}),
+    ('missing', {'make': lambda path: None,
+                 'says': 'No such file or directory'}),
+    ('dangling symlink', {'make': dangling,
+                          'says': 'No such file or directory'}),
+    ('symlink loop', {'make': looping,
+                      'says': 'Too many levels of symbolic links'}),
+    ('latin-1', {'make': writing(b'[pci]\nalias = caf\xe9\n'),
+                 'says': 'is not UTF-8 text (byte 0xe9 at offset 17)'}),
+    ('binary', {'make': writing(b'\x7fELF\x02\x01\x01\x00'),
+                'says': 'line 1 holds the control character 0x7f'}),
+    ('NUL byte', {'make': writing(b'[a]\nb = c\x00\n'),
+                  'says': 'line 2 holds the control character 0x00'}),
+]
+
+
 def open_up(root):
     """Let others into ``root``, a temporary directory (created 0700)."""
     os.chmod(root, 0o755)
@@ -81,13 +118,3 @@ def open_up(root):
 def forbid(path):
     """Make ``path`` unreadable to anyone but root."""
     os.chmod(path, 0)
-
-
-def dangling(path):
-    """A symlink at ``path`` to nothing."""
-    os.symlink(path + '.missing-target', path)
-
-
-def looping(path):
-    """A symlink at ``path`` to itself."""
-    os.symlink(os.path.basename(path), path)
