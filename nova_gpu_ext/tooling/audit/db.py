@@ -104,13 +104,11 @@ def transaction(url, *, writes=False):
     """
     engine = _engine(url)
     try:
+        # A body that raises leaves the transaction open: closing the
+        # connection rolls it back.
         with engine.connect() as conn:
             trans = conn.begin()
-            try:
-                yield conn
-            except BaseException:
-                trans.rollback()
-                raise
+            yield conn
             _commit(trans, url, writes)
     except sa.exc.SQLAlchemyError as exc:
         raise _error(url, exc) from exc
