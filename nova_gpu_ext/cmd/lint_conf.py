@@ -49,4 +49,3 @@ class LintConf(base.Lister):
         return COLUMNS, [(f.entry.path, f.entry.section, f.entry.option,
                           f.entry.value, f.code, f.problem, f.fix)
                          for f in findings]
-

@@ -88,14 +88,14 @@ def _text(path: str, data: bytes, kind: str) -> str:
         text = data.decode('utf-8')
     except UnicodeDecodeError as exc:
         raise IniFileError(
-            f'{path} is not UTF-8 text (byte 0x{data[exc.start]:02x} at '
-            f'offset {exc.start}); give a {kind} file, saved as '
-            'UTF-8') from exc
+            f'cannot read {path}: not UTF-8 text (byte '
+            f'0x{data[exc.start]:02x} at offset {exc.start}); give a {kind} '
+            'file, saved as UTF-8') from exc
     control = _CONTROL.search(text)
     if control:
         line = text.count('\n', 0, control.start()) + 1
         raise IniFileError(
-            f'{path} line {line} holds the control character '
+            f'cannot read {path}: line {line} holds the control character '
             f'0x{ord(control.group()):02x}, so it is not a text file; '
             f'give a {kind} file')
     return text

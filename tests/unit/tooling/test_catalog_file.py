@@ -128,7 +128,8 @@ class TestUnusableFile(testtools.TestCase):
             out.write(MINIMAL.encode().replace(b'11b4', b'11b4\xff'))
         exc = self.assertRaises(catalog_file.CatalogFileError,
                                 catalog_file.load_catalog, [path])
-        self.assertIn(f'{path} is not UTF-8 text (byte 0xff', str(exc))
+        self.assertIn(f'cannot read {path}: not UTF-8 text (byte 0xff',
+                      str(exc))
 
     def test_file_only_root_can_read(self):
         path = catalog_files.write(self, MINIMAL)

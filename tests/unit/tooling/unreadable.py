@@ -102,7 +102,7 @@ UNUSABLE_FILES = [
     ('symlink loop', {'make': looping,
                       'says': 'Too many levels of symbolic links'}),
     ('latin-1', {'make': writing(b'[pci]\nalias = caf\xe9\n'),
-                 'says': 'is not UTF-8 text (byte 0xe9 at offset 17)'}),
+                 'says': 'not UTF-8 text (byte 0xe9 at offset 17)'}),
     ('binary', {'make': writing(b'\x7fELF\x02\x01\x01\x00'),
                 'says': 'line 1 holds the control character 0x7f'}),
     ('NUL byte', {'make': writing(b'[a]\nb = c\x00\n'),

@@ -252,7 +252,7 @@ class TestUnusableFiles(base.BaseTestCase):
         self.write(b'[database]\nconnection = sqlite:///caf\xe9\n')
         self.assertOneLine(self.assertRaises(
             AuditInputError, cellmod.from_config, [self.path]),
-            'is not UTF-8 text')
+            'not UTF-8 text')
         self.write(b'\x00\x01binary')
         self.assertOneLine(self.assertRaises(
             AuditInputError, cellmod.from_config, [self.path]),
