@@ -24,16 +24,13 @@ upper bound for ``gpu:numa=single`` flavors.
 """
 
 import dataclasses
-import re
 import typing as ty
 
 from nova_gpu_ext.tooling import catalog
+from nova_gpu_ext.tooling import resource_classes
 
 # The counts reported when the catalog has no flavor_counts.
 DEFAULT_COUNTS = (1, 2, 4, 8)
-
-# nova's resource class for a device without a resource_class tag.
-_DEFAULT_RC = re.compile(r'^CUSTOM_PCI_([0-9A-F]{4})_([0-9A-F]{4})$')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,9 +101,9 @@ def group_of(gpu_catalog: catalog.Catalog | None,
     for gpu_class in gpu_catalog.classes:
         if gpu_class.resource_class == resource_class:
             return gpu_class.name
-    match = _DEFAULT_RC.match(resource_class)
-    if match:
-        model = gpu_catalog.model_by_ids(*match.groups())
+    ids = resource_classes.pci_ids(resource_class)
+    if ids:
+        model = gpu_catalog.model_by_ids(*ids)
         return model.name if model else None
     return None
 
