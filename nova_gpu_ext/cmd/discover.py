@@ -50,6 +50,8 @@ class Discover(base.Lister):
     def take_action(self, parsed_args):
         facts = read_host(parsed_args.root)
         models = discovery.found_models(facts)
+        for problem in facts.problems:
+            self.say(f'WARNING: {problem}; GPUs may be missing below')
         for gpu in facts.gpus:
             if gpu.boot_vga:
                 self.say(f'boot VGA (host console), not listed: '

@@ -25,7 +25,6 @@ from nova_gpu_ext.cmd import base
 from nova_gpu_ext.cmd import fleet
 from nova_gpu_ext import exception
 from nova_gpu_ext.tooling.audit import actions
-from nova_gpu_ext.tooling.audit import AuditError
 from nova_gpu_ext.tooling.fleet import capacity
 from nova_gpu_ext.tooling.fleet import requests
 
@@ -151,9 +150,6 @@ def _where(source) -> str:
 def _stale_rows(source):
     """Stale pci_devices rows per host, as pci-audit finds them."""
     def count():
-        try:
-            found = actions.report(source.cells)
-        except AuditError as exc:
-            raise exception.Unreachable(f'pci-audit: {exc}') from exc
-        return collections.Counter(f.host for f in found)
+        return collections.Counter(f.host for f in
+                                   actions.report(source.cells))
     return count

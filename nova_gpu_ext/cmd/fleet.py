@@ -23,7 +23,6 @@ through the cloud (PCI in placement mode only).
 from nova_gpu_ext.cmd import base
 from nova_gpu_ext import exception
 from nova_gpu_ext.gpu import models
-from nova_gpu_ext.tooling.audit import AuditError
 from nova_gpu_ext.tooling.audit import cells as cellmod
 from nova_gpu_ext.tooling.cloud import connect
 from nova_gpu_ext.tooling import database
@@ -81,13 +80,9 @@ class Source:
     @property
     def cells(self) -> list:
         if self._cells is None:
-            try:
-                self._cells = (
-                    cellmod.from_urls(self.args.connections)
-                    if self.args.connections
-                    else cellmod.from_config(self.args.nova_confs))
-            except AuditError as exc:
-                raise exception.BadInput(str(exc)) from exc
+            self._cells = (cellmod.from_urls(self.args.connections)
+                           if self.args.connections
+                           else cellmod.from_config(self.args.nova_confs))
         return self._cells
 
     def names(self) -> snapshot.ModelFilter:

@@ -12,8 +12,6 @@
 
 """``nova-gpu-ext lint-conf``: PCI passthrough mistakes in nova.conf files."""
 
-from oslo_config import cfg
-
 from nova_gpu_ext.cmd import base
 from nova_gpu_ext import exception
 from nova_gpu_ext.tooling import lint
@@ -42,7 +40,7 @@ class LintConf(base.Lister):
     def take_action(self, parsed_args):
         release = base.nova_release(parsed_args.nova_release)
         entries = [e for path in parsed_args.nova_confs
-                   for e in read_entries(path)]
+                   for e in lint.read_entries(path)]
         findings = lint.check(entries, release)
         self.say(f'{len(findings)} finding(s) in '
                  f'{", ".join(parsed_args.nova_confs)}')
@@ -51,23 +49,3 @@ class LintConf(base.Lister):
         return COLUMNS, [(f.entry.path, f.entry.section, f.entry.option,
                           f.entry.value, f.code, f.problem, f.fix)
                          for f in findings]
-
-
-def read_entries(path: str) -> list[lint.Entry]:
-    """Every value of ``path`` as written, multi-valued options included."""
-    sections = {}
-    try:
-        cfg.ConfigParser(path, sections).parse()
-    except OSError as exc:
-        raise exception.BadInput(
-            f'cannot read {path}: {exc.strerror}') from exc
-    except UnicodeDecodeError as exc:
-        raise exception.BadInput(
-            f'cannot read {path}: not UTF-8 text ({exc.reason} at byte '
-            f'{exc.start}); give a nova.conf file') from exc
-    except cfg.ParseError as exc:
-        raise exception.BadInput(f'cannot parse {path}: {exc}') from exc
-    return [lint.Entry(path, section, option, value)
-            for section, options in sections.items()
-            for option, values in options.items()
-            for value in values]

@@ -23,7 +23,6 @@ status 4).
 from nova_gpu_ext.cmd import base
 from nova_gpu_ext import exception
 from nova_gpu_ext.tooling.audit import actions
-from nova_gpu_ext.tooling.audit import AuditError
 from nova_gpu_ext.tooling.audit import backup
 from nova_gpu_ext.tooling.audit import cells as cellmod
 
@@ -83,10 +82,7 @@ class PciAudit(base.Lister):
     def take_action(self, parsed_args):
         if parsed_args.backup and not parsed_args.apply:
             raise exception.BadInput('--backup is only used with --apply')
-        try:
-            return self._act(parsed_args)
-        except AuditError as exc:
-            raise exception.BadInput(str(exc)) from exc
+        return self._act(parsed_args)
 
     def _act(self, args):
         cells = (cellmod.from_urls(args.connection) if args.connection

@@ -23,6 +23,8 @@ import re
 import typing as ty
 
 from nova_gpu_ext.conf import catalog_opts
+from nova_gpu_ext import exception
+from nova_gpu_ext.tooling import resource_classes
 
 DEVICE_TYPES = ('type-PCI', 'type-PF')
 NUMA_POLICIES = ('required', 'legacy', 'preferred', 'socket')
@@ -33,8 +35,15 @@ _PLACEMENT_NAME = re.compile(r'^[A-Z0-9_]+$')
 # nova splits ``pci_passthrough:alias = "a:2, b:1"`` on these.
 _ALIAS_FORBIDDEN = (':', ',')
 
+# The PCI address globs of nova's device_spec ``address``
+# (``nova.pci.devspec.PciAddressGlobSpec``): ``*`` or hex of at most this
+# many digits and at most this value, an empty field meaning any; domain,
+# bus, slot and function.
+_ADDRESS_FIELDS = ((4, 0xFFFF), (2, 0xFF), (2, 0x1F), (1, 0x7))
+_HEX = re.compile(r'^[0-9a-f]+$')
 
-class CatalogError(ValueError):
+
+class CatalogError(exception.BadInput):
     """A catalog value nova could not use, with where it is and the fix."""
 
     def __init__(self, section: str, option: str, value: ty.Any,
@@ -42,8 +51,29 @@ class CatalogError(ValueError):
         self.section = section
         self.option = option
         self.value = value
+        self.reason = reason
         super().__init__(
-            f'[{section}] {option} = {_show(value)}: {reason}')
+            escaped(f'[{section}] {option} = {_show(value)}: {reason}'))
+
+    def located(self, where: str) -> 'CatalogError':
+        """The same error, its message starting with ``where`` (file, line).
+
+        Raised ``from`` this one by the file reader, which knows where the
+        section or option was written.
+        """
+        error = CatalogError(self.section, self.option, self.value,
+                             self.reason)
+        error.args = (f'{escaped(where)}: {self.args[0]}',)
+        return error
+
+
+def escaped(text: str) -> str:
+    """``text`` on one line: characters that are not printable escaped.
+
+    A value read from a file (a continuation line, a tab) then shows as
+    ``\\n`` or ``\\t`` in the one-line error.
+    """
+    return ''.join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _show(value: ty.Any) -> str:
@@ -60,11 +90,6 @@ def model_section(name: str) -> str:
 def class_section(name: str) -> str:
     """The config section of class ``name``."""
     return f'gpu_class:{name}'
-
-
-def default_resource_class(name: str) -> str:
-    """``CUSTOM_GPU_<NAME>``: placement names allow only A-Z, 0-9 and _."""
-    return 'CUSTOM_GPU_' + re.sub(r'[^A-Z0-9]', '_', name.upper())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -205,6 +230,41 @@ def placement_name(section: str, option: str, value: str) -> str:
     return text
 
 
+def resource_class(section: str, value: str) -> str:
+    """A resource class as nova reports it: ``GPU_X`` is ``CUSTOM_GPU_X``."""
+    return resource_classes.normalize(
+        placement_name(section, 'resource_class', value))
+
+
+def pci_address(section: str, option: str, value: str) -> str:
+    """A PCI address or glob nova's device_spec accepts, lower-cased.
+
+    ``[[[[domain]:]bus]:][slot][.[function]]``, each field ``*``, empty
+    (any) or hex: ``0000:81:00.0``, ``0000:81:*.*``, ``81:00.``.
+    """
+    text = value.strip().lower()
+    head, _, function = text.partition('.')
+    fields = head.split(':')
+    if not text or len(fields) > 3 or not all(
+            _address_field(field, *spec) for field, spec in zip(
+                [''] * (3 - len(fields)) + fields + [function],
+                _ADDRESS_FIELDS)):
+        raise CatalogError(
+            section, option, value,
+            'not a PCI address or glob nova accepts: write '
+            '[[[[domain]:]bus]:][slot][.[function]] with hex fields or *, '
+            'e.g. 0000:81:00.0 or 0000:81:*.*')
+    return text
+
+
+def _address_field(field: str, digits: int, maximum: int) -> bool:
+    field = field.strip()
+    if field in ('', '*'):
+        return True
+    return (len(field) <= digits and bool(_HEX.match(field))
+            and int(field, 16) <= maximum)
+
+
 def build(models: ty.Sequence[GpuModel],
           classes: ty.Sequence[GpuClass]) -> Catalog:
     """Check what no single section can check on its own."""
@@ -213,6 +273,7 @@ def build(models: ty.Sequence[GpuModel],
     for gpu_class in classes:
         _check_class(gpu_class, known)
     _check_unique_aliases(models, classes)
+    _check_unique_resource_classes(models, classes)
     return Catalog(tuple(models), tuple(classes))
 
 
@@ -265,3 +326,31 @@ def _check_unique_aliases(models: ty.Sequence[GpuModel],
                 f'already the alias of [{owners[alias]}]; nova would merge '
                 'them into one alias, give each a distinct name')
         owners[alias] = section
+
+
+def _check_unique_resource_classes(models: ty.Sequence[GpuModel],
+                                   classes: ty.Sequence[GpuClass]) -> None:
+    """One resource class per model and class, as nova normalizes names.
+
+    Two entries with one class (``a-1`` and ``a_1`` both default to
+    ``CUSTOM_GPU_A_1``, so do two names of as many non-ASCII letters) are
+    one pool to placement: each alias would match the GPUs of both, and
+    capacity could not tell them apart. Refused in legacy mode too, where
+    the class is unused, so that switching to placement needs no change.
+    """
+    owners = {}
+    entries = ([(model_section(m.name), m.resource_class) for m in models]
+               + [(class_section(c.name), c.resource_class)
+                  for c in classes])
+    for section, name in entries:
+        if not name:
+            continue
+        key = resource_classes.normalize(name)
+        if key in owners:
+            raise CatalogError(
+                section, 'resource_class', name,
+                f'also the resource class of [{owners[key]}] (names nova '
+                'normalizes alike), so placement would pool both and each '
+                'alias would match the GPUs of the other: set a distinct '
+                f'resource_class in [{section}] or [{owners[key]}]')
+        owners[key] = section

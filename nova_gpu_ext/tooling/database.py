@@ -53,6 +53,27 @@ def mask(url: str) -> str:
         return '<unparsable database URL>'
 
 
+# Driver connect arguments carrying the timeouts, per SQLAlchemy driver.
+TIMEOUT_ARGS = {
+    'pymysql': ('connect_timeout', 'read_timeout', 'write_timeout'),
+    'mysqldb': ('connect_timeout', 'read_timeout', 'write_timeout'),
+    'psycopg2': ('connect_timeout',),
+    'pysqlite': ('timeout',),
+}
+
+
+def timeout_args(parsed: sa.engine.URL, timeout: float) -> dict:
+    """The driver's connect arguments for ``timeout``.
+
+    Arguments the URL sets itself are left to it.
+    """
+    driver = parsed.get_dialect().driver
+    whole = {'connect_timeout'}
+    return {name: max(1, int(timeout)) if name in whole else timeout
+            for name in TIMEOUT_ARGS.get(driver, ())
+            if name not in parsed.query}
+
+
 def _engine(url: str, timeout: float) -> sa.engine.Engine:
     try:
         parsed = sa.engine.make_url(url)
@@ -60,21 +81,15 @@ def _engine(url: str, timeout: float) -> sa.engine.Engine:
         raise BadDatabaseUrl(
             f'cannot parse the database URL {mask(url)}: give an SQLAlchemy '
             'URL such as mysql+pymysql://nova:PASSWORD@db/nova') from exc
-    backend = parsed.get_backend_name()
-    connect_args = {}
-    if backend == 'sqlite':
-        path = parsed.database
-        if path and path != ':memory:' and not os.path.isfile(path):
-            raise BadDatabaseUrl(
-                f'no SQLite database file {path} (from {mask(url)}); give '
-                'the path of an existing nova cell database')
-        connect_args['timeout'] = timeout
-    elif backend == 'mysql':
-        connect_args.update(connect_timeout=max(1, int(timeout)),
-                            read_timeout=timeout, write_timeout=timeout)
+    path = parsed.database
+    if (parsed.get_backend_name() == 'sqlite' and path
+            and path != ':memory:' and not os.path.isfile(path)):
+        raise BadDatabaseUrl(
+            f'no SQLite database file {path} (from {mask(url)}); give '
+            'the path of an existing nova cell database')
     try:
         return sa.create_engine(parsed, poolclass=sa_pool.NullPool,
-                                connect_args=connect_args)
+                                connect_args=timeout_args(parsed, timeout))
     except (sa.exc.ArgumentError, ImportError) as exc:
         raise BadDatabaseUrl(
             f'cannot use the database URL {mask(url)}: {_line(exc)}; check '

@@ -13,7 +13,11 @@
 """The GPUs of a host as catalog models, for ``nova-gpu-ext discover``.
 
 The output is a catalog the operator can paste and edit, so that nobody
-copies ids, companions and device types from ``lspci`` by hand.
+copies ids, companions and device types from ``lspci`` by hand. Every
+value in it was parsed strictly by :mod:`sysfs` (hex ids, plain names) or
+is a comment without control characters, so nothing read from the host
+can add a line, a section or an option to it. What could not be read is
+listed as a warning comment at the top.
 """
 
 import dataclasses
@@ -63,7 +67,7 @@ def found_models(facts: sysfs.HostFacts) -> tuple[FoundModel, ...]:
         names.add(name)
         companions = sorted({f.ids for g in gpus
                              for f in hostcheck.card_functions(facts, g)
-                             if f != g})
+                             if f.ids != g.ids})
         models.append(FoundModel(name, tuple(gpus), tuple(companions)))
     return tuple(models)
 
@@ -88,7 +92,10 @@ def render_ini(facts: sysfs.HostFacts,
                models: ty.Sequence[FoundModel]) -> str:
     """The catalog text: ``[nova_gpu_ext] gpu_models`` and model sections."""
     lines = [f'# nova-gpu-ext discover: {sum(len(m.gpus) for m in models)}'
-             f' GPU(s) of {len(models)} model(s) under {facts.root}']
+             f' GPU(s) of {len(models)} model(s) under '
+             f'{sysfs.printable(facts.root)}']
+    lines += [f'# WARNING: {p}; GPUs may be missing below'
+              for p in facts.problems]
     lines += [f'# boot VGA (host console), not listed: {g.address} '
               f'({g.label})' for g in facts.gpus if g.boot_vga]
     if not models:

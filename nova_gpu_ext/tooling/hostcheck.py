@@ -55,6 +55,9 @@ GRUB_STEPS = ('to GRUB_CMDLINE_LINUX in /etc/default/grub, regenerate the '
 INITRAMFS_STEP = ('update the initramfs (update-initramfs -u, or dracut -f) '
                   'and reboot')
 
+READ_REMEDY = ('run check-host as root, or repair the file or link; for a '
+               'copied tree, copy it again keeping its links (cp -a)')
+
 
 class Status(str, enum.Enum):
     """Severity; a host with no ``problem`` is ready."""
@@ -108,6 +111,7 @@ def check_host(
 ) -> list[Check]:
     """All host checks for the passthrough GPUs ``gpus``."""
     checks = [check_iommu(facts), check_gpus_found(facts, gpus)]
+    checks += check_reads(facts, gpus)
     checks += [check_module(facts, m) for m in VFIO_MODULES]
     checks += check_bindings(facts, gpus)
     checks += check_isolation(facts, gpus)
@@ -153,6 +157,33 @@ def check_gpus_found(
     listed = ', '.join(f'{g.address} ({g.ids})' for g in gpus)
     return Check('gpus', 'host', Status.OK,
                  f'{len(gpus)} GPU(s) for passthrough: {listed}')
+
+
+def check_reads(facts: sysfs.HostFacts,
+                gpus: ty.Sequence[sysfs.PciFunction]) -> list[Check]:
+    """What could not be read, as a problem wherever it can hide a GPU.
+
+    A function that could not be read at all may be a GPU, and an
+    attribute of a GPU, of its card or of its IOMMU group decides the
+    other checks; so does a host-wide file (kernel line, modprobe.d).
+    A failed read elsewhere is only a warning.
+    """
+    known = {f.address for f in facts.functions}
+    related = {f.address for gpu in gpus
+               for f in (*card_functions(facts, gpu),
+                         *facts.group_members(gpu))}
+    checks = []
+    for problem in facts.problems:
+        serious = (problem.address is None or problem.address not in known
+                   or problem.address in related)
+        checks.append(Check(
+            'read', problem.address or 'host',
+            Status.PROBLEM if serious else Status.WARNING,
+            str(problem) + ('' if problem.address in known or
+                            problem.address is None else
+                            '; whether this function is a GPU is unknown'),
+            READ_REMEDY))
+    return checks
 
 
 def check_module(facts: sysfs.HostFacts, module: str) -> Check:
@@ -259,12 +290,25 @@ def check_isolation(
     for gpu in gpus:
         if gpu.iommu_group is not None:
             groups.setdefault(gpu.iommu_group, gpu)
+        elif facts.iommu_groups:
+            checks.append(ungrouped_check(gpu))
     for group, gpu in groups.items():
         slots = {g.slot for g in gpus if g.iommu_group == group}
         others = [m for m in facts.group_members(gpu)
                   if m.slot not in slots and not m.is_bridge]
         checks.append(isolation_check(group, gpu, others))
     return checks
+
+
+def ungrouped_check(gpu: sysfs.PciFunction) -> Check:
+    """A GPU in no IOMMU group while the IOMMU is on cannot be passed."""
+    return Check('isolation', gpu.address, Status.PROBLEM,
+                 f'GPU {gpu.address} is in no IOMMU group although the '
+                 'IOMMU is on (its iommu_group link is missing, dangles '
+                 'or loops): VFIO cannot pass it through',
+                 'check dmesg for DMAR or AMD-Vi messages about this '
+                 'device; the firmware may leave its slot outside the '
+                 'IOMMU (update it, or use another slot)')
 
 
 def isolation_check(group: str, gpu: sysfs.PciFunction,
@@ -358,7 +402,7 @@ def companion_check(facts: sysfs.HostFacts, model: catalog.GpuModel,
                     gpus: ty.Sequence[sysfs.PciFunction]) -> Check:
     """Companions as declared, so generated vfio-pci ids bind them all."""
     found = {f.ids for g in gpus for f in card_functions(facts, g)
-             if f != g}
+             if f.ids != model.ids}
     declared = set(model.companions)
     count = f'{section} ({model.ids}): {len(gpus)} on this host'
     if found - declared:

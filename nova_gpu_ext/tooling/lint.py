@@ -12,10 +12,12 @@
 
 """Find PCI passthrough mistakes in nova.conf values, each with its fix.
 
-Pure: works on ``Entry`` values as written in the files, so it reports
-the option names and text the operator actually has. The mistakes it
-looks for are the silent ones: nova starts, and the flavor later fails
-with "No valid host" and no reason.
+:func:`check` works on ``Entry`` values as written in the files, so it
+reports the option names and text the operator actually has. The mistakes
+it looks for are the silent ones (nova starts, and the flavor later fails
+with "No valid host" and no reason) and the values nova refuses; where
+nova is importable, every device_spec and alias is also parsed by nova's
+own parser. :func:`read_entries` reads the files.
 """
 
 import collections
@@ -23,7 +25,11 @@ import dataclasses
 import json
 import typing as ty
 
+from nova_gpu_ext import exception
+from nova_gpu_ext.tooling import inifile
+from nova_gpu_ext.tooling import nova_parsers
 from nova_gpu_ext.tooling import releases
+from nova_gpu_ext.tooling import resource_classes
 
 # Product ids of GPUs that are SR-IOV capable, so nova reports them as
 # type-PF: an alias without ``device_type: type-PF`` drops these devices
@@ -50,6 +56,10 @@ _FILTER_OPTIONS = (('filter_scheduler', 'enabled_filters'),
                    ('DEFAULT', 'scheduler_default_filters'))
 
 
+class LintInputError(exception.BadInput):
+    """A nova.conf file that cannot be read or parsed."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Entry:
     """One ``option = value`` line of a nova.conf file."""
@@ -58,6 +68,19 @@ class Entry:
     section: str
     option: str
     value: str
+
+
+def read_entries(path: str) -> list[Entry]:
+    """Every value of ``path`` as written, multi-valued options included.
+
+    :raises LintInputError: one line naming the file and what is wrong
+        with it (unreadable, a directory, not UTF-8 text, not INI).
+    """
+    try:
+        ini = inifile.read(path, 'nova.conf')
+    except inifile.IniFileError as exc:
+        raise LintInputError(str(exc)) from exc
+    return [Entry(path, v.section, v.option, v.value) for v in ini.values]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,8 +107,8 @@ class _Alias:
 def check(entries: ty.Sequence[Entry],
           release: releases.Release) -> list[Finding]:
     """Every finding in ``entries`` (all files of one node, or several)."""
-    findings = _deprecated_names(entries, release)
-    aliases, device_specs, bad = _parse(entries, release)
+    findings = _option_names(entries, release)
+    aliases, device_specs, bad = _parse(entries, _placement_mode(entries))
     findings += bad
     for name, group in _by_name(aliases).items():
         findings += _duplicates(name, group, entries)
@@ -98,29 +121,37 @@ def check(entries: ty.Sequence[Entry],
     return findings
 
 
-def _deprecated_names(entries, release) -> list[Finding]:
-    renames = {
-        ('DEFAULT', 'pci_passthrough_whitelist'): release.device_spec_option,
-        ('pci', 'passthrough_whitelist'): release.device_spec_option,
-        ('DEFAULT', 'pci_alias'): release.alias_option,
-    }
+def _option_names(entries, release) -> list[Finding]:
+    """Names of the PCI options other than the ones of ``release``."""
     findings = []
     for entry in entries:
-        new = renames.get((entry.section, entry.option))
-        if new and new != (entry.section, entry.option):
-            findings.append(Finding(
-                'deprecated-name', entry,
-                f'deprecated option name in nova {release.name}',
-                f'rename it to [{new[0]}] {new[1]}'))
+        for names in (releases.DEVICE_SPEC_NAMES, releases.ALIAS_NAMES):
+            key = (entry.section, entry.option)
+            new = release.name_of(names)
+            if key not in _names(names) or key == new:
+                continue
+            if release.knows(names, *key):
+                findings.append(Finding(
+                    'deprecated-name', entry,
+                    f'deprecated option name in nova {release.name}',
+                    f'rename it to [{new[0]}] {new[1]}'))
+            else:
+                findings.append(Finding(
+                    'unknown-name', entry,
+                    f'nova {release.name} does not know this name yet and '
+                    'ignores the value', f'rename it to [{new[0]}] {new[1]}'))
     return findings
 
 
-def _parse(entries, release):
-    """Aliases and device specs as dicts; unparsable values as findings."""
+def _names(names) -> set[tuple[str, str]]:
+    return {(section, option) for section, option, _ in names}
+
+
+def _parse(entries, placement):
+    """Aliases and device specs as dicts; what nova refuses as findings."""
     aliases, device_specs, findings = [], [], []
-    spec_names = {('DEFAULT', 'pci_passthrough_whitelist'),
-                  ('pci', 'passthrough_whitelist'), ('pci', 'device_spec')}
-    alias_names = {('DEFAULT', 'pci_alias'), ('pci', 'alias')}
+    spec_names = _names(releases.DEVICE_SPEC_NAMES)
+    alias_names = _names(releases.ALIAS_NAMES)
     for entry in entries:
         key = (entry.section, entry.option)
         if key not in spec_names | alias_names:
@@ -132,15 +163,53 @@ def _parse(entries, release):
                 'bad-json', entry, f'not JSON ({exc}); nova refuses to start',
                 'write one JSON object per line, with double quotes'))
             continue
-        if key in alias_names and not isinstance(value, dict):
-            findings.append(Finding(
-                'bad-json', entry, 'an alias is one JSON object; nova '
-                'refuses to start', 'write one alias object per line'))
-        elif key in alias_names:
-            aliases.append(_Alias(entry, value))
+        if key in alias_names:
+            problem = _alias_problem(entry, value, placement)
+            if problem is None:
+                aliases.append(_Alias(entry, value))
         else:
-            device_specs += value if isinstance(value, list) else [value]
+            problem = _device_spec_problem(entry, value)
+            if problem is None:
+                device_specs += value if isinstance(value, list) else [value]
+        findings += [problem] if problem else []
     return aliases, device_specs, findings
+
+
+def _alias_problem(entry, value, placement) -> Finding | None:
+    if not isinstance(value, dict):
+        return Finding(
+            'bad-json', entry, 'an alias is one JSON object; nova refuses '
+            'to start', 'write one alias object per line')
+    name = value.get('name')
+    if not isinstance(name, str) or not name.strip():
+        return Finding(
+            'alias-without-name', entry, 'an alias needs a "name" (a '
+            'non-empty string) for flavors to use; nova refuses it',
+            'add "name": "NAME" to the alias')
+    if not nova_parsers.available():
+        return None
+    return _nova_refuses(
+        entry, nova_parsers.alias_error([entry.value], placement))
+
+
+def _device_spec_problem(entry, value) -> Finding | None:
+    items = value if isinstance(value, list) else [value]
+    if not all(isinstance(item, dict) for item in items):
+        return Finding(
+            'bad-device-spec', entry, 'a device_spec is one JSON object or '
+            'a list of objects; nova refuses to start',
+            'write {"vendor_id": "...", "product_id": "..."} (one object '
+            'per line)')
+    if not nova_parsers.available():
+        return None
+    return _nova_refuses(entry, nova_parsers.device_spec_error(entry.value))
+
+
+def _nova_refuses(entry, reason: str | None) -> Finding | None:
+    if reason is None:
+        return None
+    return Finding('nova-refuses', entry, f'nova\'s own parser refuses it: '
+                   f'{reason}', 'fix the value as the message says')
 
 
 def _by_name(aliases) -> dict[str, list[_Alias]]:
@@ -208,11 +277,10 @@ def _unmatched(alias) -> Finding:
 
 def _matches(alias: dict, device_spec: dict) -> bool:
     """Whether some device allowed by ``device_spec`` fits ``alias``."""
-    if not isinstance(device_spec, dict):
-        return False
     if 'vendor_id' not in alias and 'resource_class' in alias:
-        return (_rc(alias['resource_class'])
-                == _rc(device_spec.get('resource_class', '')))
+        return (resource_classes.normalize(alias['resource_class'])
+                == resource_classes.normalize(
+                    device_spec.get('resource_class', '')))
     return all(_id_matches(alias.get(key), device_spec.get(key))
                for key in ('vendor_id', 'product_id'))
 
@@ -226,17 +294,22 @@ def _id_matches(alias_id, spec_id) -> bool:
         return False
 
 
-def _rc(name: str) -> str:
-    name = str(name).upper()
-    return name if name.startswith('CUSTOM_') else 'CUSTOM_' + name
-
-
-def _placement(entries) -> bool:
-    values = [e.value for e in entries
-              if (e.section, e.option) == ('filter_scheduler',
-                                           'pci_in_placement')]
+def _placement(entries, option=('filter_scheduler', 'pci_in_placement')
+               ) -> bool:
+    values = [e.value for e in entries if (e.section, e.option) == option]
     return bool(values) and values[-1].strip().lower() in (
         'true', 'yes', '1', 'on')
+
+
+def _placement_mode(entries) -> bool:
+    """Whether the files are of a node in PCI-in-placement mode.
+
+    A controller says so with ``[filter_scheduler] pci_in_placement``, a
+    compute with ``[pci] report_in_placement``; nova's alias parser then
+    accepts an alias with a resource class and no ids.
+    """
+    return (_placement(entries)
+            or _placement(entries, ('pci', 'report_in_placement')))
 
 
 def _filters(entries) -> list[Finding]:

@@ -19,6 +19,8 @@ would ignore or refuse to start with.
 
 import dataclasses
 
+from nova_gpu_ext import exception
+
 # Series names in order, newton (nova 14) to 2026.2 (nova 34).
 RELEASES = (
     'newton', 'ocata', 'pike', 'queens', 'rocky', 'stein', 'train',
@@ -35,6 +37,15 @@ CODENAMES = {
     'gazpacho': '2026.1', 'hibiscus': '2026.2',
 }
 
+# The names of nova's two PCI options over time: (section, option, first
+# release with that name). Later names keep the earlier ones as deprecated
+# aliases; an earlier release ignores a later name.
+DEVICE_SPEC_NAMES = (('DEFAULT', 'pci_passthrough_whitelist', 'newton'),
+                     ('pci', 'passthrough_whitelist', 'ocata'),
+                     ('pci', 'device_spec', 'zed'))
+ALIAS_NAMES = (('DEFAULT', 'pci_alias', 'newton'),
+               ('pci', 'alias', 'ocata'))
+
 # Feature -> (what the operator reads, first release that has it).
 FEATURES = {
     'numa_policy': ('the alias numa_policy', 'queens'),
@@ -50,7 +61,7 @@ FEATURES = {
 }
 
 
-class ReleaseError(ValueError):
+class ReleaseError(exception.BadInput):
     """An unknown release name, or features the release lacks."""
 
 
@@ -67,18 +78,23 @@ class Release:
     @property
     def device_spec_option(self) -> tuple[str, str]:
         """(section, option) of the device spec; renamed in Ocata and Zed."""
-        if self < parse('ocata'):
-            return 'DEFAULT', 'pci_passthrough_whitelist'
-        if self < parse('zed'):
-            return 'pci', 'passthrough_whitelist'
-        return 'pci', 'device_spec'
+        return self.name_of(DEVICE_SPEC_NAMES)
 
     @property
     def alias_option(self) -> tuple[str, str]:
         """(section, option) of the alias; moved to [pci] in Ocata."""
-        if self < parse('ocata'):
-            return 'DEFAULT', 'pci_alias'
-        return 'pci', 'alias'
+        return self.name_of(ALIAS_NAMES)
+
+    def name_of(self, names) -> tuple[str, str]:
+        """The (section, option) this release calls an option of ``names``."""
+        known = [(section, option) for section, option, first in names
+                 if self >= parse(first)]
+        return known[-1]
+
+    def knows(self, names, section: str, option: str) -> bool:
+        """Whether this release reads ``[section] option`` of ``names``."""
+        return any((section, option) == (s, o) and self >= parse(first)
+                   for s, o, first in names)
 
 
 def parse(name: str) -> Release:

@@ -12,19 +12,22 @@
 
 """Render the GPU catalog into nova.conf lines and host boot files.
 
-Pure: the output is data (``Line``, ``Block``) plus text formatting, so
-tests can feed every generated value to nova's own parsers. Each role
+The output is data (``Line``, ``Block``) plus text formatting. Each role
 gets only what its services read: aliases are needed by nova-api,
 nova-compute and (in placement mode) the scheduler; device_spec only by
-nova-compute.
+nova-compute. Where nova is importable, every rendered device_spec and
+alias is parsed by nova's own parsers before it is returned, so genconf
+never prints a line nova refuses.
 """
 
 import dataclasses
 import json
 import typing as ty
 
+from nova_gpu_ext import exception
 from nova_gpu_ext.tooling import catalog
 from nova_gpu_ext.tooling import hostcheck
+from nova_gpu_ext.tooling import nova_parsers
 from nova_gpu_ext.tooling import releases
 
 ROLES = ('compute', 'controller', 'scheduler', 'host')
@@ -47,6 +50,10 @@ VFIO_MODULES = hostcheck.VFIO_MODULES
 # UCSI). They must not bind before vfio-pci, but they also drive the host's
 # own devices, so they only wait for vfio-pci instead of being blacklisted.
 COMPANION_DRIVERS = ('snd_hda_intel', 'xhci_pci', 'i2c_nvidia_gpu')
+
+
+class NovaRefusesError(exception.BadInput):
+    """A rendered line nova's own parser refuses."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,13 +80,48 @@ def nova_conf(gpu_catalog: catalog.Catalog, role: str,
 
     :raises ReleaseError: if the release lacks a feature the lines use.
     :raises CatalogError: if the catalog cannot work in this mode.
+    :raises NovaRefusesError: if nova's parser refuses a rendered line.
     """
     renderer = _Renderer(gpu_catalog, release, placement)
     lines = {'compute': renderer.compute,
              'controller': renderer.controller,
              'scheduler': renderer.scheduler}[role]()
     releases.require(release, renderer.features)
+    if nova_parsers.available():
+        check_with_nova(lines, release, placement)
     return lines
+
+
+def check_with_nova(lines: ty.Sequence[Line], release: releases.Release,
+                    placement: bool) -> None:
+    """Parse the device_spec lines, then the aliases, as nova does.
+
+    nova 34's parsers read the values of every release: the option names
+    differ, the JSON they hold does not, and ``releases.require`` already
+    refused what an older release lacks. Each alias is parsed alone, to
+    name the line, then all together, as nova checks them across lines.
+    """
+    aliases = [line for line in lines
+               if (line.section, line.option) == release.alias_option]
+    for line in lines:
+        if (line.section, line.option) == release.device_spec_option:
+            _refused(f'[{line.section}] {line.option} = {line.value}',
+                     nova_parsers.device_spec_error(line.value))
+    for line in aliases:
+        _refused(f'[{line.section}] {line.option} = {line.value}',
+                 nova_parsers.alias_error([line.value], placement))
+    if aliases:
+        section, option = release.alias_option
+        _refused(f'[{section}] {option} lines together',
+                 nova_parsers.alias_error([a.value for a in aliases],
+                                          placement))
+
+
+def _refused(what: str, reason: str | None) -> None:
+    if reason:
+        raise NovaRefusesError(
+            f'nova refuses the rendered {what} ({reason}); fix the catalog '
+            'values it comes from')
 
 
 class _Renderer:
@@ -250,22 +292,27 @@ def host_files(gpu_catalog: catalog.Catalog, iommu: str) -> list[Block]:
 
 
 def format_nova_conf(lines: ty.Sequence[Line], header: str) -> str:
-    """INI text: one block per section, in first-use order."""
+    """INI text: one block per section, in first-use order.
+
+    Comments are kept on their line (a multi-line description shows its
+    line breaks as ``\\n``), so no catalog text can add an option or a
+    section to the nova.conf it is pasted into.
+    """
     sections = list(dict.fromkeys(line.section for line in lines))
-    out = [f'# {header}']
+    out = [f'# {catalog.escaped(header)}']
     for section in sections:
         out += ['', f'[{section}]']
         for line in lines:
             if line.section != section:
                 continue
             if line.comment:
-                out.append(f'# {line.comment}')
+                out.append(f'# {catalog.escaped(line.comment)}')
             out.append(f'{line.option} = {line.value}')
     return '\n'.join(out) + '\n'
 
 
 def format_host_files(blocks: ty.Sequence[Block], header: str) -> str:
-    out = [f'# {header}']
+    out = [f'# {catalog.escaped(header)}']
     for block in blocks:
         out += ['', f'# {block.title}', *block.lines]
     return '\n'.join(out) + '\n'

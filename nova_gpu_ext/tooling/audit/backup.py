@@ -12,9 +12,11 @@
 
 """The JSON backup written before ``--apply`` changes anything.
 
-It holds every finding whole (cell, host, reason and the complete
-``pci_devices`` row as read), so ``--restore`` can put the rows back and
-an operator can read what was changed.
+It holds every finding whole (cell, host, reason, the complete
+``pci_devices`` row as read and the uuid of its compute node), so
+``--restore`` can put the rows back, check first that the database is
+the one the rows were read from, and an operator can read what was
+changed.
 """
 
 import dataclasses
@@ -24,14 +26,16 @@ import os
 
 from oslo_utils import timeutils
 
-from nova_gpu_ext.tooling.audit import AuditError
+from nova_gpu_ext.tooling.audit import AuditInputError
 from nova_gpu_ext.tooling.audit import findings as rules
 
-VERSION = 1
+# 2: the device uuid and the compute node uuid identify each row.
+VERSION = 2
 
-# The row columns --restore needs: to find the row and to set it back.
-RESTORED_COLUMNS = ('id', 'compute_node_id', 'address', 'deleted', 'status',
-                    'instance_uuid', 'request_id')
+# The row columns --restore needs: to find the row, to check it is the
+# same device, and to set it back.
+RESTORED_COLUMNS = ('id', 'uuid', 'compute_node_id', 'address', 'deleted',
+                    'status', 'instance_uuid', 'request_id')
 
 
 def default_path():
@@ -39,12 +43,12 @@ def default_path():
 
 
 def write(path, found):
-    """Write the backup and make it durable before any row is changed.
+    """Write the backup, make it durable and read it back.
 
     The file must not exist yet (an older backup is never overwritten);
     it is fsynced together with its directory so a crash right after the
-    change still leaves the backup on disk. A partly written file is
-    removed.
+    change still leaves the backup on disk, then read back and compared
+    with ``found``. A partly written or unverified file is removed.
     """
     text = json.dumps(
         {'version': VERSION, 'created_at': timeutils.utcnow().isoformat(),
@@ -53,8 +57,24 @@ def write(path, found):
     try:
         _write_durably(path, text)
     except OSError as exc:
-        raise AuditError(f'cannot write the backup {path}: {exc.strerror}; '
-                         'nothing was changed') from exc
+        raise AuditInputError(
+            f'cannot write the backup {path}: {exc.strerror}; nothing was '
+            'changed; give --backup a new file in a writable '
+            'directory') from exc
+    try:
+        same = _as_saved(read(path)) == _as_saved(found)
+    except AuditInputError:
+        same = False
+    if not same:
+        discard(path)
+        raise AuditInputError(
+            f'the backup {path} does not read back as written; nothing was '
+            'changed and the file was removed; check the disk')
+
+
+def _as_saved(found):
+    return json.loads(json.dumps([dataclasses.asdict(f) for f in found],
+                                 sort_keys=True, default=_jsonable))
 
 
 def _write_durably(path, text):
@@ -73,6 +93,15 @@ def _write_durably(path, text):
         os.close(directory)
 
 
+def discard(path):
+    """Remove a backup of a change that did not happen; True if removed."""
+    try:
+        os.unlink(path)
+    except OSError:
+        return False
+    return True
+
+
 def _jsonable(value):
     if isinstance(value, datetime.datetime):
         return value.isoformat()
@@ -82,22 +111,29 @@ def _jsonable(value):
 def read(path):
     """The findings saved in a backup file."""
     try:
-        with open(path, encoding='utf-8') as stream:
-            data = json.load(stream)
+        with open(path, 'rb') as stream:
+            data = json.loads(stream.read().decode('utf-8'))
     except OSError as exc:
-        raise AuditError(
-            f'cannot read the backup {path}: {exc.strerror}') from exc
+        raise AuditInputError(
+            f'cannot read the backup {path}: {exc.strerror}; give the file '
+            '--apply wrote') from exc
     except ValueError as exc:
-        raise AuditError(f'{path} is not JSON: {exc}') from exc
+        raise AuditInputError(
+            f'{path} is not a pci-audit backup: not UTF-8 JSON '
+            f'({" ".join(str(exc).split())})') from exc
     try:
         if data['version'] != VERSION:
-            raise ValueError(f"version {data['version']}, not {VERSION}")
+            raise ValueError(
+                f"version {data['version']}, this pci-audit reads "
+                f'version {VERSION}')
         found = [rules.Finding(**item) for item in data['findings']]
         for finding in found:
+            if not isinstance(finding.device, dict):
+                raise ValueError('device row is not an object')
             missing = sorted(set(RESTORED_COLUMNS) - set(finding.device))
             if missing:
                 raise ValueError(f'device row without {missing}')
         return found
     except (KeyError, TypeError, ValueError) as exc:
-        raise AuditError(
+        raise AuditInputError(
             f'{path} is not a pci-audit backup: {exc!r}') from exc

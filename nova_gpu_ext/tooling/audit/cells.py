@@ -22,8 +22,9 @@ from urllib import parse
 
 from oslo_config import cfg
 
-from nova_gpu_ext.tooling.audit import AuditError
+from nova_gpu_ext.tooling.audit import AuditInputError
 from nova_gpu_ext.tooling.audit import db
+from nova_gpu_ext.tooling import inifile
 
 # cell0 holds only instances that were never scheduled: no compute node,
 # no PCI device.
@@ -49,33 +50,44 @@ def from_urls(urls):
 
 def from_config(config_files):
     """The cell databases named by these nova.conf files (later ones win)."""
-    conf = _load(config_files)
-    if conf.api_database.connection:
-        return _mapped(conf.api_database.connection, conf.database.connection)
-    if conf.database.connection:
-        url = conf.database.connection
+    api_url, url = _load(config_files)
+    if api_url:
+        return _mapped(api_url, url)
+    if url:
         return [Cell(db.mask(url), db.mask(url), url)]
-    raise AuditError(
+    raise AuditInputError(
         f'{", ".join(config_files)}: neither [api_database] connection nor '
         '[database] connection is set; give the nova.conf of a nova-api or '
         'nova-conductor host, or --connection URL')
 
 
 def _load(config_files):
-    """A private ConfigOpts with just the two connection options."""
+    """A private ConfigOpts with just the two connection options.
+
+    Each file is first read by :mod:`inifile`, so a directory, an
+    unreadable, binary or non-UTF-8 file is one line naming it.
+    """
+    for path in config_files:
+        try:
+            inifile.read(path, 'nova.conf')
+        except inifile.IniFileError as exc:
+            raise AuditInputError(str(exc)) from exc
     conf = cfg.ConfigOpts()
     for group in ('api_database', 'database'):
         conf.register_opt(cfg.StrOpt('connection', secret=True), group=group)
     try:
         conf(args=[], default_config_files=config_files,
-             default_config_dirs=[])
+             default_config_dirs=[], use_env=False)
+        return conf.api_database.connection, conf.database.connection
     except cfg.Error as exc:
-        raise AuditError(f'cannot read {", ".join(config_files)}: {exc}')
-    return conf
+        raise AuditInputError(
+            f'cannot read {", ".join(config_files)}: '
+            f'{" ".join(str(exc).split())}') from exc
 
 
 def _mapped(api_url, default_url):
     with db.transaction(api_url) as conn:
+        db.require_tables(conn, api_url, ('cell_mappings',))
         mappings = db.cell_mappings(conn)
     return [Cell(uuid, name or uuid, _format(uuid, url, default_url))
             for uuid, name, url in mappings if uuid != CELL0_UUID]
@@ -90,7 +102,7 @@ def _format(cell, template, default):
     if '{' not in template:
         return template
     if not default:
-        raise AuditError(
+        raise AuditInputError(
             f'cell {cell}: database_connection is a template but '
             '[database] connection is not set in nova.conf; set it as on '
             'the nova-conductor hosts')
@@ -102,7 +114,7 @@ def _format(cell, template, default):
             query=parts.query, fragment=parts.fragment,
             path=parts.path.lstrip('/'))
     except (KeyError, IndexError, ValueError) as exc:
-        raise AuditError(
+        raise AuditInputError(
             f'cell {cell}: cannot fill its database_connection template '
             f'({exc!r}); only the fields {{scheme}}, {{username}}, '
             '{password}, {hostname}, {port}, {path}, {query} and '

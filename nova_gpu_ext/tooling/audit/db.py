@@ -15,7 +15,10 @@
 Every function uses one short transaction, so the audit can run against
 databases that running nova services use at the same time. Only the
 columns named below are read, and only ``pci_devices`` rows that are in a
-finding are ever written.
+finding are ever written. Every connection has a timeout
+(:data:`TIMEOUT`, unless the URL sets its own), so a database that
+accepts the connection and never answers ends the audit instead of
+hanging it.
 """
 
 import contextlib
@@ -24,8 +27,21 @@ import os
 from oslo_utils import timeutils
 import sqlalchemy as sa
 
-from nova_gpu_ext.tooling.audit import AuditError
+from nova_gpu_ext.tooling.audit import AuditChangedThenFailed
+from nova_gpu_ext.tooling.audit import AuditInputError
+from nova_gpu_ext.tooling.audit import AuditUnreachable
 from nova_gpu_ext.tooling.audit import findings as rules
+from nova_gpu_ext.tooling import database
+
+# Seconds to connect, and to wait for any one answer. A row lock held by
+# nova is released within milliseconds; half a minute means the database
+# or the network is in trouble.
+TIMEOUT = 30
+
+# DBAPI errors that mean the database did not answer (connection refused
+# or lost, timeout), not that it refused what was asked.
+_UNREACHABLE = (sa.exc.OperationalError, sa.exc.InterfaceError,
+                sa.exc.TimeoutError, sa.exc.DisconnectionError)
 
 # Column lists of the nova tables the audit uses, typed so that dates and
 # booleans read the same from SQLite and MariaDB. The schema itself is
@@ -46,7 +62,8 @@ PCI_DEVICES = sa.table(
     sa.column('deleted_at', sa.DateTime), sa.column('deleted', sa.Integer))
 COMPUTE_NODES = sa.table(
     'compute_nodes', sa.column('id', sa.Integer),
-    sa.column('host', sa.String), sa.column('hypervisor_hostname', sa.String))
+    sa.column('uuid', sa.String), sa.column('host', sa.String),
+    sa.column('hypervisor_hostname', sa.String))
 INSTANCES = sa.table(
     'instances', sa.column('uuid', sa.String), sa.column('host', sa.String),
     sa.column('node', sa.String), sa.column('deleted', sa.Integer),
@@ -54,6 +71,7 @@ INSTANCES = sa.table(
 MIGRATIONS = sa.table(
     'migrations', sa.column('instance_uuid', sa.String),
     sa.column('status', sa.String), sa.column('deleted', sa.Integer))
+CELL_TABLES = ('pci_devices', 'compute_nodes', 'instances', 'migrations')
 CELL_MAPPINGS = sa.table(
     'cell_mappings', sa.column('uuid', sa.String),
     sa.column('name', sa.String),
@@ -69,27 +87,64 @@ def mask(url):
 
 
 @contextlib.contextmanager
-def transaction(url):
-    """A connection in a transaction; any database error as AuditError.
+def transaction(url, *, writes=False):
+    """A connection in a transaction; any database error as an AuditError.
 
     The message is one line naming the (masked) URL, so an unreachable or
-    wrong database is reported without a traceback.
+    wrong database is reported without a traceback. A transaction that
+    ``writes`` and whose commit fails raises AuditChangedThenFailed: the
+    database may or may not have applied it.
     """
+    engine = _engine(url)
     try:
-        engine = sa.create_engine(_existing(url))
-    except (sa.exc.ArgumentError, ImportError) as exc:
-        raise AuditError(f'cannot use the database {mask(url)}: {exc}. '
-                         'Check the URL and its driver.') from exc
-    try:
-        with engine.begin() as conn:
+        # A body that raises leaves the transaction open: closing the
+        # connection rolls it back.
+        with engine.connect() as conn:
+            trans = conn.begin()
             yield conn
+            _commit(trans, url, writes)
     except sa.exc.SQLAlchemyError as exc:
-        reason = getattr(exc, 'orig', None) or exc
-        reason = ' '.join(str(reason).split())
-        raise AuditError(
-            f'cannot use the database {mask(url)}: {reason}') from exc
+        raise _error(url, exc) from exc
     finally:
         engine.dispose()
+
+
+def _engine(url):
+    try:
+        parsed = _existing(url)
+        return sa.create_engine(
+            parsed, connect_args=database.timeout_args(parsed, TIMEOUT))
+    except (sa.exc.ArgumentError, ImportError) as exc:
+        raise AuditInputError(
+            f'cannot use the database {mask(url)}: {_one_line(exc)}; check '
+            'the URL and that its driver is installed') from exc
+
+
+def _commit(trans, url, writes):
+    try:
+        trans.commit()
+    except sa.exc.SQLAlchemyError as exc:
+        if not writes:
+            raise
+        raise AuditChangedThenFailed(
+            f'the database {mask(url)} did not confirm the commit '
+            f'({_one_line(getattr(exc, "orig", None) or exc)}): its rows '
+            'may or may not have been changed') from exc
+
+
+def _error(url, exc):
+    reason = _one_line(getattr(exc, 'orig', None) or exc)
+    if isinstance(exc, _UNREACHABLE):
+        return AuditUnreachable(
+            f'cannot use the database {mask(url)}: {reason}; check that it '
+            f'runs and answers within {TIMEOUT} s, and the URL')
+    return AuditInputError(
+        f'the database {mask(url)} refused the audit: {reason}; is it a '
+        'nova cell database?')
+
+
+def _one_line(reason):
+    return ' '.join(str(reason).split())
 
 
 def _existing(url):
@@ -97,9 +152,19 @@ def _existing(url):
     parsed = sa.engine.make_url(url)
     path = parsed.database
     if (parsed.get_backend_name() == 'sqlite' and path
-            and path != ':memory:' and not os.path.exists(path)):
-        raise sa.exc.ArgumentError(f'no such SQLite file {path}')
+            and path != ':memory:' and not os.path.isfile(path)):
+        raise sa.exc.ArgumentError(f'no SQLite file {path}')
     return parsed
+
+
+def require_tables(conn, url, names=CELL_TABLES):
+    """Refuse a database that lacks nova's tables: it is not a nova one."""
+    inspector = sa.inspect(conn)
+    missing = [name for name in names if not inspector.has_table(name)]
+    if missing:
+        raise AuditInputError(
+            f'the database {mask(url)} has no {", ".join(missing)} table: '
+            'it is not a nova cell (or API) database; check the URL')
 
 
 def cell_mappings(conn):
@@ -126,19 +191,61 @@ def _stale(conn, cell, devices):
     migrating = _migrating(conn, uuids)
     found = []
     for device in devices:
-        location = locations.get(device['compute_node_id'], (None, None))
+        host, node, node_uuid = locations.get(device['compute_node_id'],
+                                              (None, None, None))
         verdict = rules.classify(
-            device, location, instances.get(device['instance_uuid']),
+            device, (host, node), instances.get(device['instance_uuid']),
             device['instance_uuid'] in migrating)
         if verdict:
-            found.append(rules.Finding(cell, *location, *verdict, device))
+            found.append(rules.Finding(cell, host, node, *verdict, device,
+                                       node_uuid))
     return found
 
 
 def _locations(conn, node_ids):
     query = sa.select(COMPUTE_NODES).where(COMPUTE_NODES.c.id.in_(node_ids))
-    return {row.id: (row.host, row.hypervisor_hostname)
+    return {row.id: (row.host, row.hypervisor_hostname, row.uuid)
             for row in conn.execute(query)}
+
+
+def foreign_rows(conn, found):
+    """How the database differs from where ``found`` was read, if it does.
+
+    Each line names a compute node or ``pci_devices`` row that is here
+    with another identity (uuid, node or address) than in ``found``: the
+    findings were taken from another database. Rows and nodes that are
+    gone are not listed: those the restore skips, one by one.
+    """
+    node_ids = {f.device['compute_node_id'] for f in found}
+    nodes = {row.id: row.uuid for row in conn.execute(
+        sa.select(COMPUTE_NODES.c.id, COMPUTE_NODES.c.uuid).where(
+            COMPUTE_NODES.c.id.in_(node_ids)))}
+    rows = {row.id: row for row in conn.execute(
+        sa.select(PCI_DEVICES.c.id, PCI_DEVICES.c.uuid,
+                  PCI_DEVICES.c.compute_node_id, PCI_DEVICES.c.address)
+        .where(PCI_DEVICES.c.id.in_([f.device['id'] for f in found])))}
+    lines = []
+    for node_id in sorted(node_ids):
+        saved = {f.node_uuid for f in found
+                 if f.device['compute_node_id'] == node_id}
+        if node_id in nodes and {nodes[node_id]} != saved:
+            lines.append(f'compute node {node_id} is {nodes[node_id]} here, '
+                         f'{" ".join(sorted(map(str, saved)))} in the backup')
+    for finding in found:
+        row = rows.get(finding.device['id'])
+        if row is not None and not same_device(row._asdict(),
+                                               finding.device):
+            lines.append(
+                f'pci_devices row {row.id} is {row.address} '
+                f'{row.uuid} here, {finding.device["address"]} '
+                f'{finding.device["uuid"]} in the backup')
+    return lines
+
+
+def same_device(row, device):
+    """Whether a ``pci_devices`` row is the device of a backed-up row."""
+    return all(row[key] == device[key]
+               for key in ('uuid', 'compute_node_id', 'address'))
 
 
 def _instances(conn, uuids):
@@ -202,12 +309,11 @@ def restore(conn, found):
     restored, skipped = [], []
     for finding in found:
         row = current.get(finding.device['id'])
-        same_device = row and all(
-            row[key] == finding.device[key]
-            for key in ('compute_node_id', 'address', 'deleted'))
         freed = {'status': 'available', 'instance_uuid': None}
-        if not same_device:
+        if not row or not same_device(row, finding.device):
             skipped.append((finding, 'device row is gone or another device'))
+        elif row['deleted'] != finding.device['deleted']:
+            skipped.append((finding, 'device row was deleted'))
         elif not _update(conn, {**row, **freed},
                          **{k: finding.device[k] for k in
                             ('status', 'instance_uuid', 'request_id')}):

@@ -40,7 +40,9 @@ class Finding:
 
     ``device`` is the whole ``pci_devices`` row as it was read: freeing
     compares it with the row inside the transaction, and the backup keeps
-    it to put the row back.
+    it to put the row back. ``node_uuid`` is the uuid of its compute node:
+    with the device's own ``uuid`` it tells the database the row was read
+    from from any other (row ids repeat across databases, uuids do not).
     """
 
     cell: str
@@ -49,6 +51,7 @@ class Finding:
     kind: str
     why: str
     device: dict
+    node_uuid: str | None = None
 
     @property
     def model(self):

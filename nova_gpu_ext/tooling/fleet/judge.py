@@ -33,6 +33,7 @@ from nova_gpu_ext.gpu import decision
 from nova_gpu_ext.gpu import inventory
 from nova_gpu_ext.gpu import models
 from nova_gpu_ext.gpu import scoring
+from nova_gpu_ext.tooling import resource_classes
 
 ROOT = ''
 
@@ -54,15 +55,9 @@ def rc_of(pool: ty.Mapping[str, ty.Any]) -> str:
     """The resource class of a device's provider, as nova names it."""
     rc = pool.get('resource_class')
     if rc:
-        return normalize_rc(rc)
+        return resource_classes.normalize(rc)
     model = models.model_of(pool)
-    return f'CUSTOM_PCI_{model.vendor_id}_{model.product_id}'.upper()
-
-
-def normalize_rc(name: str) -> str:
-    """nova's device_spec and alias normalization of a resource class."""
-    name = str(name).strip().upper().replace('-', '_')
-    return name if name.startswith('CUSTOM_') else f'CUSTOM_{name}'
+    return resource_classes.pci_default(model.vendor_id, model.product_id)
 
 
 def provides(pool: ty.Mapping[str, ty.Any],
@@ -77,7 +72,7 @@ def provides(pool: ty.Mapping[str, ty.Any],
     traits = {t if t.startswith('CUSTOM_') else f'CUSTOM_{t}'
               for t in traits}
     return (claims.spec_matches(pool, spec)
-            and (rc is None or normalize_rc(rc) == rc_of(pool))
+            and (rc is None or resource_classes.normalize(rc) == rc_of(pool))
             and traits <= have)
 
 

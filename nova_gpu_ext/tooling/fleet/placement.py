@@ -26,17 +26,15 @@ models (a catalog class): its rows carry the class name and no PCI ids.
 
 import collections
 import concurrent.futures
-import re
 import time
 import typing as ty
 
 from nova_gpu_ext.gpu import models
 from nova_gpu_ext.tooling.fleet import snapshot
+from nova_gpu_ext.tooling import resource_classes
 
 PCI_TRAIT = 'COMPUTE_MANAGED_PCI_DEVICE'
 WORKERS = 8
-# nova's resource class of a device without a resource_class tag.
-_DEFAULT_RC = re.compile(r'^CUSTOM_PCI_([0-9A-F]{4})_([0-9A-F]{4})$')
 
 
 class Kinds:
@@ -65,9 +63,9 @@ class Kinds:
         """(model key, name, device type) of a resource class, or None."""
         if rc in self._by_rc:
             return self._by_rc[rc]
-        match = _DEFAULT_RC.match(rc)
-        if match:
-            key = models.ModelKey(*(g.lower() for g in match.groups()))
+        ids = resource_classes.pci_ids(rc)
+        if ids:
+            key = models.ModelKey(*ids)
             return key, str(key), 'type-PCI'
         return None
 

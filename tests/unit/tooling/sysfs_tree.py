@@ -91,6 +91,15 @@ class SysfsTree(fixtures.Fixture):
             self._link(grp, address, path)
             self._link(path, 'iommu_group', os.path.dirname(grp))
 
+    def attribute(self, address, name):
+        """The path of attribute (or link) ``name`` of function ``address``."""
+        return os.path.join(self._device_dirs[address], name)
+
+    def replace(self, address, name, data):
+        """Write ``data`` (bytes) over attribute ``name`` of ``address``."""
+        with open(self.attribute(address, name), 'wb') as out:
+            out.write(data)
+
     def set_cpu(self, vendor):
         self.write('proc/cpuinfo', f'processor\t: 0\nvendor_id\t: {vendor}\n')
 

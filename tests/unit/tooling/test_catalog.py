@@ -55,10 +55,6 @@ class TestFieldChecks(testtools.TestCase):
         self.assertRaises(catalog.CatalogError, catalog.placement_name,
                           'gpu:x', 'traits', 'NV-LINK')
 
-    def test_default_resource_class_is_a_placement_name(self):
-        self.assertEqual('CUSTOM_GPU_L40S_48G',
-                         catalog.default_resource_class('l40s-48g'))
-
 
 class TestBuild(testtools.TestCase):
 

@@ -12,12 +12,17 @@
 
 """load_catalog: oslo.config sections to a validated Catalog."""
 
+import os
+
+import fixtures
 import testscenarios
 import testtools
 
+from nova_gpu_ext import exception
 from nova_gpu_ext.tooling import catalog
 from nova_gpu_ext.tooling import catalog_file
 from tests.unit import catalog_files
+from tests.unit.tooling import unreadable
 
 MINIMAL = catalog_files.MINIMAL
 
@@ -104,3 +109,163 @@ class TestBadInput(testscenarios.WithScenarios, testtools.TestCase):
             [catalog_files.write(self, self.text)])
         self.assertEqual(self.where, (exc.section, exc.option, exc.value))
         self.assertIn(f'[{self.where[0]}] {self.where[1]}', str(exc))
+
+
+class TestUnusableFile(testtools.TestCase):
+    """A file that is no catalog text is one BadInput line naming it."""
+
+    def test_directory(self):
+        path = self.useFixture(fixtures.TempDir()).path
+        exc = self.assertRaises(catalog_file.CatalogFileError,
+                                catalog_file.load_catalog, [path])
+        self.assertIsInstance(exc, exception.BadInput)
+        self.assertEqual(f'cannot read {path}: Is a directory; give the path '
+                         'of a readable GPU catalog file', str(exc))
+
+    def test_non_utf8_file(self):
+        path = catalog_files.write(self, '')
+        with open(path, 'wb') as out:
+            out.write(MINIMAL.encode().replace(b'11b4', b'11b4\xff'))
+        exc = self.assertRaises(catalog_file.CatalogFileError,
+                                catalog_file.load_catalog, [path])
+        self.assertIn(f'cannot read {path}: not UTF-8 text (byte 0xff',
+                      str(exc))
+
+    def test_file_only_root_can_read(self):
+        path = catalog_files.write(self, MINIMAL)
+        unreadable.open_up(os.path.dirname(path))
+        unreadable.forbid(path)
+        exc = self.assertRaises(
+            catalog_file.CatalogFileError, unreadable.as_nobody,
+            catalog_file.load_catalog, [path])
+        self.assertIn('Permission denied', str(exc))
+
+
+class TestStrictSections(testtools.TestCase):
+    """What oslo.config would ignore in the catalog's sections is refused."""
+
+    def load(self, text):
+        self.path = catalog_files.write(self, text)
+        return catalog_file.load_catalog([self.path])
+
+    def refused(self, text):
+        exc = self.assertRaises(catalog_file.CatalogFileError, self.load,
+                                text)
+        return str(exc)
+
+    def test_misspelt_option_is_named_with_its_line_and_the_fix(self):
+        message = self.refused(MINIMAL.replace('product_id', 'prodcut_id'))
+        self.assertEqual(
+            f'{self.path} line 6: [gpu:k4200] has no option "prodcut_id"; '
+            'did you mean product_id?', message)
+
+    def test_unknown_option_of_a_class_and_of_the_main_section(self):
+        text = MINIMAL.replace('[gpu:', 'gpu_classes = c\n[gpu:') + (
+            '[gpu_class:c]\nmodels = k4200\nvendor_id = 10de\n')
+        self.assertIn('[gpu_class:c] has no option "vendor_id"',
+                      self.refused(text))
+        self.assertIn('[nova_gpu_ext] has no option "gpu_model"',
+                      self.refused(MINIMAL.replace('[gpu:',
+                                                   'gpu_model = x\n[gpu:')))
+
+    def test_scheduler_options_and_other_sections_are_accepted(self):
+        got = self.load('[DEFAULT]\ndebug = true\n[pci]\nalias = {}\n'
+                        + MINIMAL.replace('gpu_models', 'gpu_weight_multiplier'
+                                          ' = 2.0\ngpu_models'))
+        self.assertEqual(['k4200'], [m.name for m in got.models])
+
+    def test_section_twice_in_one_file_names_both_lines(self):
+        message = self.refused(MINIMAL + '[gpu:k4200]\nalias = quadro\n')
+        self.assertEqual(
+            f'{self.path} line 7: [gpu:k4200] again (first at line 4); '
+            'oslo.config would merge the two silently: keep one', message)
+
+    def test_model_section_not_listed_is_refused(self):
+        message = self.refused(
+            MINIMAL + '[gpu:v100]\nvendor_id = 10de\nproduct_id = 1db4\n')
+        self.assertEqual(
+            f'{self.path} line 7: [gpu:v100] is ignored: "v100" is not in '
+            '[nova_gpu_ext] gpu_models; add it there or remove the section',
+            message)
+
+    def test_bad_value_is_located_in_the_file(self):
+        exc = self.assertRaises(catalog.CatalogError, self.load,
+                                MINIMAL.replace('11b4', '11bx'))
+        self.assertTrue(str(exc).startswith(
+            f'{self.path} line 6: [gpu:k4200] product_id = 11bx:'), exc)
+
+    def test_missing_option_is_located_at_its_section(self):
+        exc = self.assertRaises(catalog.CatalogError, self.load,
+                                MINIMAL.replace('vendor_id = 10de\n', ''))
+        self.assertTrue(str(exc).startswith(
+            f'{self.path} line 4: [gpu:k4200] vendor_id = None:'), exc)
+
+    def test_dollar_sign_is_explained(self):
+        exc = self.assertRaises(catalog.CatalogError, self.load,
+                                MINIMAL + 'description = costs $price\n')
+        self.assertIn('[gpu:k4200] description = costs $price', str(exc))
+        self.assertIn('write $$ for a literal $', str(exc))
+
+
+class TestAddresses(testscenarios.WithScenarios, testtools.TestCase):
+    """``addresses`` takes the PCI address globs nova accepts, no more."""
+
+    scenarios = [
+        (text, {'text': text, 'good': good}) for text, good in (
+            ('0000:81:00.0', True), ('0000:81:*.*', True),
+            ('81:00.', True), ('*:*:*.*', True), ('1f.7', True),
+            ('FFFF:ff:1f.7', True),
+            ('0000:zz:00.0', False), ('not-an-address', False),
+            ('0000:81:00.8', False), ('0000:81:20.0', False),
+            ('10000:81:00.0', False), ('0x81:00.0', False),
+            ('0000:0000:81:00.0', False), ('0000:81:00.0.1', False))]
+
+    def test_nova_syntax_only(self):
+        text = MINIMAL + f'addresses = {self.text}\n'
+        if self.good:
+            got = catalog_file.load_catalog([catalog_files.write(self, text)])
+            self.assertEqual((self.text.lower(),),
+                             got.model('k4200').addresses)
+            return
+        exc = self.assertRaises(catalog.CatalogError,
+                                catalog_file.load_catalog,
+                                [catalog_files.write(self, text)])
+        self.assertIn(f'[gpu:k4200] addresses = {self.text}: not a PCI '
+                      'address or glob nova accepts', str(exc))
+
+
+class TestResourceClassCollisions(testtools.TestCase):
+    """Two entries with one resource class are refused, naming both."""
+
+    def load(self, names, classes=None):
+        """Models ``names``, with the resource_class in ``classes``."""
+        classes = classes or {}
+        sections = ''.join(
+            f'[gpu:{name}]\nvendor_id = 10de\nproduct_id = 11b{i}\n'
+            + (f'resource_class = {classes[name]}\n' if name in classes
+               else '')
+            for i, name in enumerate(names))
+        text = (f'[nova_gpu_ext]\ngpu_models = {", ".join(names)}\n'
+                + sections)
+        return catalog_file.load_catalog([catalog_files.write(self, text)])
+
+    def assertRefused(self, names, first, second, classes=None):
+        exc = self.assertRaises(catalog.CatalogError, self.load, names,
+                                classes)
+        self.assertIn(f'[{second}] resource_class', str(exc))
+        self.assertIn(f'also the resource class of [{first}]', str(exc))
+
+    def test_names_normalizing_alike(self):
+        self.assertRefused(['a-1', 'a_1'], 'gpu:a-1', 'gpu:a_1')
+
+    def test_two_non_ascii_names(self):
+        self.assertRefused(['é', 'ü'], 'gpu:é', 'gpu:ü')
+
+    def test_explicit_class_with_and_without_custom_prefix(self):
+        self.assertRefused(['a', 'b'], 'gpu:a', 'gpu:b',
+                           {'a': 'GPU_X', 'b': 'CUSTOM_GPU_X'})
+
+    def test_distinct_classes_load_with_the_custom_prefix(self):
+        got = self.load(['a-1', 'a2'], {'a2': 'gpu_a2'})
+        self.assertEqual(['CUSTOM_GPU_A_1', 'CUSTOM_GPU_A2'],
+                         [m.resource_class for m in got.models])

@@ -78,7 +78,38 @@ class TestDiscovery(testtools.TestCase):
             [(m.name, m.ids, m.device_type, m.companions)
              for m in loaded.models])
 
+    def test_two_gpus_of_one_card_are_not_each_others_companions(self):
+        for fn in '01':
+            self.tree.add_function(f'0000:03:00.{fn}', '10de', '11b4',
+                                   sysfs_tree.VGA, driver='vfio-pci',
+                                   group=13)
+        facts, [model] = self.models()
+        self.assertEqual((2, ()), (len(model.gpus), model.companions))
+
     def test_ini_without_gpu_says_so_and_declares_nothing(self):
         text = discovery.render_ini(*self.models())
         self.assertIn('no GPU', text)
         self.assertNotIn('gpu_models', text)
+
+
+class TestNothingReadChangesTheOutput(testtools.TestCase):
+    """Text from sysfs and pci.ids cannot add sections or options."""
+
+    def test_vendor_with_a_section_header_adds_no_section(self):
+        tree = self.useFixture(sysfs_tree.SysfsTree())
+        sysfs_tree.k4200(tree)
+        sysfs_tree.a100(tree)
+        tree.replace('0000:03:00.0', 'vendor', b'\n[evil]\nx = 1\n')
+        tree.write('usr/share/misc/pci.ids',
+                   '10de  NVIDIA\n\t20b0  A100\x0bSXM\n')
+        facts = sysfs.read_host(tree.root)
+        text = discovery.render_ini(facts, discovery.found_models(facts))
+        sections = [line for line in text.splitlines()
+                    if line.startswith('[')]
+        self.assertEqual(['[nova_gpu_ext]', '[gpu:a100_sxm]'], sections)
+        self.assertIn('# NVIDIA A100?SXM: 1 on this host', text)
+        self.assertIn('# WARNING: cannot read ', text)
+        self.assertIn("vendor: '[evil]\\nx = 1' is not 4 hex digits; GPUs "
+                      'may be missing below', text)
+        self.assertTrue(all(line.isprintable()
+                            for line in text.splitlines()), text)

@@ -12,12 +12,15 @@
 
 """Host readiness checks on the synthetic hosts of the issue."""
 
+import os
+
 import testtools
 
 from nova_gpu_ext.tooling import catalog
 from nova_gpu_ext.tooling import hostcheck
 from nova_gpu_ext.tooling import sysfs
 from tests.unit.tooling import sysfs_tree
+from tests.unit.tooling import unreadable
 
 OK = hostcheck.Status.OK
 WARNING = hostcheck.Status.WARNING
@@ -253,6 +256,15 @@ class TestCatalogComparison(HostCheckTestCase):
         self.assertEqual('set companions = 10de:10f7, 10de:1ad6, 10de:1ad7 '
                          'in [gpu:rtx2080ti]', check.remedy)
 
+    def test_second_gpu_of_one_card_is_not_a_missing_companion(self):
+        for fn in '01':
+            self.tree.add_function(f'0000:03:00.{fn}', '10de', '11b4',
+                                   sysfs_tree.VGA, driver='vfio-pci',
+                                   group=13)
+        check = self.find(self.checks(catalog.Catalog(models=(
+            model('k4200', '10de', '11b4'),))), 'catalog', '[gpu:k4200]')
+        self.assertEqual(OK, check.status, check.message)
+
     def test_gpu_outside_the_catalog_is_a_warning_and_not_checked(self):
         sysfs_tree.k4200(self.tree, audio_driver='snd_hda_intel')
         sysfs_tree.a100(self.tree)
@@ -260,3 +272,78 @@ class TestCatalogComparison(HostCheckTestCase):
             model('a100', '10de', '20b0', device_type='type-PF'),)))
         self.assertEqual([('catalog', '0000:03:00.0', WARNING)],
                          self.not_ok(checks))
+
+
+class TestWhatCannotBeRead(HostCheckTestCase):
+    """A host is not "ready" while something that decides it is unread."""
+
+    GPU = '0000:03:00.0'
+
+    def setUp(self):
+        super().setUp()
+        sysfs_tree.k4200(self.tree)
+
+    def relink_group(self, make):
+        path = self.tree.attribute(self.GPU, 'iommu_group')
+        os.unlink(path)
+        make(path)
+
+    def assertIsolationProblem(self, checks):
+        self.assertEqual([], [c for c in checks if c.name == 'isolation'
+                              and c.status == OK])
+        self.assertEqual(PROBLEM,
+                         self.find(checks, 'isolation', self.GPU).status)
+        self.assertEqual(PROBLEM, self.find(checks, 'read', self.GPU).status)
+        self.assertEqual(PROBLEM, hostcheck.worst(checks))
+
+    def test_dangling_iommu_group_link_is_no_isolation(self):
+        self.relink_group(unreadable.dangling)
+        self.assertIsolationProblem(self.checks())
+
+    def test_looping_iommu_group_link_is_no_isolation(self):
+        self.relink_group(unreadable.looping)
+        checks = self.checks()
+        self.assertIsolationProblem(checks)
+        self.assertIn('the link loops',
+                      self.find(checks, 'read', self.GPU).message)
+
+    def test_gpu_unreadable_to_the_user_is_a_problem_not_a_vanishing(self):
+        unreadable.open_up(self.tree.root)
+        unreadable.forbid(self.tree.attribute(self.GPU, 'class'))
+        facts = unreadable.as_nobody(sysfs.read_host, self.tree.root)
+        checks = hostcheck.check_host(facts,
+                                      hostcheck.passthrough_gpus(facts))
+        check = self.find(checks, 'read', self.GPU)
+        self.assertEqual(PROBLEM, check.status)
+        self.assertIn('class: Permission denied; whether this function is '
+                      'a GPU is unknown', check.message)
+        self.assertIn('run check-host as root', check.remedy)
+        self.assertEqual(PROBLEM, hostcheck.worst(checks))
+
+    def test_unreadable_companion_is_a_problem(self):
+        self.tree.replace('0000:03:00.1', 'numa_node', b'x\n')
+        checks = self.checks()
+        self.assertEqual(PROBLEM,
+                         self.find(checks, 'read', '0000:03:00.1').status)
+
+    def test_unreadable_attribute_of_an_unrelated_device_is_a_warning(self):
+        self.tree.add_function('0000:06:00.0', '8086', '1572',
+                               sysfs_tree.ETHERNET, driver='i40e', group=31)
+        self.tree.replace('0000:06:00.0', 'numa_node', b'x\n')
+        checks = self.checks()
+        self.assertEqual(WARNING,
+                         self.find(checks, 'read', '0000:06:00.0').status)
+        self.assertNotEqual(PROBLEM, hostcheck.worst(checks))
+
+    def test_unreadable_modprobe_file_is_a_problem(self):
+        os.makedirs(os.path.join(self.tree.root, 'etc/modprobe.d/x.conf'))
+        self.assertEqual(PROBLEM, self.find(self.checks(), 'read',
+                                            'host').status)
+
+    def test_messages_are_single_printable_lines(self):
+        self.tree.write('usr/share/misc/pci.ids',
+                        '10de  NV\x1b[2J\n\t11b4  K\x0c4200\n')
+        self.tree.replace('0000:03:00.1', 'numa_node', b'\n[evil]\n')
+        for check in self.checks():
+            for text in (check.subject, check.message, check.remedy):
+                self.assertTrue(text.isprintable(), text)

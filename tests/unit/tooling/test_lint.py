@@ -10,12 +10,18 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""lint: one test per finding, and a clean configuration."""
+"""lint: one test per finding, a clean configuration, unusable files."""
 
+import os
+
+import fixtures
+import testscenarios
 import testtools
 
+from nova_gpu_ext import exception
 from nova_gpu_ext.tooling import lint
 from nova_gpu_ext.tooling import releases
+from tests.unit.tooling import unreadable
 
 NEWEST = releases.parse(releases.NEWEST)
 SPEC = '{"vendor_id": "10de", "product_id": "11b4"}'
@@ -99,7 +105,8 @@ class TestLint(testtools.TestCase):
         spec = SPEC[:-1] + ', "resource_class": "GPU_ANY"}'
         alias = '{"name": "any", "resource_class": "CUSTOM_GPU_ANY"}'
         self.assertEqual([], self.lint(('pci', 'device_spec', spec),
-                                       ('pci', 'alias', alias)))
+                                       ('pci', 'alias', alias),
+                                       ('pci', 'report_in_placement', 'True')))
 
     def test_aliases_alone_are_not_checked_against_device_specs(self):
         self.assertEqual([], self.lint(('pci', 'alias', ALIAS)))
@@ -122,6 +129,43 @@ class TestLint(testtools.TestCase):
                 '"vendor_id": "10de", "product_id": "20b5"}')
         self.assertEqual([], self.lint(('pci', 'alias', a100)))
 
+    def test_name_newer_than_the_release(self):
+        findings = self.lint(('pci', 'device_spec', SPEC),
+                             release=releases.parse('yoga'))
+        self.assertEqual(['unknown-name'], codes(findings))
+        self.assertIn('nova yoga does not know this name', findings[0].problem)
+        self.assertEqual('rename it to [pci] passthrough_whitelist',
+                         findings[0].fix)
+
+    def test_device_spec_that_is_not_an_object(self):
+        for value in ('42', '[1, 2]', '"10de"', '[{"vendor_id": "10de"}, 3]'):
+            findings = self.lint(('pci', 'device_spec', value),
+                                 ('pci', 'alias', ALIAS))
+            self.assertEqual(['bad-device-spec'], codes(findings), value)
+
+    def test_empty_alias_is_an_alias_without_name(self):
+        findings = self.lint(('pci', 'device_spec', SPEC),
+                             ('pci', 'alias', '{}'))
+        self.assertEqual(['alias-without-name'], codes(findings))
+        self.assertIn('needs a "name"', findings[0].problem)
+
+    def test_values_nova_refuses_are_reported_with_nova_reason(self):
+        findings = self.lint(
+            ('pci', 'device_spec', '{"vendor_id": "10de", "address": '
+                                   '"0000:zz:00.0"}'),
+            ('pci', 'alias', ALIAS[:-1] + ', "numa_policy": "never"}'))
+        self.assertEqual(['nova-refuses', 'nova-refuses'], codes(findings))
+        self.assertIn("property bus ('zz') does not parse as a hex number",
+                      findings[0].problem)
+        self.assertIn("'never' is not one of", findings[1].problem)
+
+    def test_alias_with_only_resource_class_outside_placement_mode(self):
+        alias = '{"name": "any", "resource_class": "CUSTOM_GPU_ANY"}'
+        findings = self.lint(('pci', 'alias', alias))
+        self.assertEqual(['nova-refuses'], codes(findings))
+        self.assertIn('does not have vendor_id and product_id',
+                      findings[0].problem)
+
     def test_value_that_is_not_json(self):
         self.assertEqual(['bad-json', 'bad-json'], codes(self.lint(
             ('pci', 'alias', "{'name': 'x'}"), ('pci', 'alias', '[]'))))
@@ -132,3 +176,43 @@ class TestLint(testtools.TestCase):
         text = str(finding)
         self.assertTrue(text.startswith('nova.conf: [pci] alias = {'))
         self.assertIn('\n  fix: remove "capability_type"', text)
+
+
+class TestReadEntries(testscenarios.WithScenarios, testtools.TestCase):
+    """A nova.conf that cannot be read is one BadInput line naming it."""
+
+    scenarios = unreadable.UNUSABLE_FILES
+
+    def test_one_line_naming_the_file(self):
+        path = os.path.join(self.useFixture(fixtures.TempDir()).path,
+                            'nova.conf')
+        self.make(path)
+        exc = self.assertRaises(lint.LintInputError, lint.read_entries, path)
+        self.assertIsInstance(exc, exception.BadInput)
+        self.assertIn(path, str(exc))
+        self.assertIn(self.says, str(exc))
+        self.assertEqual(1, len(str(exc).splitlines()))
+
+
+class TestReadEntriesAsNobody(testtools.TestCase):
+
+    def test_file_only_root_can_read(self):
+        root = self.useFixture(fixtures.TempDir()).path
+        path = os.path.join(root, 'nova.conf')
+        unreadable.writing(b'[pci]\nalias = {}\n')(path)
+        unreadable.open_up(root)
+        unreadable.forbid(path)
+        exc = self.assertRaises(lint.LintInputError, unreadable.as_nobody,
+                                lint.read_entries, path)
+        self.assertIn(f'cannot read {path}: Permission denied', str(exc))
+
+    def test_entries_in_file_order(self):
+        root = self.useFixture(fixtures.TempDir()).path
+        path = os.path.join(root, 'nova.conf')
+        unreadable.writing(b'[pci]\nalias = a\n[DEFAULT]\nx = 1\n[pci]\n'
+                           b'alias = b\n')(path)
+        self.assertEqual(
+            [('pci', 'alias', 'a'), ('DEFAULT', 'x', '1'),
+             ('pci', 'alias', 'b')],
+            [(e.section, e.option, e.value)
+             for e in lint.read_entries(path)])

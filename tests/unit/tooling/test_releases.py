@@ -77,5 +77,16 @@ class TestParse(testtools.TestCase):
         self.assertIn('resource_class tag (first in zed)', str(exc))
         self.assertNotIn('numa_policy', str(exc))
 
+    def test_knows_a_name_from_its_first_release_on(self):
+        spec = releases.DEVICE_SPEC_NAMES
+        self.assertTrue(releases.parse('zed').knows(
+            spec, 'pci', 'device_spec'))
+        self.assertFalse(releases.parse('yoga').knows(
+            spec, 'pci', 'device_spec'))
+        self.assertTrue(releases.parse('2026.2').knows(
+            spec, 'DEFAULT', 'pci_passthrough_whitelist'))
+        self.assertFalse(releases.parse('2026.2').knows(
+            releases.ALIAS_NAMES, 'pci', 'device_spec'))
+
     def test_require_passes_when_all_present(self):
         releases.require(releases.parse('2025.1'), {'managed', 'placement'})

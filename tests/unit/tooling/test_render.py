@@ -158,6 +158,50 @@ class TestNovaConf(testtools.TestCase):
                          '\n[filter_scheduler]\nx = 1\n', text)
 
 
+class TestNovaParsesWhatIsRendered(testtools.TestCase):
+    """Rendered lines go through nova's own parsers before they are given."""
+
+    def test_address_nova_refuses_is_not_rendered(self):
+        # A model built in code skips the catalog file's address check.
+        model = catalog.GpuModel('v', '10de', '1db4', alias='v',
+                                 addresses=('0000:zz:00.0',))
+        exc = self.assertRaises(
+            render.NovaRefusesError, render.nova_conf,
+            catalog.build([model], []), 'compute', NEWEST, False)
+        self.assertIn('nova refuses the rendered [pci] device_spec = '
+                      '{"vendor_id": "10de", "product_id": "1db4", '
+                      '"address": "0000:zz:00.0"} (Invalid [pci]device_spec '
+                      "config: property bus ('zz') does not parse as a hex "
+                      'number.)', str(exc))
+
+    def test_alias_nova_refuses_is_named(self):
+        lines = [render.Line('pci', 'alias', '{"name": "k", "vendor": "x"}')]
+        exc = self.assertRaises(render.NovaRefusesError,
+                                render.check_with_nova, lines, NEWEST, False)
+        self.assertIn('[pci] alias = {"name": "k", "vendor": "x"} (Invalid '
+                      'PCI alias definition: Additional properties are not '
+                      "allowed ('vendor' was unexpected))", str(exc))
+
+    def test_aliases_nova_refuses_together_are_refused(self):
+        spec = ('{"name": "k", "device_type": "type-PCI", "vendor_id": '
+                '"10de", "product_id": "%s"}')
+        lines = [render.Line('pci', 'alias', spec % '11b4'),
+                 render.Line('pci', 'alias', spec % '1db4')]
+        render.check_with_nova(lines, NEWEST, False)
+        exc = self.assertRaises(render.NovaRefusesError,
+                                render.check_with_nova, lines, NEWEST, True)
+        self.assertIn('[pci] alias lines together (The PCI alias(es) k have '
+                      'multiple specs but [filter_scheduler]pci_in_placement '
+                      'is True.',
+                      str(exc))
+
+    def test_every_role_and_mode_of_a_catalog_passes(self):
+        for role in ('compute', 'controller', 'scheduler'):
+            for placement in (False, True):
+                render.nova_conf(catalog.build([K4200, V100], [PCIE]), role,
+                                 NEWEST, placement)
+
+
 class TestHostFiles(testtools.TestCase):
 
     def test_vfio_ids_include_companions_and_host_drivers_wait(self):

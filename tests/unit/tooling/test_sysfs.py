@@ -12,10 +12,14 @@
 
 """Reading host facts from synthetic trees with the real sysfs layout."""
 
+import os
+
+import testscenarios
 import testtools
 
 from nova_gpu_ext.tooling import sysfs
 from tests.unit.tooling import sysfs_tree
+from tests.unit.tooling import unreadable
 
 
 class TestReadHost(testtools.TestCase):
@@ -130,3 +134,126 @@ class TestReadHost(testtools.TestCase):
         exc = self.assertRaises(sysfs.HostReadError, sysfs.read_host,
                                 self.tree.root + '/nothing')
         self.assertIn('nothing/sys/bus/pci/devices', str(exc))
+
+
+class TestUntrustedContent(testscenarios.WithScenarios, testtools.TestCase):
+    """Ids and numbers are parsed strictly; what does not parse is a problem.
+
+    A GPU whose vendor, device or class does not parse is left out of the
+    facts and named by a problem, never kept with a made-up id.
+    """
+
+    scenarios = [
+        ('vendor garbage', {'attr': 'vendor', 'data': b'\x8f\xff\n'}),
+        ('vendor with a section', {'attr': 'vendor',
+                                   'data': b'0x10de\n[evil]\n'}),
+        ('vendor too long', {'attr': 'vendor', 'data': b'0x10de0\n'}),
+        ('device empty', {'attr': 'device', 'data': b''}),
+        ('class not hex', {'attr': 'class', 'data': b'0x03000g\n'}),
+        ('class short', {'attr': 'class', 'data': b'0x0300\n'}),
+    ]
+
+    def test_function_is_dropped_and_named(self):
+        tree = self.useFixture(sysfs_tree.SysfsTree())
+        sysfs_tree.k4200(tree)
+        tree.replace('0000:03:00.0', self.attr, self.data)
+        facts = sysfs.read_host(tree.root)
+        self.assertIsNone(facts.function('0000:03:00.0'))
+        (problem,) = facts.problems
+        self.assertEqual('0000:03:00.0', problem.address)
+        path = os.path.join(tree.root, 'sys/bus/pci/devices/0000:03:00.0',
+                            self.attr)
+        self.assertTrue(str(problem).startswith(f'cannot read {path}: '),
+                        problem)
+        self.assertEqual(1, len(str(problem).splitlines()))
+
+
+class TestUnreadable(testtools.TestCase):
+    """Files and links that exist but cannot be read become problems."""
+
+    def setUp(self):
+        super().setUp()
+        self.tree = self.useFixture(sysfs_tree.SysfsTree())
+        sysfs_tree.k4200(self.tree)
+        self.gpu = '0000:03:00.0'
+
+    def problems(self, facts=None):
+        facts = facts or sysfs.read_host(self.tree.root)
+        return [(p.address, p.reason) for p in facts.problems]
+
+    def relink(self, name, make):
+        path = self.tree.attribute(self.gpu, name)
+        os.unlink(path)
+        make(path)
+
+    def test_attribute_that_is_a_directory(self):
+        path = self.tree.attribute(self.gpu, 'numa_node')
+        os.unlink(path)
+        os.mkdir(path)
+        facts = sysfs.read_host(self.tree.root)
+        self.assertIsNone(facts.function(self.gpu).numa_node)
+        self.assertEqual([(self.gpu, 'Is a directory')],
+                         self.problems(facts))
+
+    def test_dangling_iommu_group_link_is_no_group_and_a_problem(self):
+        self.relink('iommu_group', unreadable.dangling)
+        facts = sysfs.read_host(self.tree.root)
+        self.assertIsNone(facts.function(self.gpu).iommu_group)
+        [(address, reason)] = self.problems(facts)
+        self.assertEqual(self.gpu, address)
+        self.assertTrue(reason.startswith('the link dangles (to '), reason)
+
+    def test_looping_iommu_group_link(self):
+        self.relink('iommu_group', unreadable.looping)
+        self.assertEqual([(self.gpu, 'the link loops')], self.problems())
+
+    def test_iommu_group_link_to_an_odd_name(self):
+        self.relink('iommu_group', lambda p: os.symlink(
+            os.path.join(self.tree.root, 'sys'), p))
+        self.assertEqual([(self.gpu, "leads to 'sys', not a iommu_group "
+                                     'name')], self.problems())
+
+    def test_dangling_driver_link(self):
+        self.relink('driver', unreadable.dangling)
+        facts = sysfs.read_host(self.tree.root)
+        self.assertIsNone(facts.function(self.gpu).driver)
+        self.assertEqual(1, len(facts.problems))
+
+    def test_dangling_device_link_drops_the_function(self):
+        link = os.path.join(self.tree.root, 'sys/bus/pci/devices', self.gpu)
+        os.unlink(link)
+        unreadable.dangling(link)
+        facts = sysfs.read_host(self.tree.root)
+        self.assertIsNone(facts.function(self.gpu))
+        [(address, reason)] = self.problems(facts)
+        self.assertEqual(self.gpu, address)
+        self.assertIn('dangles', reason)
+
+    def test_malformed_numbers(self):
+        self.tree.replace(self.gpu, 'numa_node', b'zero\n')
+        self.tree.replace(self.gpu, 'sriov_totalvfs', b'-1\n')
+        facts = sysfs.read_host(self.tree.root)
+        gpu = facts.function(self.gpu)
+        self.assertEqual((None, 0), (gpu.numa_node, gpu.sriov_totalvfs))
+        self.assertEqual([(self.gpu, "'zero' is not a number"),
+                          (self.gpu, "'-1' is not a count")],
+                         self.problems(facts))
+
+    def test_modprobe_file_that_is_a_directory_is_a_host_problem(self):
+        os.makedirs(os.path.join(self.tree.root, 'etc/modprobe.d/gpu.conf'))
+        self.assertEqual([(None, 'Is a directory')], self.problems())
+
+    def test_attribute_only_root_can_read_as_nobody(self):
+        unreadable.open_up(self.tree.root)
+        unreadable.forbid(self.tree.attribute(self.gpu, 'vendor'))
+        facts = unreadable.as_nobody(sysfs.read_host, self.tree.root)
+        self.assertIsNone(facts.function(self.gpu))
+        self.assertEqual([(self.gpu, 'Permission denied')],
+                         self.problems(facts))
+
+    def test_pci_ids_names_lose_control_characters(self):
+        self.tree.write('usr/share/misc/pci.ids',
+                        '10de  NVIDIA\x1b[31m\n\t11b4  K4200\x0b[evil]\n')
+        gpu = sysfs.read_host(self.tree.root).function(self.gpu)
+        self.assertEqual(('NVIDIA?[31m', 'K4200?[evil]'),
+                         (gpu.vendor_name, gpu.device_name))

@@ -22,6 +22,7 @@ from oslotest import base
 import testscenarios
 
 from nova_gpu_ext.cmd import main
+from nova_gpu_ext import exception
 from tests.unit.tooling.audit import nova_db
 
 
@@ -114,6 +115,22 @@ class TestPciAuditCommand(CommandMixin, testscenarios.WithScenarios,
             (before['status'], before['instance_uuid'], before['request_id']),
             (after['status'], after['instance_uuid'], after['request_id']))
 
+    def test_restore_into_another_database_exits_2_changing_nothing(self):
+        self.cli('--connection', self.database.url, '--apply',
+                 '--backup', self.backup)
+        metadata = nova_db.models.BASE.metadata
+        metadata.drop_all(self.database.engine)
+        metadata.create_all(self.database.engine)
+        self.nova.device(self.nova.compute('gpu1'), '0000:81:00.0',
+                         'allocated', self.nova.instance('gpu1'))
+        before = self.nova.devices()
+        status, out, err = self.cli('--connection', self.database.url,
+                                    '--restore', self.backup)
+        self.assertEqual((exception.EXIT_BAD_INPUT, ''), (status, out))
+        self.assertEqual(1, len(err.splitlines()), err)
+        self.assertIn('was not taken from the database', err)
+        self.assertEqual(before, self.nova.devices())
+
     def test_unwritable_backup_exits_2_and_changes_nothing(self):
         before = self.nova.devices()
         status, out, err = self.cli(
@@ -129,18 +146,22 @@ class TestPciAuditErrors(CommandMixin, testscenarios.WithScenarios,
 
     scenarios = [
         ('mariadb', {'url': 'mysql+pymysql://nova:s3cret@127.0.0.1:1/nova',
-                     'shown': 'mysql+pymysql://nova:***@127.0.0.1:1/nova'}),
+                     'shown': 'mysql+pymysql://nova:***@127.0.0.1:1/nova',
+                     'status': exception.EXIT_UNREACHABLE}),
         ('mariadb-socket', {
             'url': 'mysql+pymysql://nova:s3cret@localhost/nova'
                    '?unix_socket=/nonexistent/mysqld.sock',
-            'shown': 'mysql+pymysql://nova:***@localhost/nova'}),
+            'shown': 'mysql+pymysql://nova:***@localhost/nova',
+            'status': exception.EXIT_UNREACHABLE}),
         ('sqlite', {'url': 'sqlite:////nonexistent/nova.sqlite',
-                    'shown': 'sqlite:////nonexistent/nova.sqlite'}),
+                    'shown': 'sqlite:////nonexistent/nova.sqlite',
+                    'status': exception.EXIT_BAD_INPUT}),
     ]
 
-    def test_unreachable_database_is_one_line_exit_2(self):
+    def test_database_that_cannot_be_used_is_one_line(self):
+        """Unreachable: exit 3; a SQLite file that is not there: 2."""
         status, out, err = self.cli('--connection', self.url)
-        self.assertEqual((2, ''), (status, out))
+        self.assertEqual((self.status, ''), (status, out))
         self.assertEqual(1, len(err.splitlines()), err)
         self.assertIn(f'cannot use the database {self.shown}', err)
         self.assertNotIn('s3cret', err)
