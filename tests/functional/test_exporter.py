@@ -20,7 +20,6 @@ nova's schema; the metrics are scraped over HTTP and parsed with
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import threading
@@ -35,6 +34,7 @@ import testtools
 from tests.unit.cmd import cli
 from tests.unit.tooling.audit import nova_db
 from tests.unit.tooling.fleet import fleetdb
+from tests.unit.tooling.fleet import test_monitoring_files
 
 dev = fleetdb.device
 PATIENCE = 60
@@ -170,13 +170,7 @@ class TestExporterOverHttp(ExporterTest):
 class TestPrometheusScrapesTheExporter(ExporterTest):
 
     def prometheus(self, target):
-        binary = shutil.which('prometheus')
-        if binary is None:
-            reason = ('prometheus is not installed; run '
-                      'tools/install-prometheus (Debian package prometheus)')
-            if os.environ.get('CI'):
-                self.fail(f'CI must run the Prometheus test: {reason}')
-            self.skipTest(reason)
+        binary = test_monitoring_files.prometheus_binary(self, 'prometheus')
         tmp = self.useFixture(fixtures.TempDir()).path
         config = os.path.join(tmp, 'prometheus.yml')
         with open(config, 'w') as f:

@@ -38,31 +38,11 @@ from nova_gpu_ext.tooling.fleet import requests
 from nova_gpu_ext.tooling.fleet import snapshot
 from tests.functional import base
 from tests.functional import test_cloud_tools
+from tests.unit import catalog_files
 
 K4200, V100 = base.K4200, base.V100
 
-# The harness's aliases (nova_gpu_ext.harness.scenario) as a catalog: the
-# class alias "gpu" shares one resource class in placement mode.
-CATALOG = """
-[nova_gpu_ext]
-gpu_models = k4200, v100
-gpu_classes = gpu
-
-[gpu:k4200]
-vendor_id = 10de
-product_id = 11b4
-flavor_counts = 1, 2
-
-[gpu:v100]
-vendor_id = 10de
-product_id = 1db4
-flavor_counts = 1, 2
-
-[gpu_class:gpu]
-models = k4200, v100
-resource_class = %s
-flavor_counts = 2
-""" % cloud.class_resource_class('gpu')
+CATALOG = catalog_files.TWO_MODELS_AND_A_CLASS
 
 
 class FleetBase(test_cloud_tools.CloudToolsBase):

@@ -67,6 +67,30 @@ resource_class = CUSTOM_GPU_DATACENTER
 """
 
 
+# Two models and a class alias of both, as the harness's fleet has them
+# (its class "gpu" shares the default resource class CUSTOM_GPU_GPU in
+# placement mode).
+TWO_MODELS_AND_A_CLASS = """
+[nova_gpu_ext]
+gpu_models = k4200, v100
+gpu_classes = gpu
+
+[gpu:k4200]
+vendor_id = 10de
+product_id = 11b4
+flavor_counts = 1, 2
+
+[gpu:v100]
+vendor_id = 10de
+product_id = 1db4
+flavor_counts = 4
+
+[gpu_class:gpu]
+models = k4200, v100
+flavor_counts = 2
+"""
+
+
 def write(test, text: str, name: str = 'catalog.conf') -> str:
     """Write ``text`` into a temporary file of ``test``; return its path."""
     path = os.path.join(test.useFixture(fixtures.TempDir()).path, name)

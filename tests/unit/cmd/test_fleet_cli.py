@@ -22,25 +22,6 @@ from tests.unit.tooling.audit import nova_db
 from tests.unit.tooling.fleet import fleetdb
 
 dev = fleetdb.device
-CATALOG = """
-[nova_gpu_ext]
-gpu_models = k4200, v100
-gpu_classes = gpu
-
-[gpu:k4200]
-vendor_id = 10de
-product_id = 11b4
-flavor_counts = 1, 2
-
-[gpu:v100]
-vendor_id = 10de
-product_id = 1db4
-flavor_counts = 4
-
-[gpu_class:gpu]
-models = k4200, v100
-flavor_counts = 2
-"""
 
 
 class FleetCliTest(test.NoDBTestCase):
@@ -59,7 +40,8 @@ class FleetCliTest(test.NoDBTestCase):
             dev('0000:82:00.0', fleetdb.V100, 0),
             dev('0000:83:00.0', fleetdb.V100, 1, 'allocated'),
             dev('0000:84:00.0', fleetdb.V100, 1)])
-        self.catalog = catalog_files.write(self, CATALOG)
+        self.catalog = catalog_files.write(
+            self, catalog_files.TWO_MODELS_AND_A_CLASS)
 
     def records(self, *argv):
         return cli.records(*argv[:1], '--connection', self.db.url,

@@ -37,14 +37,18 @@ DASHBOARD = os.path.join(ETC, 'grafana', 'nova-gpu-ext-dashboard.json')
 METRIC = re.compile(r'\bnova_gpu_ext_[a-z_]+')
 
 
-def promtool(test_case):
-    """The promtool binary; skipped without it, but failed under CI."""
-    path = shutil.which('promtool')
+def prometheus_binary(test_case, name='promtool'):
+    """A binary of Debian's prometheus package: promtool or prometheus.
+
+    Skipped without it, but failed under CI, which installs it
+    (``tools/install-prometheus``).
+    """
+    path = shutil.which(name)
     if path is None:
-        reason = ('promtool is not installed; run tools/install-prometheus '
+        reason = (f'{name} is not installed; run tools/install-prometheus '
                   '(Debian package prometheus)')
         if os.environ.get('CI'):
-            test_case.fail(f'CI must run the promtool tests: {reason}')
+            test_case.fail(f'CI must run the {name} tests: {reason}')
         test_case.skipTest(reason)
     return path
 
@@ -61,12 +65,12 @@ def served_metrics():
 class TestMonitoringFiles(test.NoDBTestCase):
 
     def test_promtool_accepts_the_rules(self):
-        subprocess.run([promtool(self), 'check', 'rules', RULES],
+        subprocess.run([prometheus_binary(self), 'check', 'rules', RULES],
                        check=True, capture_output=True, text=True)
 
     def test_every_alert_passes_its_unit_tests(self):
         result = subprocess.run(
-            [promtool(self), 'test', 'rules', RULE_TESTS],
+            [prometheus_binary(self), 'test', 'rules', RULE_TESTS],
             capture_output=True, text=True, cwd=os.path.dirname(RULES))
         self.assertEqual(0, result.returncode, result.stdout + result.stderr)
         with open(RULES) as f:
