@@ -291,3 +291,25 @@ def walk(pools: ty.Sequence[Pool], requests: ty.Sequence[DeviceRequest],
          mapping: Mapping | None = None) -> WalkResult:
     """Apply ``requests`` in order to ``pools`` as Nova's claim does."""
     return HostWalk(pools, requests).walk(mapping)
+
+
+# Pool keys the walk reads whatever the requests: counts, providers, and
+# the model and NUMA node of what it takes.
+WALK_KEYS = ('vendor_id', 'product_id', 'numa_node', 'count', RP_UUID)
+
+
+def read_keys(requests: ty.Sequence[DeviceRequest]) -> tuple:
+    """Every pool key a walk of ``requests`` (and a weight of it) reads."""
+    keys = set(WALK_KEYS)
+    for request in requests:
+        keys.update(request._pool_keys)
+    return tuple(sorted(keys))
+
+
+def content(pools: ty.Sequence[Pool], keys: tuple) -> tuple:
+    """What a walk reads of a host's pools: equal content, equal walk.
+
+    Alike hosts (same devices, same free counts) are common in a fleet;
+    this is the key under which one scheduling request judges them once.
+    """
+    return tuple([tuple(map(pool.get, keys)) for pool in pools])

@@ -97,47 +97,98 @@ def claimed_mappings(mappings: ty.Sequence[claims.Mapping | None],
     return [LEGACY_MAPPING] * len(mappings) if move else list(mappings)
 
 
+class Judge:
+    """Judges the hosts of one scheduling request for GpuPassthroughFilter.
+
+    Lives for one call of ``filter_all``: hosts whose pools read alike
+    (``claims.content``) and that are walked alike are judged once.
+    """
+
+    def __init__(self, requests: ty.Sequence[claims.DeviceRequest],
+                 policy: models.GpuPolicy, move: bool = False):
+        self.requests = requests
+        self.policy = policy
+        self.move = move
+        self._keys = claims.read_keys(requests)
+        self._verdicts = {}
+
+    def _rps(self, mapping) -> tuple:
+        return tuple(tuple(claims.rp_uuids_for(r, mapping))
+                     for r in self.requests)
+
+    def _judge(self, result: claims.WalkResult) -> tuple:
+        return (fit.misfit(self.requests, result, self.policy),
+                bool(fit.numa_splits(self.requests, result)))
+
+    def _verdict(self, pools, mapping, rps) -> tuple:
+        """(refusal, split) of one walk, once per kind of host."""
+        try:
+            key = (claims.content(pools, self._keys), rps)
+            return self._verdicts[key]
+        except KeyError:
+            verdict = self._verdicts[key] = self._judge(
+                claims.walk(pools, self.requests, mapping))
+            return verdict
+        except TypeError:
+            return self._judge(claims.walk(pools, self.requests, mapping))
+
+    def decide(self, pools: ty.Sequence[claims.Pool],
+               mappings: ty.Sequence[claims.Mapping | None]) -> HostDecision:
+        """Judge each allocation candidate's mapping, legacy or placement.
+
+        In legacy mode no mapping names the PCI request groups, every
+        candidate gives the same walk and it is done once.  In placement
+        mode each candidate fixes the providers, so its own walk says which
+        models and NUMA nodes it would give; moves are judged by the walk
+        the compute really does (``claimed_mappings``).
+        """
+        if not mappings:
+            return HostDecision((), (), fit.Misfit(
+                fit.Why.NO_CANDIDATES,
+                'no allocation candidates left for this host'), pools)
+        mappings = claimed_mappings(mappings, self.move)
+        rps = [self._rps(m) for m in mappings]
+        if len(set(rps)) == 1:
+            refusal, split = self._verdict(pools, mappings[0], rps[0])
+            if refusal:
+                return HostDecision((), (), refusal, pools)
+            return HostDecision(tuple(range(len(mappings))),
+                                (split,) * len(mappings), None, pools)
+        return self._candidates(pools, mappings, rps)
+
+    def _candidates(self, pools, mappings, rps) -> HostDecision:
+        host = claims.HostWalk(pools, self.requests)
+        judged = {}
+        survivors = []
+        for index, (mapping, key) in enumerate(zip(mappings, rps)):
+            if key not in judged:
+                result = host.walk(mapping)
+                judged[key] = (fit.misfit(self.requests, result,
+                                          self.policy), result)
+            refusal, result = judged[key]
+            if refusal is None:
+                survivors.append((index, result))
+        if not survivors:
+            refusal = max((r for r, _ in judged.values()),
+                          key=lambda r: r.why.rank)
+            return HostDecision((), (), refusal, pools)
+        free = inventory.Inventory.from_pools(pools)
+        survivors.sort(key=lambda s: (
+            scoring.placement_key(self.requests, s[1], free), s[0]))
+        return HostDecision(
+            tuple(index for index, _ in survivors),
+            tuple(bool(fit.numa_splits(self.requests, r))
+                  for _, r in survivors),
+            None, pools)
+
+
 def decide(pools: ty.Sequence[claims.Pool],
            requests: ty.Sequence[claims.DeviceRequest],
            policy: models.GpuPolicy,
            mappings: ty.Sequence[claims.Mapping | None],
            move: bool = False) -> HostDecision:
-    """Judge each allocation candidate's mapping, in legacy or placement.
-
-    In legacy mode no mapping names the PCI request groups, every candidate
-    gives the same walk and it is done once.  In placement mode each
-    candidate fixes the providers, so its own walk says which models and
-    NUMA nodes it would give; moves are judged by the walk the compute
-    really does (``claimed_mappings``).
-    """
-    if not mappings:
-        return HostDecision((), (), fit.Misfit(
-            fit.Why.NO_CANDIDATES,
-            'no allocation candidates left for this host'), pools)
-    mappings = claimed_mappings(mappings, move)
-    host = claims.HostWalk(pools, requests)
-    judged = {}
-    survivors = []
-    for index, mapping in enumerate(mappings):
-        rps = tuple(tuple(claims.rp_uuids_for(r, mapping)) for r in requests)
-        if rps not in judged:
-            result = host.walk(mapping)
-            judged[rps] = (fit.misfit(requests, result, policy), result)
-        refusal, result = judged[rps]
-        if refusal is None:
-            survivors.append((index, result))
-    if not survivors:
-        refusal = max((r for r, _ in judged.values()),
-                      key=lambda r: r.why.rank)
-        return HostDecision((), (), refusal, pools)
-    if len(judged) > 1:
-        free = inventory.Inventory.from_pools(pools)
-        survivors.sort(key=lambda s: (
-            scoring.placement_key(requests, s[1], free), s[0]))
-    return HostDecision(
-        tuple(index for index, _ in survivors),
-        tuple(bool(fit.numa_splits(requests, r)) for _, r in survivors),
-        None, pools)
+    """The decision on one host (see ``Judge.decide``)."""
+    return Judge(requests, policy, move).decide(pools, mappings)
 
 
 def keep_one_node(decisions: ty.Sequence[HostDecision],

@@ -89,6 +89,50 @@ def gpu_weight(requests: ty.Sequence[claims.DeviceRequest],
     return float((left if spread else -left) - splits)
 
 
+class Scored(ty.NamedTuple):
+    """A host's raw weight, and the walk and free devices behind it."""
+
+    weight: float
+    result: claims.WalkResult
+    free: inventory.Inventory
+
+
+class Scorer:
+    """Weighs the hosts of one GPU request for GpuWeigher.
+
+    Lives for one call of ``weigh_objects``: hosts whose pools read alike
+    (``claims.content``) and that are walked alike are weighed once.
+    """
+
+    def __init__(self, requests: ty.Sequence[claims.DeviceRequest],
+                 spread: bool = False):
+        self.requests = requests
+        self.spread = spread
+        self._keys = claims.read_keys(requests)
+        self._scores = {}
+
+    def _score(self, pools, mapping) -> Scored:
+        result = claims.walk(pools, self.requests, mapping)
+        free = inventory.Inventory.from_pools(pools)
+        weight = (gpu_weight(self.requests, result, free, self.spread)
+                  if result.ok else UNFIT_WEIGHT)
+        return Scored(weight, result, free)
+
+    def score(self, pools: ty.Sequence[claims.Pool],
+              mapping: claims.Mapping | None) -> Scored:
+        """The weight of the walk the compute does by ``mapping``."""
+        rps = tuple(tuple(claims.rp_uuids_for(r, mapping))
+                    for r in self.requests)
+        try:
+            key = (claims.content(pools, self._keys), rps)
+            return self._scores[key]
+        except KeyError:
+            scored = self._scores[key] = self._score(pools, mapping)
+            return scored
+        except TypeError:
+            return self._score(pools, mapping)
+
+
 def free_passthrough_devices(pools: ty.Iterable[claims.Pool]) -> int:
     """Free whole devices a GPU alias could take (no VFs or NIC ports)."""
     return sum(int(p.get('count') or 0) for p in pools

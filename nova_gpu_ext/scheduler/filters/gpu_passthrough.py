@@ -65,10 +65,10 @@ class GpuPassthroughFilter(filters.BaseHostFilter):
         if not view.requests:
             return hosts
         candidates = [list(h.allocation_candidates or ()) for h in hosts]
+        judge = decision.Judge(view.requests, view.policy, view.move)
         decisions = decision.keep_one_node([
-            decision.decide(nova_objects.pools(host), view.requests,
-                            view.policy, nova_objects.candidate_mappings(host),
-                            move=view.move)
+            judge.decide(nova_objects.pools(host),
+                         nova_objects.candidate_mappings(host))
             for host in hosts], view.policy)
         debug = LOG.isEnabledFor(logging.DEBUG)
         passed = []
