@@ -360,8 +360,13 @@ class TestPlacementMode(FilterTestCase):
         split = fakes.candidate(self.req, 'v0', 'v1')
         local = fakes.candidate(self.req, 'v1', 'v1b')
         host = self.host([mixed, split, local])
-        self.assertEqual(['h'], self.passed([host], self.spec))
+        spec = fakes.spec(self.req, extra_specs={'gpu:numa': 'any'})
+        self.assertEqual(['h'], self.passed([host], spec))
         self.assertEqual([local, split], host.allocation_candidates)
+        # The default, prefer, drops the split one: the host keeps one node.
+        host = self.host([mixed, split, local])
+        self.assertEqual(['h'], self.passed([host], self.spec))
+        self.assertEqual([local], host.allocation_candidates)
 
     def test_nova_keeps_the_mixed_candidate(self):
         mixed = fakes.candidate(self.req, 'k0', 'v0')
