@@ -60,8 +60,7 @@ class HostDecision:
 
     @property
     def keeps_one_node(self) -> bool:
-        """Whether a surviving candidate keeps every GPU request on one node.
-        """
+        """Whether a surviving candidate keeps each GPU request on a node."""
         return not all(self.split)
 
     @functools.cached_property
@@ -70,19 +69,19 @@ class HostDecision:
         return inventory.Inventory.from_pools(self.pools)
 
     def one_node_only(self, able_hosts: int) -> 'HostDecision':
-        """Keep only the candidates that split no request over NUMA nodes.
-        """
+        """Keep only the candidates that split no GPU request."""
         if not any(self.split):
             return self
         kept = [(i, s) for i, s in zip(self.order, self.split) if not s]
         if kept:
             order, split = zip(*kept)
             return dataclasses.replace(self, order=order, split=split)
-        return dataclasses.replace(self, order=(), split=(), refusal=fit.Misfit(
+        refusal = fit.Misfit(
             fit.Why.AVOIDABLE_SPLIT,
             f'every way this host can give the devices splits a GPU request '
             f'over NUMA nodes, and {able_hosts} host(s) can keep it on one '
-            f'(gpu:numa=prefer)'))
+            f'(gpu:numa=prefer)')
+        return dataclasses.replace(self, order=(), split=(), refusal=refusal)
 
 
 def claimed_mappings(mappings: ty.Sequence[claims.Mapping | None],

@@ -53,8 +53,11 @@ class SriovPortsMixin:
         return super().device_spec() + NIC_SPECS
 
     def start_host(self, hostname, gpus=(), num_vfs=0):
-        """A compute with nova's fake NIC (one PF, ``num_vfs`` VFs) if
-        ``num_vfs``, and ``(model, numa_node)`` GPUs."""
+        """A compute with ``(model, numa_node)`` GPUs and a NIC.
+
+        The NIC is nova's fake SR-IOV one, with one PF and ``num_vfs`` VFs,
+        if ``num_vfs``.
+        """
         info = fakelibvirt.HostPCIDevicesInfo(
             num_pci=0, num_pfs=1 if num_vfs else 0, num_vfs=num_vfs,
             numa_node=0)
