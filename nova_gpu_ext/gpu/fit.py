@@ -23,8 +23,9 @@ from nova_gpu_ext.gpu import models
 class Why(str, enum.Enum):
     """Why a host (or an allocation candidate) is refused, in short.
 
-    Ordered from the least to the most nearly fitting: a summary of many
-    refused hosts names each host by the last of its reasons.
+    Ordered from the least to the most nearly fitting: a host refused for
+    several reasons (one per allocation candidate) is counted under the
+    most nearly fitting one.
     """
 
     NO_CANDIDATES = 'no allocation candidates'
