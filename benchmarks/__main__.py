@@ -12,8 +12,10 @@
 
 """``python -m benchmarks``: cost and packing against nova's in-tree code.
 
-Prints one table, each figure of nova_gpu_ext next to nova's own
-PciPassthroughFilter + PCIWeigher on the same hosts and requests, then the
+Prints the cost of GpuPassthroughFilter + GpuWeigher next to nova's own
+PciPassthroughFilter + PCIWeigher per scheduling request, how both grow
+with hosts and allocation candidates, the packing of a churning request
+stream at set loads next to the limit without host boundaries, then the
 targets of the benchmark and whether each holds.
 """
 
@@ -26,6 +28,8 @@ import sys
 import warnings
 
 COST_SIZES = (1000, 10000)
+MAX_RESULTS = (1000, 10000)
+LOADS = (0.8, 1.0, 1.2)
 
 
 def parse_args(argv):
@@ -35,15 +39,25 @@ def parse_args(argv):
     parser.add_argument('--cost-hosts', type=int, nargs='+',
                         default=list(COST_SIZES),
                         help='fleet sizes of the cost benchmark')
+    parser.add_argument('--max-results', type=int, nargs='+',
+                        default=list(MAX_RESULTS),
+                        help='[scheduler] max_placement_results of the '
+                             'placement-mode cost cases')
     parser.add_argument('--repetitions', type=int, default=5,
                         help='timed runs per figure below 10,000 hosts')
     parser.add_argument('--large-repetitions', type=int, default=3,
                         help='timed runs per figure from 10,000 hosts')
-    parser.add_argument('--packing-hosts', type=int, default=42)
-    parser.add_argument('--fill-stop', type=int, default=30,
-                        help='the fill run ends after this many refusals '
-                             'in a row')
-    parser.add_argument('--churn-requests', type=int, default=2000)
+    parser.add_argument('--loads', type=float, nargs='+',
+                        default=list(LOADS),
+                        help='offered loads (GPU demand / capacity) of the '
+                             'packing benchmark')
+    parser.add_argument('--packing-requests', type=int, default=2000,
+                        help='requests per packing run, warm-up included')
+    parser.add_argument('--packing-seeds', type=int, default=3,
+                        help='packing runs per load (seeds from --seed)')
+    parser.add_argument('--packing-modes', nargs='+',
+                        default=['legacy', 'placement'],
+                        choices=['legacy', 'placement'])
     return parser.parse_args(argv)
 
 
@@ -56,10 +70,10 @@ def main(argv=None) -> int:
     print(f'nova_gpu_ext benchmarks, {datetime.date.today()}, '
           f'{os.cpu_count()} CPU(s), Python {platform.python_version()}, '
           f'nova {importlib.metadata.version("nova")}, seed {args.seed}')
-    rows, targets = report.collect(args)
-    print(report.table(rows))
+    lines, targets = report.collect(args)
+    print('\n'.join(str(line) for line in lines))
     print()
-    print('Targets (nova_gpu_ext pack against nova in-tree):')
+    print('Targets (nova_gpu_ext against nova in-tree):')
     for line in targets:
         print(f'  {line}')
     return 0

@@ -10,20 +10,20 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Cost: filter + weigher time per host through nova's real handlers.
+"""Cost: filter + weigher time per scheduling request, nova's handlers.
 
-One request list is offered to a fleet of part-used hosts; the time of
+A fleet of part-used hosts gets one request; the time of
 ``HostFilterHandler.get_filtered_objects`` plus
-``HostWeightHandler.get_weighed_objects`` is measured with
-``time.perf_counter`` for each set-up in turn, several repetitions, and the
-median total is divided by the number of hosts the filters were given.
+``HostWeightHandler.get_weighed_objects`` over the hosts placement returns
+is measured with ``time.perf_counter`` for each set-up in turn, several
+repetitions, and the median is the figure.
 
-Placement's work is not timed: the allocation candidates of each host are
-computed once per request (placement mode: the combinations of the host's
-free providers for the request groups, see ``sim.CANDIDATE_LIMIT``; hosts
-without a candidate are not offered, as placement would not return them)
-and every timed run starts from a fresh copy of those lists, because the
-filters replace ``host_state.allocation_candidates``.
+Placement's work is not timed: the allocation candidates are made once per
+request (``workload.offer``: every combination of free providers in
+placement mode, capped by ``max_results`` over all hosts as
+``[scheduler] max_placement_results`` caps them) and every timed run
+starts from fresh copies of those lists, because the filters replace
+``host_state.allocation_candidates``.
 """
 
 import dataclasses
@@ -35,67 +35,84 @@ import time
 from benchmarks import workload
 from nova_gpu_ext.harness import sim
 
-# One request of each size; the class alias where mixing is possible.
-REQUESTS = ((workload.ALIAS_A, 1), (workload.ALIAS_ANY, 2),
-            (workload.ALIAS_B, 4), (workload.ALIAS_ANY, 8))
-
 
 @dataclasses.dataclass(frozen=True)
 class Offer:
-    """One request and the hosts placement returns for it."""
+    """One request and what placement returns for it."""
 
     spec: object
     states: list
     candidates: list
 
-
-def offers(hosts: list, placement: bool) -> list:
-    result = []
-    for alias, count in REQUESTS:
-        spec = sim.request_spec([(alias, count)], placement=placement)
-        states, candidates = [], []
-        for host in hosts:
-            found = host.candidates(spec)
-            if found:
-                states.append(host.state)
-                candidates.append(found)
-        result.append(Offer(spec, states, candidates))
-    return result
+    @property
+    def candidate_count(self) -> int:
+        return sum(len(c) for c in self.candidates)
 
 
-def time_once(scheduler: sim.Scheduler, offers_: list) -> float:
-    """Seconds to filter and weigh every offer once."""
-    total = 0.0
-    for offer in offers_:
-        for state, found in zip(offer.states, offer.candidates):
-            state.allocation_candidates = list(found)
-        gc.collect()
-        start = time.perf_counter()
-        passed = scheduler.filter_handler.get_filtered_objects(
-            scheduler.filters, offer.states, offer.spec)
-        if passed:
-            scheduler.weight_handler.get_weighed_objects(
-                scheduler.weighers, passed, offer.spec)
-        total += time.perf_counter() - start
-    return total
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """One row of the cost table."""
+
+    placement: bool
+    hosts: int
+    max_results: int
+    count: int
+
+    @property
+    def mode(self) -> str:
+        return 'placement' if self.placement else 'legacy'
 
 
-def measure(host_count: int, placement: bool, setups: list,
-            repetitions: int, seed: int) -> dict:
-    """Median microseconds per offered host, by set-up label.
+@dataclasses.dataclass(frozen=True)
+class Timing:
+    hosts_offered: int
+    candidates: int
+    ms: dict
+
+
+def make_offer(hosts: list, count: int, placement: bool,
+               max_results: int) -> Offer:
+    """The class alias (two models) asking for ``count`` GPUs."""
+    spec = sim.request_spec([(workload.ALIAS_ANY, count)],
+                            placement=placement)
+    offered = workload.offer(hosts, spec, max_results)
+    return Offer(spec, [h.state for h in offered],
+                 [list(h.state.allocation_candidates) for h in offered])
+
+
+def time_once(scheduler: sim.Scheduler, offer: Offer) -> float:
+    """Seconds to filter and weigh the hosts of ``offer`` once."""
+    for state, found in zip(offer.states, offer.candidates):
+        state.allocation_candidates = list(found)
+    gc.collect()
+    start = time.perf_counter()
+    passed = scheduler.filter_handler.get_filtered_objects(
+        scheduler.filters, offer.states, offer.spec)
+    if passed:
+        scheduler.weight_handler.get_weighed_objects(
+            scheduler.weighers, passed, offer.spec)
+    return time.perf_counter() - start
+
+
+def measure(hosts: list, case: Case, setups: list,
+            repetitions: int) -> Timing:
+    """Median milliseconds per request, by set-up label.
 
     The set-ups take turns within each repetition so that a busy moment of
     the machine hits all of them alike.
     """
-    hosts = workload.fleet(host_count, placement, random.Random(seed),
-                           occupancy=True)
-    offers_ = offers(hosts, placement)
-    offered = sum(len(o.states) for o in offers_)
+    offer = make_offer(hosts, case.count, case.placement, case.max_results)
     schedulers = [(s, s.scheduler()) for s in setups]
     runs = {s.label: [] for s in setups}
     for _ in range(repetitions):
         for setup, scheduler in schedulers:
             with setup.configured():
-                runs[setup.label].append(time_once(scheduler, offers_))
-    return {label: statistics.median(times) * 1e6 / max(offered, 1)
-            for label, times in runs.items()}
+                runs[setup.label].append(time_once(scheduler, offer))
+    return Timing(len(offer.states), offer.candidate_count,
+                  {label: statistics.median(times) * 1e3
+                   for label, times in runs.items()})
+
+
+def fleet(host_count: int, placement: bool, seed: int) -> list:
+    return workload.fleet(host_count, placement, random.Random(seed),
+                          occupancy=True)

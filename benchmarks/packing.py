@@ -10,135 +10,156 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Packing: one seeded request stream offered to a ~40-host fleet.
+"""Packing: a churning request stream at a set offered load.
 
-Each request goes through ``sim.Scheduler.place`` (nova's handlers, real
-HostStates, the first weighed host wins, its devices consumed by nova's
-``PciDeviceStats.apply_requests`` on the claimed candidate).
+A fleet of 40 8-GPU hosts (16 model A, 16 model B, 8 half A half B) gets
+one request per time step; each server placed runs for a geometrically
+distributed number of steps, with the mean set so that the offered load
+(GPU demand over GPU capacity) is 0.8, 1.0 or 1.2.  Each request goes
+through nova's handlers with real HostStates (``place``), the first
+weighed host wins and nova's own ``PciDeviceStats.apply_requests`` takes
+its devices on the claimed candidate.
 
-* fill: no departures, until ``fill_stop`` requests in a row are refused;
-* churn: then, before each further request, one running server chosen at
-  random is deleted with probability ``DEPARTURE_PROBABILITY``.  Fewer
-  departures than arrivals keep demand above capacity: in the steady state
-  about one request in four is refused, and which ones are refused is
-  where fragmentation shows.
+A request is served right when it is placed on GPUs of one model; a
+mixed-model placement holds its GPUs until it ends but counts as not
+served (a CUDA multi-GPU job fails on it).  Beside each scheduler, the
+limit: the same stream served from one pool of GPUs per model, with no
+host boundaries (a request for either model takes the one with more free).
 
-The requests (and the random numbers behind the deletions) are the same
-for every set-up.
+The requests, their lifetimes and the fleet are the same for every set-up.
 """
 
 import collections
 import dataclasses
+import heapq
+import math
 import random
+import typing as ty
 
 from benchmarks import workload
 from nova_gpu_ext.gpu import models
 from nova_gpu_ext.harness import sim
 
-DEPARTURE_PROBABILITY = 0.75
+FLEET_HOSTS = 40
+
+
+@dataclasses.dataclass(frozen=True)
+class Request:
+    alias: sim.Alias
+    count: int
+    lifetime: int
 
 
 @dataclasses.dataclass
 class Tally:
-    """What happened to the requests of one run."""
+    """GPUs offered and served right, by request size."""
 
-    offered: int = 0
-    placed: int = 0
-    gpus_placed: int = 0
-    in_use_at_first_refusal: int | None = None
-    refused: collections.Counter = dataclasses.field(
+    offered: collections.Counter = dataclasses.field(
+        default_factory=collections.Counter)
+    served: collections.Counter = dataclasses.field(
         default_factory=collections.Counter)
     mixed: int = 0
-    mixed_large: int = 0
-    avoidable_splits: int = 0
 
-    @property
-    def refused_large(self) -> int:
-        return self.refused[4] + self.refused[8]
+    def record(self, request: Request, placed: bool, mixed: bool = False):
+        self.offered[request.count] += request.count
+        if placed and not mixed:
+            self.served[request.count] += request.count
+        self.mixed += placed and mixed
 
-    @property
-    def failed_large(self) -> int:
-        """4- and 8-GPU requests refused or given GPUs of mixed models.
+    def share(self, sizes: ty.Iterable[int] = workload.SIZES) -> float:
+        """Per cent of the GPUs asked for by ``sizes`` served right."""
+        sizes = list(sizes)
+        offered = sum(self.offered[s] for s in sizes)
+        served = sum(self.served[s] for s in sizes)
+        return 100.0 * served / offered if offered else 0.0
 
-        A CUDA job that needs identical GPUs fails on mixed ones, so this
-        is what the user sees; nova counts such a placement as a success.
-        """
-        return self.refused_large + self.mixed_large
-
-
-@dataclasses.dataclass
-class Result:
-    fill: Tally
-    churn: Tally
+    def __iadd__(self, other: 'Tally') -> 'Tally':
+        self.offered += other.offered
+        self.served += other.served
+        self.mixed += other.mixed
+        return self
 
 
-def one_node_could_hold(host: sim.Host, taken: list, alias: sim.Alias,
-                        count: int) -> bool:
-    """Whether one NUMA node could have held the request by itself.
+def mean_lifetime(load: float, capacity: int) -> float:
+    """Steps a server runs on average for ``load`` at one arrival a step."""
+    return load * capacity / workload.mean_size()
 
-    True if, before this claim, a node of the host had ``count`` free GPUs
-    of one model of the alias.
+
+def requests(seed: int, load: float, capacity: int,
+             count: int) -> list[Request]:
+    """``count`` requests; lifetimes geometric with the load's mean.
+
+    The stream of aliases and sizes depends on the seed only, so that every
+    load sees the same requests.
     """
-    free = host.free()
-    for pool in taken:
-        free[models.model_of(pool), pool['numa_node']] += 1
-    return any(n >= count for (model, _), n in free.items()
-               if model in alias.models)
+    kinds = workload.stream(random.Random(seed))
+    lifetimes = random.Random(seed + 1)
+    p = 1.0 / mean_lifetime(load, capacity)
+    return [Request(alias, size, 1 + int(math.log(1.0 - lifetimes.random())
+                                         / math.log(1.0 - p)))
+            for (alias, size), _ in zip(kinds, range(count))]
 
 
-class Run:
-    """The fleet of one set-up and the servers running on it."""
+def place(scheduler: sim.Scheduler, hosts: list, spec) -> sim.Placement:
+    """One request through nova's handlers, as nova-scheduler does it.
 
-    def __init__(self, setup, host_count: int, placement: bool, seed: int):
-        self.setup = setup
-        self.scheduler = setup.scheduler()
-        self.hosts = workload.fleet(host_count, placement,
-                                    random.Random(seed))
-        self.placement = placement
-        self.servers = []
-        self.in_use = 0
-
-    def offer(self, alias: sim.Alias, count: int, tally: Tally):
-        tally.offered += 1
-        spec = sim.request_spec([(alias, count)], placement=self.placement)
-        placed = self.scheduler.place(self.hosts, spec)
-        if placed.host is None:
-            tally.refused[count] += 1
-            if tally.in_use_at_first_refusal is None:
-                tally.in_use_at_first_refusal = self.in_use
-            return False
-        tally.placed += 1
-        tally.gpus_placed += count
-        mixed = len(placed.models) > 1
-        tally.mixed += mixed
-        tally.mixed_large += mixed and count >= 4
-        tally.avoidable_splits += (
-            len(placed.numa_nodes) > 1 and
-            one_node_could_hold(placed.host, placed.taken, alias, count))
-        self.servers.append(placed)
-        self.in_use += count
-        return True
-
-    def delete(self, rng: random.Random):
-        placed = self.servers.pop(rng.randrange(len(self.servers)))
-        placed.host.release(placed.taken)
-        self.in_use -= len(placed.taken)
+    Only the hosts placement returns are offered (``workload.offer``).
+    """
+    offered = workload.offer(hosts, spec)
+    by_state = {id(h.state): h for h in offered}
+    passed = scheduler.filter_handler.get_filtered_objects(
+        scheduler.filters, [h.state for h in offered], spec)
+    if not passed:
+        return sim.Placement(None, [])
+    best = scheduler.weight_handler.get_weighed_objects(
+        scheduler.weighers, passed, spec)[0].obj
+    host = by_state[id(best)]
+    return sim.Placement(host, host.claim(spec.pci_requests.requests))
 
 
-def run(setup, host_count: int, placement: bool, seed: int,
-        fill_stop: int, churn_requests: int) -> Result:
-    requests = workload.stream(random.Random(seed))
-    run_ = Run(setup, host_count, placement, seed)
-    fill = Tally()
+def run(setup: workload.Setup, placement: bool, stream: list[Request],
+        warmup: int, fleet_hosts: int = FLEET_HOSTS) -> Tally:
+    """Serve ``stream``; count the requests after the first ``warmup``."""
+    hosts = workload.fleet(fleet_hosts, placement)
+    scheduler = setup.scheduler()
+    running = []
+    tally = Tally()
     with setup.configured():
-        streak = 0
-        while streak < fill_stop:
-            streak = 0 if run_.offer(*next(requests), fill) else streak + 1
-        churn = Tally()
-        departures = random.Random(seed + 1)
-        for _ in range(churn_requests):
-            if (run_.servers and
-                    departures.random() < DEPARTURE_PROBABILITY):
-                run_.delete(departures)
-            run_.offer(*next(requests), churn)
-    return Result(fill, churn)
+        for step, request in enumerate(stream):
+            while running and running[0][0] <= step:
+                _, _, host, taken = heapq.heappop(running)
+                host.release(taken)
+            spec = sim.request_spec([(request.alias, request.count)],
+                                    placement=placement)
+            placed = place(scheduler, hosts, spec)
+            if placed.host:
+                heapq.heappush(running, (step + request.lifetime, step,
+                                         placed.host, placed.taken))
+            if step >= warmup:
+                tally.record(request, placed.host is not None,
+                             len(placed.models) > 1)
+    return tally
+
+
+def limit(stream: list[Request], warmup: int,
+          fleet_hosts: int = FLEET_HOSTS) -> Tally:
+    """The same stream from one pool of GPUs per model, no hosts."""
+    free = collections.Counter()
+    for host in workload.fleet(fleet_hosts, placement=False):
+        for pool in host.pools:
+            free[models.model_of(pool)] += pool['count']
+    running = []
+    tally = Tally()
+    for step, request in enumerate(stream):
+        while running and running[0][0] <= step:
+            _, _, model, count = heapq.heappop(running)
+            free[model] += count
+        model = max(request.alias.models, key=lambda m: free[m])
+        placed = free[model] >= request.count
+        if placed:
+            free[model] -= request.count
+            heapq.heappush(running, (step + request.lifetime, step, model,
+                                     request.count))
+        if step >= warmup:
+            tally.record(request, placed)
+    return tally

@@ -12,162 +12,207 @@
 
 """Run both benchmarks and lay their figures out side by side."""
 
+import dataclasses
 import sys
+
+import prettytable
 
 from benchmarks import cost
 from benchmarks import packing
 from benchmarks import workload
 
-HEADER = ('figure', 'mode', 'nova in-tree', 'ours pack', 'ours spread',
-          'ours pack + in-tree', 'pack / in-tree')
-# The documented set-up (nova's filter and weigher kept next to ours) is
-# timed on the smaller fleets only: it costs about both and would double
-# the longest part of the run.
+# The set-up with both filters costs about both; it is timed on the
+# smaller fleets only, where it does not dominate the run.
 STACKED_MAX_HOSTS = 1000
 LARGE_FLEET = 10000
-
-PACKING_FIGURES = (
-    ('fill', 'GPUs in use at first refusal',
-     lambda t: t.in_use_at_first_refusal),
-    ('fill', 'GPUs placed', lambda t: t.gpus_placed),
-    ('fill', '4-GPU requests refused', lambda t: t.refused[4]),
-    ('fill', '8-GPU requests refused', lambda t: t.refused[8]),
-    ('fill', 'mixed-model placements', lambda t: t.mixed),
-    ('fill', 'avoidable NUMA splits', lambda t: t.avoidable_splits),
-    ('churn', 'GPUs placed', lambda t: t.gpus_placed),
-    ('churn', '4-GPU requests refused', lambda t: t.refused[4]),
-    ('churn', '8-GPU requests refused', lambda t: t.refused[8]),
-    ('churn', 'mixed-model placements', lambda t: t.mixed),
-    ('churn', '4-/8-GPU refused or mixed', lambda t: t.failed_large),
-    ('churn', 'avoidable NUMA splits', lambda t: t.avoidable_splits),
-)
+COST_TARGET = 0.5
+COUNTS = (2, 4)
+# nova_gpu_ext with gpu:numa=any, beside the default (prefer), to show what
+# keeping requests on one NUMA node costs in packing.
+OURS_ANY = dataclasses.replace(
+    workload.OURS, label='nova_gpu_ext numa=any',
+    overrides={('nova_gpu_ext', 'numa_default'): 'any'})
 
 
 def progress(message: str):
     print(message, file=sys.stderr, flush=True)
 
 
-def ratio(ours, theirs) -> str:
-    if ours is None or theirs is None:
-        return '-'
-    if not theirs:
-        return '-' if ours else '1.00'
-    return f'{ours / theirs:.2f}'
-
-
-def cost_rows(args) -> tuple[list, dict]:
-    """Rows of the cost benchmark and the pack/in-tree ratios by mode."""
-    rows, ratios = [], {}
-    pack, stacked = workload.ours('pack'), workload.ours('pack', True)
-    for hosts in args.cost_hosts:
-        for mode, placement in workload.MODES:
-            progress(f'cost: {hosts} hosts, {mode} mode')
-            setups = [workload.IN_TREE, pack]
-            if hosts <= STACKED_MAX_HOSTS:
-                setups.append(stacked)
-            reps = (args.large_repetitions if hosts >= LARGE_FLEET
-                    else args.repetitions)
-            us = cost.measure(hosts, placement, setups, reps, args.seed)
-            r = us[pack.label] / us[workload.IN_TREE.label]
-            ratios[hosts, mode] = r
-            rows.append((f'cost: us per host, {hosts:,} hosts', mode,
-                         f'{us[workload.IN_TREE.label]:.1f}',
-                         f'{us[pack.label]:.1f}', '-',
-                         f'{us[stacked.label]:.1f}'
-                         if stacked.label in us else '-', f'{r:.2f}'))
-    return rows, ratios
-
-
-def packing_results(args) -> dict:
-    """Packing results by (mode, set-up label)."""
-    setups = (workload.IN_TREE, workload.ours('pack', True),
-              workload.ours('spread', True))
-    results = {}
-    for mode, placement in workload.MODES:
-        for setup in setups:
-            progress(f'packing: {mode} mode, {setup.label}')
-            results[mode, setup.label] = packing.run(
-                setup, args.packing_hosts, placement, args.seed,
-                args.fill_stop, args.churn_requests)
-    return results
-
-
-def packing_rows(results: dict) -> list:
-    in_tree, pack, spread = (workload.IN_TREE.label,
-                             workload.ours('pack', True).label,
-                             workload.ours('spread', True).label)
-    rows = []
-    for mode, _ in workload.MODES:
-        for run, name, get in PACKING_FIGURES:
-            figures = [get(getattr(results[mode, label], run))
-                       for label in (in_tree, pack, spread)]
-            rows.append((f'{run}: {name}', mode,
-                         *('-' if f is None else str(f) for f in figures),
-                         '-', ratio(figures[1], figures[0])))
-    return rows
-
-
 def verdict(holds: bool) -> str:
     return 'holds' if holds else 'DOES NOT HOLD'
 
 
-def targets(ratios: dict, results: dict) -> list:
-    """The targets of the benchmark, each with the figures behind it."""
+def cost_cases(args) -> list:
+    cases = []
+    for hosts in args.cost_hosts:
+        cases += [cost.Case(False, hosts, hosts, n) for n in COUNTS]
+        cases += [cost.Case(True, hosts, cap, n)
+                  for cap in args.max_results for n in COUNTS]
+    return cases
+
+
+def cost_results(args) -> list:
+    """(case, timing) for every case, one fleet per size and mode."""
+    results = []
+    fleets = {}
+    for case in cost_cases(args):
+        key = (case.hosts, case.placement)
+        if key not in fleets:
+            fleets.clear()
+            fleets[key] = cost.fleet(case.hosts, case.placement, args.seed)
+        progress(f'cost: {case.mode}, {case.hosts} hosts, '
+                 f'{case.max_results} results, class x{case.count}')
+        setups = [workload.IN_TREE, workload.OURS]
+        if case.hosts <= STACKED_MAX_HOSTS:
+            setups.append(workload.STACKED)
+        reps = (args.large_repetitions if case.hosts >= LARGE_FLEET
+                else args.repetitions)
+        results.append((case, cost.measure(fleets[key], case, setups, reps)))
+    return results
+
+
+def cost_table(results: list) -> prettytable.PrettyTable:
+    table = prettytable.PrettyTable([
+        'mode', 'hosts', 'max results', 'request', 'hosts offered',
+        'candidates', 'in-tree ms', 'ours ms', 'ours / in-tree',
+        'in-tree us/cand.', 'ours us/cand.', 'both filters ms'])
+    for case, t in results:
+        nova = t.ms[workload.IN_TREE.label]
+        ours = t.ms[workload.OURS.label]
+        both = t.ms.get(workload.STACKED.label)
+        per = max(t.candidates, 1) / 1e3
+        table.add_row([
+            case.mode, f'{case.hosts:,}', f'{case.max_results:,}',
+            f'class x{case.count}', f'{t.hosts_offered:,}',
+            f'{t.candidates:,}', f'{nova:.1f}', f'{ours:.1f}',
+            f'{ours / nova:.2f}', f'{nova / per:.1f}', f'{ours / per:.1f}',
+            '-' if both is None else f'{both:.1f}'])
+    table.align = 'r'
+    table.align['mode'] = 'l'
+    return table
+
+
+def growth(results: list) -> list:
+    """How the time of each set-up grows with hosts and with candidates.
+
+    Legacy: from the smallest to the largest fleet (every host one
+    candidate).  Placement: from the smallest to the largest
+    ``max_placement_results`` on one fleet, and from the smallest to the
+    largest fleet at one ``max_placement_results``.
+    """
+    by = {(c.placement, c.hosts, c.max_results, c.count): t
+          for c, t in results}
+    hosts = sorted({k[1] for k in by})
+    caps = sorted({k[2] for k in by if k[0]})
+    pairs = [(f'legacy, {hosts[0]:,} -> {hosts[-1]:,} hosts',
+              (False, hosts[0], hosts[0]), (False, hosts[-1], hosts[-1]))]
+    pairs += [(f'placement, {n:,} hosts, {caps[0]:,} -> {caps[-1]:,} '
+               f'results', (True, n, caps[0]), (True, n, caps[-1]))
+              for n in hosts if caps]
+    pairs += [(f'placement, {cap:,} results, {hosts[0]:,} -> '
+               f'{hosts[-1]:,} hosts', (True, hosts[0], cap),
+               (True, hosts[-1], cap)) for cap in caps]
     lines = []
-    for (hosts, mode), r in sorted(ratios.items()):
-        if hosts >= LARGE_FLEET:
-            lines.append(f'cost ratio <= 1.0 (aim 0.5), {mode}, '
-                         f'{hosts:,} hosts: {r:.2f} - {verdict(r <= 1.0)}')
-    in_tree = workload.IN_TREE.label
-    ours = [label for _, label in results if label != in_tree]
-    mixed = sum(getattr(results[key], run).mixed
-                for key in results if key[1] in ours
-                for run in ('fill', 'churn'))
-    nova_mixed = sum(getattr(results[key], run).mixed
-                     for key in results if key[1] == in_tree
-                     for run in ('fill', 'churn'))
-    lines.append(f'0 mixed-model placements: ours {mixed}, nova in-tree '
-                 f'{nova_mixed} - {verdict(mixed == 0)}')
-    pack = workload.ours('pack', True).label
-    for mode, _ in workload.MODES:
-        lines.extend(_churn_targets(mode, results[mode, in_tree].churn,
-                                    results[mode, pack].churn))
+    for name, small, large in pairs:
+        for count in COUNTS:
+            a, b = by.get(small + (count,)), by.get(large + (count,))
+            if a is None or b is None or small == large:
+                continue
+            lines.append(
+                f'{name}, class x{count} ({a.candidates:,} -> '
+                f'{b.candidates:,} candidates): in-tree x' +
+                ', ours x'.join(f'{b.ms[s.label] / a.ms[s.label]:.1f}'
+                                for s in (workload.IN_TREE, workload.OURS)))
     return lines
 
 
-def _churn_targets(mode: str, nova: packing.Tally,
-                   ours: packing.Tally) -> list:
-    large = (f'{ours.refused_large} vs {nova.refused_large} '
-             f'({ratio(ours.refused_large, nova.refused_large)})')
-    splits = (f'{ours.avoidable_splits} vs {nova.avoidable_splits}')
+def cost_targets(results: list) -> list:
     return [
-        f'churn, {mode}: GPUs placed >= in-tree: {ours.gpus_placed} vs '
-        f'{nova.gpus_placed} - '
-        f'{verdict(ours.gpus_placed >= nova.gpus_placed)}',
-        f'churn, {mode}: fewer 4-/8-GPU refusals (aim 10 % fewer): {large} '
-        f'- {verdict(ours.refused_large < nova.refused_large)}',
-        f'churn, {mode}: avoidable NUMA splits <= 1/5 of in-tree (aim '
-        f'1/10): {splits} - '
-        f'{verdict(ours.avoidable_splits * 5 <= nova.avoidable_splits)}',
-    ]
+        f'cost ours / in-tree <= {COST_TARGET}, {case.mode}, '
+        f'{case.hosts:,} hosts, {case.max_results:,} results, class '
+        f'x{case.count}: {ratio:.2f} - {verdict(ratio <= COST_TARGET)}'
+        for case, t in results
+        for ratio in [t.ms[workload.OURS.label] /
+                      t.ms[workload.IN_TREE.label]]]
+
+
+PACKING_SETUPS = (workload.IN_TREE, workload.OURS, OURS_ANY)
+
+
+def packing_results(args) -> dict:
+    """Tallies by (mode, load, label); the limit under label 'limit'."""
+    results = {}
+    hosts = workload.fleet(packing.FLEET_HOSTS, False)
+    capacity = workload.capacity(hosts)
+    for mode, placement in workload.MODES:
+        if mode not in args.packing_modes:
+            continue
+        for load in args.loads:
+            progress(f'packing: {mode} mode, load {load}')
+            warmup = min(int(3 * packing.mean_lifetime(load, capacity)),
+                         args.packing_requests // 2)
+            for seed in range(args.seed, args.seed + args.packing_seeds):
+                stream = packing.requests(seed, load, capacity,
+                                          args.packing_requests)
+                tallies = [('limit', packing.limit(stream, warmup))]
+                tallies += [(s.label, packing.run(s, placement, stream,
+                                                  warmup))
+                            for s in PACKING_SETUPS]
+                for label, tally in tallies:
+                    results.setdefault((mode, load, label),
+                                       packing.Tally())
+                    results[mode, load, label] += tally
+    return results
+
+
+def packing_table(results: list) -> prettytable.PrettyTable:
+    labels = [s.label for s in PACKING_SETUPS] + ['limit']
+    short = {workload.IN_TREE.label: 'in-tree', workload.OURS.label: 'ours',
+             OURS_ANY.label: 'ours any', 'limit': 'limit'}
+    table = prettytable.PrettyTable(
+        ['mode', 'load'] + [f'all: {short[x]} %' for x in labels] +
+        [f'4-8: {short[x]} %' for x in labels] + ['in-tree mixed'])
+    for mode, load in sorted({k[:2] for k in results}):
+        tallies = [results[mode, load, label] for label in labels]
+        table.add_row(
+            [mode, f'{load:.1f}'] + [f'{t.share():.1f}' for t in tallies] +
+            [f'{t.share(workload.LARGE):.1f}' for t in tallies] +
+            [str(tallies[0].mixed)])
+    table.align = 'r'
+    table.align['mode'] = 'l'
+    return table
+
+
+def packing_targets(results: dict) -> list:
+    lines = []
+    for mode, load in sorted({k[:2] for k in results}):
+        nova, ours, best = (results[mode, load, label] for label in (
+            workload.IN_TREE.label, workload.OURS.label, 'limit'))
+        for name, sizes in (('all GPUs', workload.SIZES),
+                            ('4-8 GPU requests', workload.LARGE)):
+            a, b = ours.share(sizes), nova.share(sizes)
+            lines.append(f'packing, {mode}, load {load:.1f}, {name}: ours '
+                         f'>= in-tree: {a:.1f} vs {b:.1f} % - '
+                         f'{verdict(a >= b)}')
+        if load == max(k[1] for k in results):
+            half = (nova.share() + best.share()) / 2
+            lines.append(
+                f'packing, {mode}, load {load:.1f}: half of the gap from '
+                f'in-tree to the limit closed (aim): ours {ours.share():.1f} '
+                f'vs {half:.1f} % - {verdict(ours.share() >= half)}')
+    return lines
 
 
 def collect(args) -> tuple[list, list]:
-    rows, ratios = cost_rows(args)
-    results = packing_results(args)
-    return rows + packing_rows(results), targets(ratios, results)
-
-
-def table(rows: list) -> str:
-    widths = [max(len(str(row[c])) for row in [HEADER] + rows)
-              for c in range(len(HEADER))]
-    rule = '  '.join('-' * w for w in widths)
-    lines = [rule,
-             '  '.join(h.ljust(w) for h, w in zip(HEADER, widths)),
-             rule]
-    for row in rows:
-        cells = [str(row[0]).ljust(widths[0]), str(row[1]).ljust(widths[1])]
-        cells += [str(v).rjust(w) for v, w in zip(row[2:], widths[2:])]
-        lines.append('  '.join(cells))
-    lines.append(rule)
-    return '\n'.join(lines)
+    """The tables and lines to print, and the targets."""
+    costs = cost_results(args)
+    packs = packing_results(args)
+    out = ['Cost per scheduling request: class alias of two models, '
+           '8-GPU hosts, filters and weighers through nova\'s handlers',
+           cost_table(costs).get_string(), '',
+           'Growth of the time per request:']
+    out += [f'  {line}' for line in growth(costs)]
+    out += ['', 'Packing: GPUs served right, % of the GPUs asked for, '
+            f'{packing.FLEET_HOSTS} 8-GPU hosts',
+            packing_table(packs).get_string()]
+    return out, cost_targets(costs) + packing_targets(packs)

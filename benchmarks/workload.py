@@ -14,8 +14,9 @@
 
 Every host has 8 whole GPUs (type-PCI), 4 on each of 2 NUMA nodes, of two
 models: all model A, all model B, or model A on node 0 and model B on
-node 1.  Requests ask for 1, 2, 4 or 8 GPUs through one of three aliases:
-model A, model B, or a class alias matching both models.
+node 1, in the proportions 2 : 2 : 1.  Requests ask for 1, 2, 4 or 8 GPUs
+through one of three aliases: model A, model B, or a class alias matching
+both models.
 """
 
 import contextlib
@@ -37,13 +38,17 @@ MODEL_B = models.ModelKey('10de', '1eb8')
 ALIAS_A = sim.Alias('gpu-a', (MODEL_A,))
 ALIAS_B = sim.Alias('gpu-b', (MODEL_B,))
 ALIAS_ANY = sim.Alias('gpu', (MODEL_A, MODEL_B))
+# Which alias a request names, and how often: model A, model B, either.
 ALIASES = (ALIAS_A, ALIAS_B, ALIAS_ANY)
+ALIAS_WEIGHTS = (40, 30, 30)
 
 GPUS_PER_NODE = 4
+GPUS_PER_HOST = 2 * GPUS_PER_NODE
 # Request sizes and how often each is asked for: mostly small servers,
 # with enough 4- and 8-GPU ones that fragmentation costs something.
 SIZES = (1, 2, 4, 8)
 SIZE_WEIGHTS = (40, 30, 20, 10)
+LARGE = (4, 8)
 
 # Scheduling modes: legacy, and PCI in placement (pools with rp_uuid).
 MODES = (('legacy', False), ('placement', True))
@@ -53,6 +58,12 @@ HOST_KINDS = {
     'B': (MODEL_B, MODEL_B),
     'AB': (MODEL_A, MODEL_B),
 }
+# 16 model A hosts, 16 model B hosts and 8 half-half hosts per 40.
+KIND_SHARES = {'A': 2, 'B': 2, 'AB': 1}
+
+# nova's default [scheduler] max_placement_results: placement returns at
+# most this many allocation candidates per request, over all hosts.
+MAX_PLACEMENT_RESULTS = 1000
 
 
 def gpus(kind: str) -> list:
@@ -63,19 +74,22 @@ def gpus(kind: str) -> list:
 
 
 def host_kinds(count: int) -> list:
-    """``count`` host kinds, a third of each, in a fixed interleaving."""
-    return [tuple(HOST_KINDS)[i % len(HOST_KINDS)] for i in range(count)]
+    """``count`` host kinds in the shares of ``KIND_SHARES``, interleaved."""
+    cycle = [kind for kind, share in KIND_SHARES.items()
+             for _ in range(share)]
+    return [cycle[i % len(cycle)] for i in range(count)]
 
 
-def fleet(count: int, placement: bool, rng: random.Random,
+def fleet(count: int, placement: bool, rng: random.Random | None = None,
           occupancy: bool = False) -> list:
-    """``count`` hosts, shuffled; with ``occupancy`` each one part used.
+    """``count`` hosts, shuffled by ``rng``; with ``occupancy`` part used.
 
     A used host has a uniformly random number of its GPUs, chosen at
     random, in use, as a running cloud has.
     """
     kinds = host_kinds(count)
-    rng.shuffle(kinds)
+    if rng:
+        rng.shuffle(kinds)
     hosts = []
     for i, kind in enumerate(kinds):
         host = sim.Host(f'{kind.lower()}-{i:05d}', gpus(kind), placement)
@@ -88,10 +102,45 @@ def fleet(count: int, placement: bool, rng: random.Random,
     return hosts
 
 
+def capacity(hosts: ty.Sequence[sim.Host]) -> int:
+    return sum(len(h.pools) for h in hosts)
+
+
+def mean_size() -> float:
+    return (sum(s * w for s, w in zip(SIZES, SIZE_WEIGHTS)) /
+            sum(SIZE_WEIGHTS))
+
+
 def stream(rng: random.Random) -> ty.Iterator[tuple[sim.Alias, int]]:
     """Endless (alias, GPUs) requests; the same seed gives the same ones."""
     while True:
-        yield rng.choice(ALIASES), rng.choices(SIZES, SIZE_WEIGHTS)[0]
+        yield (rng.choices(ALIASES, ALIAS_WEIGHTS)[0],
+               rng.choices(SIZES, SIZE_WEIGHTS)[0])
+
+
+def offer(hosts: ty.Sequence[sim.Host], spec,
+          max_results: int | None = MAX_PLACEMENT_RESULTS) -> list:
+    """Set the allocation candidates placement returns; the hosts offered.
+
+    Placement returns, host after host, one candidate per combination of
+    free providers (one request group per GPU) in placement mode and the
+    root provider in legacy mode, and stops at ``max_results`` candidates
+    over all hosts (None: no limit).  A host without a candidate is not
+    returned at all.
+    """
+    offered = []
+    left = max_results
+    for host in hosts:
+        host.candidate_limit = left
+        host.offer(spec)
+        found = host.state.allocation_candidates
+        if left == 0:
+            found = host.state.allocation_candidates = []
+        elif left is not None:
+            left -= len(found)
+        if found:
+            offered.append(host)
+    return offered
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,23 +169,13 @@ class Setup:
 
 IN_TREE = Setup('nova in-tree', (pci_passthrough_filter.PciPassthroughFilter,),
                 (pci.PCIWeigher,), {})
-
-
-def ours(policy: str, stacked: bool = False) -> Setup:
-    """GpuPassthroughFilter + GpuWeigher with ``policy``.
-
-    ``stacked`` is the set-up the install guide documents: nova's filter
-    and weigher stay enabled, the weigher with ``pci_weight_multiplier =
-    0``.  Without it, nova's classes are left out; GpuPassthroughFilter
-    refuses every host and candidate PciPassthroughFilter refuses, so the
-    decisions are the same.
-    """
-    filters = (gpu_passthrough.GpuPassthroughFilter,)
-    weighers = (gpu.GpuWeigher,)
-    if stacked:
-        filters = (pci_passthrough_filter.PciPassthroughFilter,) + filters
-        weighers = (pci.PCIWeigher,) + weighers
-    label = f'nova_gpu_ext {policy}' + (' +in-tree' if stacked else '')
-    return Setup(label, filters, weighers,
-                 {('nova_gpu_ext', 'weigher_policy'): policy,
-                  ('filter_scheduler', 'pci_weight_multiplier'): 0.0})
+# GpuPassthroughFilter in place of PciPassthroughFilter and GpuWeigher in
+# place of PCIWeigher (genconf mutes PCIWeigher with a multiplier of 0).
+OURS = Setup('nova_gpu_ext', (gpu_passthrough.GpuPassthroughFilter,),
+             (gpu.GpuWeigher,), {})
+# Both filters, as the install guide used to say: correct, and slower.
+STACKED = Setup('both filters',
+                (pci_passthrough_filter.PciPassthroughFilter,
+                 gpu_passthrough.GpuPassthroughFilter),
+                (pci.PCIWeigher, gpu.GpuWeigher),
+                {('filter_scheduler', 'pci_weight_multiplier'): 0.0})

@@ -24,9 +24,12 @@ providers of the claimed allocation.
 
 This is a faithful, copy-free re-implementation of
 ``PciDeviceStats.apply_requests`` for the scheduler's case (no instance
-NUMA cells): Nova deep-copies the whole stats object for every allocation
-candidate it tries, the walk here keeps one integer per pool.  The unit
-tests compare it with Nova's own code on random hosts.
+NUMA cells), for flavor (alias) and neutron port requests alike: Nova
+deep-copies the whole stats object for every allocation candidate it tries,
+the walk here keeps one integer per pool, and the pool filters that do not
+depend on counts or placement are decided once per distinct kind of pool
+and request.  The unit tests compare it with Nova's own code on random
+hosts.
 """
 
 import collections
@@ -43,21 +46,31 @@ Mapping = ty.Mapping[str, ty.Sequence[str]]
 
 # Spec keys Nova leaves to placement and ignores when matching pools.
 IGNORED_SPEC_KEYS = frozenset(('resource_class', 'traits', 'rp_uuids'))
+DEV_TYPE = 'dev_type'
 TYPE_PF = 'type-PF'
 TYPE_VDPA = 'vdpa'
 REMOTE_MANAGED = 'remote_managed'
 LIVE_MIGRATABLE = 'live_migratable'
+RP_UUID = 'rp_uuid'
 
 
 @dataclasses.dataclass(frozen=True)
 class DeviceRequest:
-    """One ``InstancePCIRequest``, reduced to what the walk reads."""
+    """One ``InstancePCIRequest``, reduced to what the walk reads.
+
+    A request object lives for one scheduling call: it remembers, per kind
+    of pool (the pool's values of the keys the request looks at), whether
+    Nova's count-free pool filters keep the pool, so a fleet of alike hosts
+    is matched once, not once per host.
+    """
 
     count: int
     specs: tuple[ty.Mapping[str, ty.Any], ...]
     request_id: str | None = None
     alias_name: str | None = None
     from_port: bool = False
+    _kept: dict = dataclasses.field(default_factory=dict, compare=False,
+                                    repr=False)
 
     @functools.cached_property
     def matchers(self) -> tuple:
@@ -67,6 +80,13 @@ class DeviceRequest:
         """
         return tuple(_compile(spec) for spec in self.specs)
 
+    @functools.cached_property
+    def _pool_keys(self) -> tuple:
+        """Every pool key the count-free filters of this request read."""
+        keys = {key for matcher in self.matchers for key, _ in matcher}
+        return tuple(sorted(keys | {DEV_TYPE, REMOTE_MANAGED,
+                                    LIVE_MIGRATABLE}))
+
     @property
     def is_gpu(self) -> bool:
         """Flavor alias requests are ours; neutron port requests are not."""
@@ -75,9 +95,25 @@ class DeviceRequest:
     def label(self) -> str:
         return f'{self.alias_name or "port"}:{self.count}'
 
+    def keeps(self, pool: Pool) -> bool:
+        """Whether Nova's pool filters keep ``pool`` for this request.
 
-@dataclasses.dataclass(frozen=True)
-class Take:
+        The filters that read neither counts nor placement: the spec match,
+        unrequested PFs, vDPA devices and remote-managed devices, and live
+        migratability (``PciDeviceStats._filter_pools`` without NUMA cells).
+        """
+        try:
+            kind = tuple(map(pool.get, self._pool_keys))
+            return self._kept[kind]
+        except KeyError:
+            kept = self._kept[kind] = _keeps(self, pool)
+            return kept
+        except TypeError:
+            # A list-valued tag: not hashable, decided every time.
+            return _keeps(self, pool)
+
+
+class Take(ty.NamedTuple):
     """Devices taken from one pool for one request."""
 
     model: models.ModelKey
@@ -138,101 +174,142 @@ def spec_matches(pool: Pool, spec: ty.Mapping[str, ty.Any]) -> bool:
     return _matches(pool, _compile(spec))
 
 
-class _Entry:
-    """A pool and its remaining count during one walk."""
-
-    __slots__ = ('pool', 'count')
-
-    def __init__(self, pool: Pool):
-        self.pool = pool
-        self.count = int(pool.get('count') or 0)
-
-
 def _truthy(value) -> bool:
     return strutils.bool_from_string(value)
 
 
-def _usable(entries: list, request: DeviceRequest, rp_uuids: list) -> list:
-    """The pools a request may take from, in walk order, or [] if too few.
-
-    Nova's ``_filter_pools`` without instance NUMA cells.
-    """
+def _keeps(request: DeviceRequest, pool: Pool) -> bool:
     specs = request.specs
-    matchers = request.matchers
-    entries = [e for e in entries
-               if any(_matches(e.pool, m) for m in matchers)]
-    if all(s.get('dev_type') != TYPE_PF for s in specs):
-        entries = [e for e in entries if e.pool.get('dev_type') != TYPE_PF]
-    if all(s.get('dev_type') != TYPE_VDPA for s in specs):
-        entries = [e for e in entries if e.pool.get('dev_type') != TYPE_VDPA]
-    if all(not _truthy(s.get(REMOTE_MANAGED)) for s in specs):
-        entries = [e for e in entries if REMOTE_MANAGED not in e.pool or
-                   not _truthy(e.pool[REMOTE_MANAGED])]
-    if rp_uuids:
-        wanted = collections.Counter(rp_uuids)
-        entries = [e for e in entries
-                   if e.pool.get('rp_uuid') in wanted and
-                   e.count >= wanted[e.pool['rp_uuid']]]
+    if not any(_matches(pool, m) for m in request.matchers):
+        return False
+    dev_type = pool.get(DEV_TYPE)
+    if dev_type == TYPE_PF and all(s.get(DEV_TYPE) != TYPE_PF
+                                   for s in specs):
+        return False
+    if dev_type == TYPE_VDPA and all(s.get(DEV_TYPE) != TYPE_VDPA
+                                     for s in specs):
+        return False
+    if (_truthy(pool.get(REMOTE_MANAGED)) and
+            all(not _truthy(s.get(REMOTE_MANAGED)) for s in specs)):
+        return False
     for flag in ('true', 'false'):
         if all(s.get(LIVE_MIGRATABLE) == flag for s in specs):
-            entries = [e for e in entries
-                       if e.pool.get(LIVE_MIGRATABLE) == flag]
-            break
-    if not entries or sum(e.count for e in entries) < request.count:
-        return []
-    return entries
+            return pool.get(LIVE_MIGRATABLE) == flag
+    return True
 
 
-def _rp_split_over_pools(entries: list) -> bool:
-    seen = collections.Counter(e.pool['rp_uuid'] for e in entries
-                               if 'rp_uuid' in e.pool)
-    return any(n > 1 for n in seen.values())
+class HostWalk:
+    """One host's pools, prepared for the walks of one list of requests.
 
+    In placement mode a host is walked once per allocation candidate; what
+    does not depend on the candidate is done here once.
+    """
 
-def _take(entry: _Entry, count: int) -> Take:
-    pool = entry.pool
-    return Take(models.model_of(pool), pool.get('numa_node'), count,
-                pool.get('rp_uuid'))
+    __slots__ = ('pools', 'requests', 'counts', 'kept', 'rp_shared',
+                 '_models')
+
+    def __init__(self, pools: ty.Sequence[Pool],
+                 requests: ty.Sequence[DeviceRequest]):
+        self.pools = pools
+        self.requests = requests
+        self.counts = [int(p.get('count') or 0) for p in pools]
+        self.kept = [[i for i, p in enumerate(pools) if r.keeps(p)]
+                     for r in requests]
+        self.rp_shared = None
+        self._models = {}
+
+    def model(self, index: int) -> models.ModelKey:
+        try:
+            return self._models[index]
+        except KeyError:
+            model = self._models[index] = models.model_of(self.pools[index])
+            return model
+
+    def _take(self, index: int, count: int) -> Take:
+        pool = self.pools[index]
+        return Take(self.model(index), pool.get('numa_node'), count,
+                    pool.get(RP_UUID))
+
+    def _rp_split(self, gone: set) -> bool:
+        """Whether a provider is in more than one pool Nova still lists.
+
+        Nova refuses a placement claim while that is so.
+        """
+        if self.rp_shared is None:
+            rps = collections.Counter(p.get(RP_UUID) for p in self.pools)
+            rps.pop(None, None)
+            self.rp_shared = {rp for rp, n in rps.items() if n > 1}
+        if not self.rp_shared:
+            return False
+        seen = collections.Counter(
+            p.get(RP_UUID) for i, p in enumerate(self.pools)
+            if i not in gone)
+        return any(seen[rp] > 1 for rp in self.rp_shared)
+
+    def walk(self, mapping: Mapping | None = None) -> WalkResult:
+        """Apply the requests in order as Nova's claim does.
+
+        ``mapping`` is an allocation candidate's ``mappings`` (request
+        group to providers); None or a mapping without the requests' groups
+        gives the legacy walk.
+        """
+        counts = list(self.counts)
+        # Pools Nova drops from its list once a claim empties them.
+        gone = set()
+        takes = []
+        pools = self.pools
+        for index, request in enumerate(self.requests):
+            rp_uuids = rp_uuids_for(request, mapping)
+            usable = [i for i in self.kept[index] if i not in gone]
+            if rp_uuids:
+                wanted = collections.Counter(rp_uuids)
+                usable = [i for i in usable
+                          if pools[i].get(RP_UUID) in wanted and
+                          counts[i] >= wanted[pools[i][RP_UUID]]]
+            if not usable or sum(counts[i] for i in usable) < request.count:
+                return WalkResult(tuple(takes), index)
+            if rp_uuids and self._rp_split(gone):
+                return WalkResult(tuple(takes), index)
+            taken = []
+            need = request.count
+            for i in usable:
+                n = (wanted.pop(pools[i][RP_UUID], 0) if rp_uuids
+                     else min(counts[i], need))
+                if n:
+                    taken.append(self._take(i, n))
+                need -= n
+                counts[i] -= n
+                if not counts[i]:
+                    gone.add(i)
+                if not need and not rp_uuids:
+                    break
+            takes.append(tuple(taken))
+        return WalkResult(tuple(takes))
 
 
 def walk(pools: ty.Sequence[Pool], requests: ty.Sequence[DeviceRequest],
          mapping: Mapping | None = None) -> WalkResult:
-    """Apply ``requests`` in order to ``pools`` as Nova's claim does.
+    """Apply ``requests`` in order to ``pools`` as Nova's claim does."""
+    return HostWalk(pools, requests).walk(mapping)
 
-    ``mapping`` is an allocation candidate's ``mappings`` (request group to
-    providers); None or a mapping without the requests' groups gives the
-    legacy walk.
+
+# Pool keys the walk reads whatever the requests: counts, providers, and
+# the model and NUMA node of what it takes.
+WALK_KEYS = ('vendor_id', 'product_id', 'numa_node', 'count', RP_UUID)
+
+
+def read_keys(requests: ty.Sequence[DeviceRequest]) -> tuple:
+    """Every pool key a walk of ``requests`` (and a weight of it) reads."""
+    keys = set(WALK_KEYS)
+    for request in requests:
+        keys.update(request._pool_keys)
+    return tuple(sorted(keys))
+
+
+def content(pools: ty.Sequence[Pool], keys: tuple) -> tuple:
+    """What a walk reads of a host's pools: equal content, equal walk.
+
+    Alike hosts (same devices, same free counts) are common in a fleet;
+    this is the key under which one scheduling request judges them once.
     """
-    live = [_Entry(p) for p in pools]
-    takes = []
-    for index, request in enumerate(requests):
-        rp_uuids = rp_uuids_for(request, mapping)
-        usable = _usable(live, request, rp_uuids)
-        if not usable:
-            return WalkResult(tuple(takes), index)
-        taken = []
-        if not rp_uuids:
-            need = request.count
-            for entry in usable:
-                n = min(entry.count, need)
-                if n:
-                    taken.append(_take(entry, n))
-                need -= n
-                entry.count -= n
-                if not entry.count:
-                    live.remove(entry)
-                if not need:
-                    break
-        else:
-            if _rp_split_over_pools(live):
-                return WalkResult(tuple(takes), index)
-            wanted = collections.Counter(rp_uuids)
-            for entry in usable:
-                n = wanted.pop(entry.pool['rp_uuid'], 0)
-                if n:
-                    taken.append(_take(entry, n))
-                entry.count -= n
-                if not entry.count:
-                    live.remove(entry)
-        takes.append(tuple(taken))
-    return WalkResult(tuple(takes))
+    return tuple([tuple(map(pool.get, keys)) for pool in pools])

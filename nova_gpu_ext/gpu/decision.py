@@ -10,10 +10,17 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""The host decision of GpuPassthroughFilter, on plain values."""
+"""The decisions of GpuPassthroughFilter, on plain values.
 
+``decide`` judges one host; ``keep_one_node`` applies ``gpu:numa=prefer``
+over the whole host list of a request; ``no_host_summary`` says why a
+request found no host at all.
+"""
+
+import collections
 import dataclasses
 import functools
+import heapq
 import typing as ty
 
 from nova_gpu_ext.gpu import claims
@@ -25,28 +32,56 @@ from nova_gpu_ext.gpu import scoring
 
 # A candidate mapping that names no PCI request group: the legacy walk.
 LEGACY_MAPPING = {'': []}
+# Hosts named per model in the summary of a request that found no host.
+SUMMARY_HOSTS = 3
 
 
 @dataclasses.dataclass(frozen=True)
 class HostDecision:
     """Which allocation candidates survive, best first, and why not others.
 
-    ``order`` holds indices into the candidate list given; it is empty when
-    the host is refused, and ``reason`` then says why.
+    ``order`` holds indices into the candidate list given and ``split``
+    says, for each, whether a GPU request would span NUMA nodes; both are
+    empty when the host is refused, and ``refusal`` then says why.
     """
 
     order: tuple[int, ...]
-    reason: str | None
+    split: tuple[bool, ...]
+    refusal: fit.Misfit | None
     pools: ty.Sequence[claims.Pool]
 
     @property
     def passes(self) -> bool:
         return bool(self.order)
 
+    @property
+    def reason(self) -> str | None:
+        return self.refusal.text if self.refusal else None
+
+    @property
+    def keeps_one_node(self) -> bool:
+        """Whether a surviving candidate keeps each GPU request on a node."""
+        return not all(self.split)
+
     @functools.cached_property
     def free(self) -> inventory.Inventory:
         """Free devices of the host, built only when asked (for logs)."""
         return inventory.Inventory.from_pools(self.pools)
+
+    def one_node_only(self, able_hosts: int) -> 'HostDecision':
+        """Keep only the candidates that split no GPU request."""
+        if not any(self.split):
+            return self
+        kept = [(i, s) for i, s in zip(self.order, self.split) if not s]
+        if kept:
+            order, split = zip(*kept)
+            return dataclasses.replace(self, order=order, split=split)
+        refusal = fit.Misfit(
+            fit.Why.AVOIDABLE_SPLIT,
+            f'every way this host can give the devices splits a GPU request '
+            f'over NUMA nodes, and {able_hosts} host(s) can keep it on one '
+            f'(gpu:numa=prefer)')
+        return dataclasses.replace(self, order=(), split=(), refusal=refusal)
 
 
 def claimed_mappings(mappings: ty.Sequence[claims.Mapping | None],
@@ -61,38 +96,151 @@ def claimed_mappings(mappings: ty.Sequence[claims.Mapping | None],
     return [LEGACY_MAPPING] * len(mappings) if move else list(mappings)
 
 
+class Judge:
+    """Judges the hosts of one scheduling request for GpuPassthroughFilter.
+
+    Lives for one call of ``filter_all``: hosts whose pools read alike
+    (``claims.content``) and that are walked alike are judged once.
+    """
+
+    def __init__(self, requests: ty.Sequence[claims.DeviceRequest],
+                 policy: models.GpuPolicy, move: bool = False):
+        self.requests = requests
+        self.policy = policy
+        self.move = move
+        self._keys = claims.read_keys(requests)
+        self._verdicts = {}
+
+    def _rps(self, mapping) -> tuple:
+        return tuple(tuple(claims.rp_uuids_for(r, mapping))
+                     for r in self.requests)
+
+    def _judge(self, result: claims.WalkResult) -> tuple:
+        return (fit.misfit(self.requests, result, self.policy),
+                bool(fit.numa_splits(self.requests, result)))
+
+    def _verdict(self, pools, mapping, rps) -> tuple:
+        """(refusal, split) of one walk, once per kind of host."""
+        try:
+            key = (claims.content(pools, self._keys), rps)
+            return self._verdicts[key]
+        except KeyError:
+            verdict = self._verdicts[key] = self._judge(
+                claims.walk(pools, self.requests, mapping))
+            return verdict
+        except TypeError:
+            return self._judge(claims.walk(pools, self.requests, mapping))
+
+    def decide(self, pools: ty.Sequence[claims.Pool],
+               mappings: ty.Sequence[claims.Mapping | None]) -> HostDecision:
+        """Judge each allocation candidate's mapping, legacy or placement.
+
+        In legacy mode no mapping names the PCI request groups, every
+        candidate gives the same walk and it is done once.  In placement
+        mode each candidate fixes the providers, so its own walk says which
+        models and NUMA nodes it would give; moves are judged by the walk
+        the compute really does (``claimed_mappings``).
+        """
+        if not mappings:
+            return HostDecision((), (), fit.Misfit(
+                fit.Why.NO_CANDIDATES,
+                'no allocation candidates left for this host'), pools)
+        mappings = claimed_mappings(mappings, self.move)
+        rps = [self._rps(m) for m in mappings]
+        if len(set(rps)) == 1:
+            refusal, split = self._verdict(pools, mappings[0], rps[0])
+            if refusal:
+                return HostDecision((), (), refusal, pools)
+            return HostDecision(tuple(range(len(mappings))),
+                                (split,) * len(mappings), None, pools)
+        return self._candidates(pools, mappings, rps)
+
+    def _candidates(self, pools, mappings, rps) -> HostDecision:
+        host = claims.HostWalk(pools, self.requests)
+        judged = {}
+        survivors = []
+        for index, (mapping, key) in enumerate(zip(mappings, rps)):
+            if key not in judged:
+                result = host.walk(mapping)
+                judged[key] = (fit.misfit(self.requests, result,
+                                          self.policy), result)
+            refusal, result = judged[key]
+            if refusal is None:
+                survivors.append((index, result))
+        if not survivors:
+            refusal = max((r for r, _ in judged.values()),
+                          key=lambda r: r.why.rank)
+            return HostDecision((), (), refusal, pools)
+        free = inventory.Inventory.from_pools(pools)
+        survivors.sort(key=lambda s: (
+            scoring.placement_key(self.requests, s[1], free), s[0]))
+        return HostDecision(
+            tuple(index for index, _ in survivors),
+            tuple(bool(fit.numa_splits(self.requests, r))
+                  for _, r in survivors),
+            None, pools)
+
+
 def decide(pools: ty.Sequence[claims.Pool],
            requests: ty.Sequence[claims.DeviceRequest],
            policy: models.GpuPolicy,
            mappings: ty.Sequence[claims.Mapping | None],
            move: bool = False) -> HostDecision:
-    """Judge each allocation candidate's mapping, in legacy or placement.
+    """The decision on one host (see ``Judge.decide``)."""
+    return Judge(requests, policy, move).decide(pools, mappings)
 
-    In legacy mode no mapping names the PCI request groups, every candidate
-    gives the same walk and it is done once.  In placement mode each
-    candidate fixes the providers, so its own walk says which models and
-    NUMA nodes it would give; moves are judged by the walk the compute
-    really does (``claimed_mappings``).
+
+def keep_one_node(decisions: ty.Sequence[HostDecision],
+                  policy: models.GpuPolicy) -> list:
+    """``gpu:numa=prefer`` over the whole host list of one request.
+
+    A placement that splits a GPU request over NUMA nodes is kept only when
+    no host of the list can keep every GPU request on one node.  Done on
+    the list, not per host, so it holds whatever the weighers decide.
     """
-    if not mappings:
-        return HostDecision((), 'no allocation candidates left for this host',
-                            pools)
-    mappings = claimed_mappings(mappings, move)
-    judged = {}
-    survivors = []
-    for index, mapping in enumerate(mappings):
-        rps = tuple(tuple(claims.rp_uuids_for(r, mapping)) for r in requests)
-        if rps not in judged:
-            result = claims.walk(pools, requests, mapping)
-            judged[rps] = (fit.misfit(requests, result, policy), result)
-        reason, result = judged[rps]
-        if reason is None:
-            survivors.append((index, result))
-    if not survivors:
-        reasons = sorted({reason for reason, _ in judged.values()})
-        return HostDecision((), '; '.join(reasons), pools)
-    if len(judged) > 1:
-        free = inventory.Inventory.from_pools(pools)
-        survivors.sort(key=lambda s: (
-            scoring.placement_key(requests, s[1], free), s[0]))
-    return HostDecision(tuple(index for index, _ in survivors), None, pools)
+    if policy.numa is not models.NumaMode.PREFER:
+        return list(decisions)
+    able = sum(d.passes and d.keeps_one_node for d in decisions)
+    if not able:
+        return list(decisions)
+    return [d.one_node_only(able) if d.passes else d for d in decisions]
+
+
+def no_host_summary(requests: ty.Sequence[claims.DeviceRequest],
+                    decisions: ty.Sequence[tuple[str, HostDecision]],
+                    best: int = SUMMARY_HOSTS) -> str:
+    """Why no host passed: refusals by kind, and the most free per model.
+
+    Per model of the devices the requests could take, the ``best`` hosts
+    with the most of them free, with their NUMA nodes, so that an operator
+    sees how far the fleet is from fitting the request.
+    """
+    whys = collections.Counter(d.refusal.why for _, d in decisions
+                               if d.refusal)
+    counts = ', '.join(f'{n} {why.value}' for why, n in sorted(
+        whys.items(), key=lambda item: (-item[1], item[0].rank)))
+    by_model = collections.defaultdict(list)
+    for name, d in decisions:
+        free = collections.Counter()
+        for pool in d.pools:
+            if any(r.keeps(pool) for r in requests):
+                free[models.model_of(pool), pool.get('numa_node')] += int(
+                    pool.get('count') or 0)
+        for model in {m for m, _ in free}:
+            nodes = {numa: n for (m, numa), n in free.items() if m == model}
+            by_model[model].append((sum(nodes.values()), name, nodes))
+    if not by_model:
+        most = 'no matching devices on any host'
+    else:
+        most = '; '.join(
+            f'{model}: ' + ', '.join(
+                f'{total} on {name} ({_nodes(nodes)})'
+                for total, name, nodes in heapq.nlargest(
+                    best, entries, key=lambda e: e[0]))
+            for model, entries in sorted(by_model.items()))
+    return f'{counts}; most free per model: {most}'
+
+
+def _nodes(nodes: ty.Mapping[int | None, int]) -> str:
+    return ','.join(f'n{numa}:{n}' for numa, n in sorted(
+        nodes.items(), key=lambda item: str(item[0])))

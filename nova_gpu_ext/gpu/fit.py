@@ -13,10 +13,41 @@
 """Decide whether the devices a walk gives fit a flavor's GPU policy."""
 
 import collections
+import enum
 import typing as ty
 
 from nova_gpu_ext.gpu import claims
 from nova_gpu_ext.gpu import models
+
+
+class Why(str, enum.Enum):
+    """Why a host (or an allocation candidate) is refused, in short.
+
+    Ordered from the least to the most nearly fitting: a host refused for
+    several reasons (one per allocation candidate) is counted under the
+    most nearly fitting one.
+    """
+
+    NO_CANDIDATES = 'no allocation candidates'
+    UNMET = 'not enough matching free devices'
+    MIXED = 'mixed models'
+    SPLIT = 'split over NUMA nodes under gpu:numa=single'
+    AVOIDABLE_SPLIT = ('split over NUMA nodes while other hosts keep it on '
+                       'one under gpu:numa=prefer')
+
+    @property
+    def rank(self) -> int:
+        return _RANKS[self]
+
+
+_RANKS = {why: rank for rank, why in enumerate(Why)}
+
+
+class Misfit(ty.NamedTuple):
+    """A refusal: its kind and the sentence logged for it."""
+
+    why: Why
+    text: str
 
 
 def _summary(takes: ty.Iterable[claims.Take], attr: str) -> str:
@@ -28,23 +59,29 @@ def _summary(takes: ty.Iterable[claims.Take], attr: str) -> str:
 
 def misfit(requests: ty.Sequence[claims.DeviceRequest],
            result: claims.WalkResult,
-           policy: models.GpuPolicy) -> str | None:
-    """Why the walk's devices do not suit the flavor, or None if they do."""
+           policy: models.GpuPolicy) -> Misfit | None:
+    """Why the walk's devices do not suit the flavor, or None if they do.
+
+    Neutron port requests are only met or not: the GPU policy is about
+    flavor (alias) requests.
+    """
     if not result.ok:
         request = requests[result.failed]
-        return (f'request {request.label()} cannot be met: not enough '
-                f'matching free devices after the requests before it')
+        return Misfit(Why.UNMET, (
+            f'request {request.label()} cannot be met: not enough '
+            f'matching free devices after the requests before it'))
     for request, takes in zip(requests, result.takes):
         if not request.is_gpu:
             continue
         if policy.same_model and len({t.model for t in takes}) > 1:
-            return (f'request {request.label()} would get mixed models '
-                    f'({_summary(takes, "model")})')
+            return Misfit(Why.MIXED, (
+                f'request {request.label()} would get mixed models '
+                f'({_summary(takes, "model")})'))
         if (policy.numa is models.NumaMode.SINGLE and
                 len({t.numa_node for t in takes}) > 1):
-            return (f'request {request.label()} would be split over NUMA '
-                    f'nodes ({_summary(takes, "numa_node")}) under '
-                    f'gpu:numa=single')
+            return Misfit(Why.SPLIT, (
+                f'request {request.label()} would be split over NUMA nodes '
+                f'({_summary(takes, "numa_node")}) under gpu:numa=single'))
     return None
 
 

@@ -31,22 +31,22 @@ class Inventory:
 
     free: ty.Mapping[models.ModelKey, int]
     free_by_numa: ty.Mapping[tuple[models.ModelKey, int | None], int]
-    providers: ty.Mapping[str, tuple[models.ModelKey, int | None]]
 
     @classmethod
     def from_pools(cls, pools: ty.Iterable[ty.Mapping[str, ty.Any]]):
+        # Group by the raw ids first: hosts have many pools of few models.
+        raw = collections.Counter()
+        for pool in pools:
+            raw[pool.get('vendor_id'), pool.get('product_id'),
+                pool.get('numa_node')] += int(pool.get('count') or 0)
         free = collections.Counter()
         free_by_numa = collections.Counter()
-        providers = {}
-        for pool in pools:
-            model = models.model_of(pool)
-            numa = pool.get('numa_node')
-            count = int(pool.get('count') or 0)
+        for (vendor, product, numa), count in raw.items():
+            model = models.model_of({'vendor_id': vendor,
+                                     'product_id': product})
             free[model] += count
             free_by_numa[model, numa] += count
-            if pool.get('rp_uuid'):
-                providers[pool['rp_uuid']] = (model, numa)
-        return cls(dict(free), dict(free_by_numa), providers)
+        return cls(dict(free), dict(free_by_numa))
 
     def describe(self) -> str:
         """Per-model free counts for logs, e.g. ``10de:11b4=3(n0:2,n1:1)``."""

@@ -42,24 +42,27 @@ def placement_key(requests: ty.Sequence[claims.DeviceRequest],
                   inv: inventory.Inventory) -> tuple[int, int]:
     """Sort key of an allocation candidate, best first.
 
-    First the candidates that keep each request on one NUMA node, then the
-    ones that fill the touched nodes most.
+    First the candidates that fill the touched NUMA nodes most, then, among
+    equal fits, the ones that keep each request on one NUMA node.  Under
+    ``gpu:numa=single`` and ``prefer`` the filter has already dropped the
+    candidates that split where others do not.
     """
-    return (fit.numa_splits(requests, result),
-            leftover(requests, result, inv))
+    return (leftover(requests, result, inv),
+            fit.numa_splits(requests, result))
 
 
 # Whole-device types; VFs and vDPA are NIC resources, not GPUs.
 PASSTHROUGH_TYPES = ('type-PCI', 'type-PF')
 
-# Weight scale: a NUMA split outweighs any fit difference, a better node
-# fit outweighs any host fit difference (hosts hold far fewer than 100
-# GPUs of one model).
-SPLIT_SCALE = 10000
+# Weight scale: a better node fit outweighs any host fit difference (hosts
+# hold far fewer than 100 GPUs of one model), and any fit difference
+# outweighs a NUMA split, which only breaks ties (a request has far fewer
+# than 100 devices).
 NODE_SCALE = 100
+FIT_SCALE = 100
 # A host whose walk fails (only without GpuPassthroughFilter): last, but
 # finite so that nova's min-max normalization still works.
-UNFIT_WEIGHT = -100.0 * SPLIT_SCALE
+UNFIT_WEIGHT = -1e9
 
 
 def gpu_weight(requests: ty.Sequence[claims.DeviceRequest],
@@ -72,7 +75,7 @@ def gpu_weight(requests: ty.Sequence[claims.DeviceRequest],
     model(s) wins, after the NUMA node left with the fewest, so holes are
     filled exactly and whole nodes and hosts stay free for large requests.
     Spread: the host left with the most free GPUs of the model wins.
-    A request split over NUMA nodes always loses to one that is not.
+    Among equal fits, a request kept on one NUMA node wins.
     """
     taken = collections.Counter()
     for request, takes in zip(requests, result.takes):
@@ -81,9 +84,53 @@ def gpu_weight(requests: ty.Sequence[claims.DeviceRequest],
                 taken[take.model] += take.count
     host_left = sum(inv.free.get(m, 0) - n for m, n in taken.items())
     node_left = leftover(requests, result, inv)
-    left = node_left * NODE_SCALE + host_left
-    split = fit.numa_splits(requests, result) * SPLIT_SCALE
-    return float((left if spread else -left) - split)
+    left = (node_left * NODE_SCALE + host_left) * FIT_SCALE
+    splits = fit.numa_splits(requests, result)
+    return float((left if spread else -left) - splits)
+
+
+class Scored(ty.NamedTuple):
+    """A host's raw weight, and the walk and free devices behind it."""
+
+    weight: float
+    result: claims.WalkResult
+    free: inventory.Inventory
+
+
+class Scorer:
+    """Weighs the hosts of one GPU request for GpuWeigher.
+
+    Lives for one call of ``weigh_objects``: hosts whose pools read alike
+    (``claims.content``) and that are walked alike are weighed once.
+    """
+
+    def __init__(self, requests: ty.Sequence[claims.DeviceRequest],
+                 spread: bool = False):
+        self.requests = requests
+        self.spread = spread
+        self._keys = claims.read_keys(requests)
+        self._scores = {}
+
+    def _score(self, pools, mapping) -> Scored:
+        result = claims.walk(pools, self.requests, mapping)
+        free = inventory.Inventory.from_pools(pools)
+        weight = (gpu_weight(self.requests, result, free, self.spread)
+                  if result.ok else UNFIT_WEIGHT)
+        return Scored(weight, result, free)
+
+    def score(self, pools: ty.Sequence[claims.Pool],
+              mapping: claims.Mapping | None) -> Scored:
+        """The weight of the walk the compute does by ``mapping``."""
+        rps = tuple(tuple(claims.rp_uuids_for(r, mapping))
+                    for r in self.requests)
+        try:
+            key = (claims.content(pools, self._keys), rps)
+            return self._scores[key]
+        except KeyError:
+            scored = self._scores[key] = self._score(pools, mapping)
+            return scored
+        except TypeError:
+            return self._score(pools, mapping)
 
 
 def free_passthrough_devices(pools: ty.Iterable[claims.Pool]) -> int:

@@ -62,8 +62,9 @@ CLASS_ALIASES = {name: members for name, members in scenario.ALIASES.items()
 class GpuCloudTestBase(base.ServersTestBase):
     """nova with fake GPU hosts and the demo's aliases.
 
-    ``OURS`` loads nova_gpu_ext (GpuPassthroughFilter and GpuWeigher) or
-    only nova's in-tree PCI scheduling; ``PLACEMENT`` turns on ``[pci]
+    ``OURS`` loads nova_gpu_ext (GpuPassthroughFilter in place of nova's
+    PciPassthroughFilter, and GpuWeigher) or only nova's in-tree PCI
+    scheduling; ``PLACEMENT`` turns on ``[pci]
     report_in_placement`` and ``[filter_scheduler] pci_in_placement``.
     Aliases as in :mod:`nova_gpu_ext.harness.scenario`: a class alias is two
     specs in legacy mode and a shared resource class in placement mode.
@@ -103,8 +104,9 @@ class GpuCloudTestBase(base.ServersTestBase):
         weights = ['nova.scheduler.weights.all_weighers']
         extra = {}
         if self.OURS:
+            # As genconf's scheduler role: ours in place of nova's filter.
             available.append('nova_gpu_ext.scheduler.filters.all_filters')
-            enabled.append('GpuPassthroughFilter')
+            enabled[-1] = 'GpuPassthroughFilter'
             weights.append('nova_gpu_ext.scheduler.weights.all_weighers')
             extra['pci_weight_multiplier'] = 0.0
         return dict(available_filters=available, enabled_filters=enabled,

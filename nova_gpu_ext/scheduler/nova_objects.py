@@ -16,6 +16,8 @@ Every accessor tolerates unset fields and missing stats: a filter or
 weigher must decide and log, never raise.
 """
 
+import typing as ty
+
 from nova_gpu_ext import conf
 from nova_gpu_ext.gpu import claims
 from nova_gpu_ext.gpu import models
@@ -61,20 +63,29 @@ def is_move(spec_obj) -> bool:
 
 
 class RequestView:
-    """What the filter and weigher read from one RequestSpec."""
+    """What the filter and the weigher read from one RequestSpec.
+
+    Built once per scheduling call (``filter_all``, ``weigh_objects``) and
+    dropped with it: Nova changes a RequestSpec in place between calls (a
+    multi-create sets ``instance_uuid`` on the same object for each
+    instance), so nothing read from it outlives the call.
+    """
 
     def __init__(self, spec_obj, default: models.GpuPolicy):
         self.requests = device_requests(spec_obj)
         self.has_gpu = any(r.is_gpu for r in self.requests)
         self.policy = gpu_policy(spec_obj, default)
         self.move = is_move(spec_obj)
+        self.instance_uuid = _field(spec_obj, 'instance_uuid')
 
+    @classmethod
+    def of(cls, spec_obj) -> 'RequestView':
+        """The view of ``spec_obj`` under the current options."""
+        return cls(spec_obj, default_policy())
 
-# The last request seen: the filter and the weigher are called once per
-# host with the same RequestSpec, so it is read once, not once per host.
-# One immutable tuple, replaced whole: safe between green or native
-# threads (a race only costs a re-read).
-_last_view = (None, None, None)
+    def describe(self) -> str:
+        return (f"{', '.join(r.label() for r in self.requests)} "
+                f"({self.policy})")
 
 
 def default_policy() -> models.GpuPolicy:
@@ -84,20 +95,10 @@ def default_policy() -> models.GpuPolicy:
                             numa=models.NumaMode(group.numa_default))
 
 
-def request_view(spec_obj) -> RequestView:
-    global _last_view
-    default = default_policy()
-    spec, policy, view = _last_view
-    if spec is not spec_obj or policy != default:
-        view = RequestView(spec_obj, default)
-        _last_view = (spec_obj, default, view)
-    return view
-
-
-def pools(host_state) -> list:
-    """The scheduler's pool dicts of a host, [] without PCI stats."""
-    return list(getattr(getattr(host_state, 'pci_stats', None), 'pools',
-                        None) or ())
+def pools(host_state) -> ty.Sequence[dict]:
+    """The scheduler's pool dicts of a host (read, never changed)."""
+    return getattr(getattr(host_state, 'pci_stats', None), 'pools',
+                   None) or ()
 
 
 def candidate_mappings(host_state) -> list:

@@ -312,14 +312,19 @@ def _placement_mode(entries) -> bool:
             or _placement(entries, ('pci', 'report_in_placement')))
 
 
+# Either one judges PCI requests; GpuPassthroughFilter replaces nova's.
+PCI_FILTERS = ('GpuPassthroughFilter', 'PciPassthroughFilter')
+
+
 def _filters(entries) -> list[Finding]:
     return [Finding(
         'pci-filter-not-enabled', entry,
-        'PciPassthroughFilter is not enabled, so the scheduler ignores '
-        'GPU requests and the compute fails the build',
-        f'add PciPassthroughFilter (and GpuPassthroughFilter) to '
+        'no PCI filter is enabled (GpuPassthroughFilter or '
+        'PciPassthroughFilter), so the scheduler ignores PCI requests and '
+        'the compute fails the build',
+        f'add GpuPassthroughFilter (it replaces PciPassthroughFilter) to '
         f'[{entry.section}] {entry.option}')
         for entry in entries
         if (entry.section, entry.option) in _FILTER_OPTIONS
-        and 'PciPassthroughFilter' not in
-        [f.strip() for f in entry.value.split(',')]]
+        and not set(PCI_FILTERS) & {
+            f.strip() for f in entry.value.split(',')}]

@@ -34,12 +34,14 @@ ROLES = ('compute', 'controller', 'scheduler', 'host')
 IOMMU_VENDORS = ('intel', 'amd')
 
 # nova's default enabled_filters (34.0.0); the scheduler role adds the PCI
-# filters after them, because the operator replaces the whole list.
+# filter after them, because the operator replaces the whole list.
+# GpuPassthroughFilter judges every PCI request as PciPassthroughFilter
+# does, plus the GPU policy: it replaces nova's filter, not joins it.
 NOVA_DEFAULT_FILTERS = (
     'ComputeFilter', 'ComputeCapabilitiesFilter', 'ImagePropertiesFilter',
     'ServerGroupAntiAffinityFilter', 'ServerGroupAffinityFilter',
 )
-GPU_FILTERS = ('PciPassthroughFilter', 'GpuPassthroughFilter')
+GPU_FILTERS = ('GpuPassthroughFilter',)
 AVAILABLE_FILTERS = ('nova.scheduler.filters.all_filters',
                      'nova_gpu_ext.scheduler.filters.all_filters')
 WEIGHT_CLASSES = ('nova.scheduler.weights.all_weighers',
@@ -158,8 +160,9 @@ class _Renderer:
         lines += [
             Line(section, 'enabled_filters',
                  ','.join(NOVA_DEFAULT_FILTERS + GPU_FILTERS),
-                 'nova\'s default filters plus the PCI ones; keep any '
-                 'other filter you enabled'),
+                 'nova\'s default filters plus GpuPassthroughFilter, in '
+                 'place of PciPassthroughFilter; keep any other filter you '
+                 'enabled'),
             Line(section, 'weight_classes', ','.join(WEIGHT_CLASSES)),
             Line(section, 'pci_weight_multiplier', '0.0',
                  'PCIWeigher counts every free PCI device of any model; '

@@ -28,80 +28,113 @@ from benchmarks import report
 from benchmarks import workload
 from nova_gpu_ext.harness import sim
 
-TINY = ['--cost-hosts', '6', '--repetitions', '1', '--packing-hosts', '3',
-        '--fill-stop', '2', '--churn-requests', '10']
+TINY = ['--cost-hosts', '6', '--max-results', '5', '--repetitions', '1',
+        '--loads', '1.0', '--packing-requests', '40', '--packing-seeds', '1',
+        '--packing-modes', 'legacy']
+
+
+def request(alias, count, lifetime=1000):
+    return packing.Request(alias, count, lifetime)
 
 
 class TestPacking(base.BaseTestCase):
 
-    def _run(self, setup, placement):
-        return packing.run(setup, host_count=3, placement=placement, seed=3,
-                           fill_stop=3, churn_requests=30)
-
     def test_ours_never_mixes_models(self):
+        stream = packing.requests(3, 1.2, 5 * 8, 60)
         for placement in (False, True):
-            result = self._run(workload.ours('pack', stacked=True), placement)
-            self.assertEqual((0, 0), (result.fill.mixed, result.churn.mixed))
+            tally = packing.run(workload.OURS, placement, stream, 0,
+                                fleet_hosts=5)
+            self.assertEqual(0, tally.mixed)
+            self.assertEqual(sum(r.count for r in stream),
+                             sum(tally.offered.values()))
 
-    def test_tallies_add_up(self):
-        result = self._run(workload.IN_TREE, placement=False)
-        for tally in (result.fill, result.churn):
-            self.assertEqual(tally.offered,
-                             tally.placed + sum(tally.refused.values()))
-        self.assertLessEqual(result.fill.gpus_placed, 3 * 8)
-        self.assertIsNotNone(result.fill.in_use_at_first_refusal)
+    def test_mixed_placement_holds_gpus_but_is_not_served(self):
+        # The fifth host is the half-half one: the class alias there gives
+        # nova 4 GPUs of each model.
+        stream = [request(workload.ALIAS_A, 8)] * 2 + [
+            request(workload.ALIAS_B, 8)] * 2 + [
+            request(workload.ALIAS_ANY, 8), request(workload.ALIAS_A, 1)]
+        nova = packing.run(workload.IN_TREE, False, stream, 0, fleet_hosts=5)
+        ours = packing.run(workload.OURS, False, stream, 0, fleet_hosts=5)
+        self.assertEqual((1, 32), (nova.mixed, nova.served[8]))
+        # nova's mixed server holds the last free GPUs: the 1-GPU request
+        # finds none; ours refused the mix and serves it.
+        self.assertEqual((0, 32, 1), (ours.mixed, ours.served[8],
+                                      ours.served[1]))
+        self.assertEqual(0, nova.served[1])
 
-    def test_class_alias_on_a_mixed_host_counts_as_mixed_for_nova(self):
-        mixed = {}
-        for setup in (workload.IN_TREE, workload.ours('pack', True)):
-            run = packing.Run(setup, host_count=0, placement=False, seed=1)
-            run.hosts = [sim.Host('ab', workload.gpus('AB'))]
-            tally = packing.Tally()
-            with setup.configured():
-                run.offer(workload.ALIAS_ANY, 8, tally)
-            mixed[setup.label] = (tally.mixed, tally.refused[8])
-        self.assertEqual({'nova in-tree': (1, 0),
-                          'nova_gpu_ext pack +in-tree': (0, 1)}, mixed)
+    def test_limit_is_one_pool_per_model(self):
+        stream = [request(workload.ALIAS_A, 8)] * 3 + [
+            request(workload.ALIAS_ANY, 8)] * 3
+        tally = packing.limit(stream, 0, fleet_hosts=5)
+        # 5 hosts: 2 A, 2 B, 1 half-half: 20 GPUs of each model.
+        self.assertEqual(32, tally.served[8])
+        self.assertEqual(100.0 * 32 / 48, tally.share())
 
-    def test_avoidable_split_is_counted(self):
-        run = packing.Run(workload.IN_TREE, host_count=0, placement=False,
-                          seed=1)
-        host = sim.Host('a', workload.gpus('A'))
-        run.hosts = [host]
-        for pool in host.pools[:3]:
-            pool['count'] = 0
-        host.report()
-        tally = packing.Tally()
-        run.offer(workload.ALIAS_A, 2, tally)
-        self.assertEqual(1, tally.avoidable_splits)
+    def test_requests_same_stream_at_every_load_lifetimes_follow_it(self):
+        low = packing.requests(1, 0.8, 320, 3000)
+        high = packing.requests(1, 1.2, 320, 3000)
+        self.assertEqual([(r.alias, r.count) for r in low],
+                         [(r.alias, r.count) for r in high])
+        for stream, load in ((low, 0.8), (high, 1.2)):
+            mean = sum(r.lifetime for r in stream) / len(stream)
+            expected = packing.mean_lifetime(load, 320)
+            self.assertLess(abs(mean - expected) / expected, 0.1)
+
+    def test_release_gives_the_gpus_back(self):
+        stream = [request(workload.ALIAS_A, 8, lifetime=1)] * 4
+        tally = packing.run(workload.OURS, False, stream, 0, fleet_hosts=1)
+        self.assertEqual(32, tally.served[8])
 
 
 class TestCost(base.BaseTestCase):
 
-    def test_measure_gives_microseconds_per_host_for_each_setup(self):
-        setups = [workload.IN_TREE, workload.ours('pack')]
+    def test_measure_gives_milliseconds_for_each_setup(self):
+        setups = [workload.IN_TREE, workload.OURS]
         for placement in (False, True):
-            us = cost.measure(6, placement, setups, repetitions=1, seed=2)
-            self.assertEqual({s.label for s in setups}, set(us))
-            self.assertTrue(all(v > 0 for v in us.values()))
+            hosts = cost.fleet(6, placement, 2)
+            timing = cost.measure(hosts, cost.Case(placement, 6, 6, 2),
+                                  setups, repetitions=1)
+            self.assertEqual({s.label for s in setups}, set(timing.ms))
+            self.assertTrue(all(v > 0 for v in timing.ms.values()))
 
-    def test_placement_offers_only_hosts_with_candidates(self):
-        hosts = workload.fleet(6, True, random.Random(4), occupancy=True)
-        for offer in cost.offers(hosts, placement=True):
-            self.assertTrue(all(offer.candidates))
-            self.assertEqual(len(offer.states), len(offer.candidates))
+    def test_placement_results_are_capped_over_all_hosts(self):
+        hosts = [sim.Host(f'h{i}', workload.gpus('A'), placement=True)
+                 for i in range(4)]
+        offer = cost.make_offer(hosts, 2, True, max_results=40)
+        # Every 2-of-8 combination: 28 per free host.
+        self.assertEqual([28, 12], [len(c) for c in offer.candidates])
+        self.assertEqual(40, offer.candidate_count)
+
+    def test_legacy_offers_every_host_one_candidate(self):
+        hosts = workload.fleet(6, False, random.Random(4), occupancy=True)
+        offer = cost.make_offer(hosts, 4, False, max_results=6)
+        self.assertEqual(6, len(offer.states))
+        self.assertEqual(6, offer.candidate_count)
 
 
 class TestReport(base.BaseTestCase):
 
-    def test_one_table_with_every_figure_and_the_targets(self):
+    def test_tables_and_targets(self):
         out = io.StringIO()
         self.useFixture(fixtures.MonkeyPatch('sys.stdout', out))
         self.useFixture(fixtures.MonkeyPatch('sys.stderr', io.StringIO()))
         self.assertEqual(0, bench_main.main(TINY))
         text = out.getvalue()
-        self.assertIn('pack / in-tree', text)
-        for _, name, _ in report.PACKING_FIGURES:
-            self.assertIn(name, text)
-        self.assertIn('0 mixed-model placements: ours 0', text)
-        self.assertEqual(2, text.count('cost: us per host'))
+        self.assertIn('| legacy    |     6 |           6 | class x2 |', text)
+        self.assertIn('| placement |     6 |           5 | class x4 |', text)
+        self.assertIn('all: limit %', text)
+        self.assertIn('| legacy |  1.0 |', text)
+        self.assertEqual(4, text.count('cost ours / in-tree <= 0.5'))
+        self.assertIn('packing, legacy, load 1.0, 4-8 GPU requests: ours >= '
+                      'in-tree', text)
+
+    def test_growth_pairs_the_smallest_and_largest_cases(self):
+        timing = {n: cost.Timing(n, n, {workload.IN_TREE.label: n,
+                                        workload.OURS.label: n / 2})
+                  for n in (10, 100)}
+        results = [(cost.Case(False, n, n, c), timing[n])
+                   for n in (10, 100) for c in report.COUNTS]
+        self.assertEqual(
+            'legacy, 10 -> 100 hosts, class x2 (10 -> 100 candidates): '
+            'in-tree x10.0, ours x10.0', report.growth(results)[0])

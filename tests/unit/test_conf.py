@@ -46,4 +46,4 @@ class TestSample(testtools.TestCase):
             conf.register_opts(group_opts, group=group)
         conf([])
         self.assertTrue(conf.nova_gpu_ext.same_model_default)
-        self.assertEqual('any', conf.nova_gpu_ext.numa_default)
+        self.assertEqual('prefer', conf.nova_gpu_ext.numa_default)

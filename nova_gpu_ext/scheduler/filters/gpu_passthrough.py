@@ -10,11 +10,13 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""GpuPassthroughFilter: identical GPUs for every multi-GPU request."""
+"""GpuPassthroughFilter: nova's PCI filter, with identical GPUs per request.
+"""
 
 from oslo_log import log as logging
 
 from nova.scheduler import filters
+from nova.scheduler import utils
 
 from nova_gpu_ext.gpu import decision
 from nova_gpu_ext.scheduler import nova_objects
@@ -23,11 +25,14 @@ LOG = logging.getLogger(__name__)
 
 
 class GpuPassthroughFilter(filters.BaseHostFilter):
-    """Pass hosts whose PCI claim would give each GPU request one model.
+    """A drop-in replacement for nova's PciPassthroughFilter.
 
-    A GPU request is a PCI request from a flavor alias; neutron port
-    requests are applied (they use up pools) but never judged.  For each
-    allocation candidate the filter replays the compute's device walk:
+    Every PCI request of the instance is walked as nova's claim will walk
+    it: flavor (alias) requests and neutron port requests (SR-IOV VFs, PFs,
+    vDPA and remote-managed ports) alike, and a host (or allocation
+    candidate) whose walk cannot meet them is refused exactly as
+    PciPassthroughFilter refuses it.  Flavor requests are GPU requests and
+    must also fit the flavor's GPU policy; port requests have none.
 
     * legacy mode: the candidates do not name PCI providers, the compute
       walks the pools in order, and a host passes only if that walk gives
@@ -36,43 +41,65 @@ class GpuPassthroughFilter(filters.BaseHostFilter):
       of one NUMA node;
     * placement mode: each candidate fixes the providers; candidates that
       would mix models (or NUMA nodes under ``single``) are dropped and the
-      rest are ordered best first (fewest NUMA nodes, then the nodes they
-      fill most), because the scheduler claims the first one.
+      rest are ordered best first (the nodes they fill most, then fewest
+      NUMA nodes), because the scheduler claims the first one.
+
+    Under ``gpu:numa=prefer`` a placement that splits a GPU request over
+    NUMA nodes survives only if no host of the request's list can keep it
+    on one node: decided in ``filter_all`` over the whole list, so it holds
+    whatever the weighers do.
 
     A move (resize, cold migration, evacuation) is claimed by nova 34 with
     fresh requests that name no providers, so it is judged by the legacy
-    walk in both modes.
-
-    It also refuses hosts that cannot meet the requests at all, so it never
-    passes a host that PciPassthroughFilter refuses.  On rebuild placement
-    is not asked and there are no candidates, hence ``RUN_ON_REBUILD``.
+    walk in both modes.  On rebuild placement is not asked and there are no
+    candidates, hence ``RUN_ON_REBUILD``.
     """
 
     RUN_ON_REBUILD = False
 
+    def filter_all(self, filter_obj_list, spec_obj):
+        hosts = list(filter_obj_list)
+        if not self.RUN_ON_REBUILD and utils.request_is_rebuild(spec_obj):
+            return hosts
+        view = nova_objects.RequestView.of(spec_obj)
+        if not view.requests:
+            return hosts
+        candidates = [list(h.allocation_candidates or ()) for h in hosts]
+        judge = decision.Judge(view.requests, view.policy, view.move)
+        decisions = decision.keep_one_node([
+            judge.decide(nova_objects.pools(host),
+                         nova_objects.candidate_mappings(host))
+            for host in hosts], view.policy)
+        debug = LOG.isEnabledFor(logging.DEBUG)
+        passed = []
+        for host, found, judged in zip(hosts, candidates, decisions):
+            host.allocation_candidates = [found[i] for i in judged.order]
+            if debug:
+                _log(host, view, judged, len(found))
+            if judged.passes:
+                passed.append(host)
+        if hosts and not passed:
+            LOG.info('GpuPassthroughFilter: no host for instance %(uuid)s '
+                     'requesting %(request)s among %(count)d host(s): '
+                     '%(summary)s',
+                     {'uuid': view.instance_uuid, 'request': view.describe(),
+                      'count': len(hosts),
+                      'summary': decision.no_host_summary(
+                          view.requests, [(str(h.host), d) for h, d in
+                                          zip(hosts, decisions)])})
+        return passed
+
     def host_passes(self, host_state, spec_obj):
-        view = nova_objects.request_view(spec_obj)
-        if not view.has_gpu:
-            return True
-        requests, policy = view.requests, view.policy
-        candidates = list(host_state.allocation_candidates or ())
-        result = decision.decide(
-            nova_objects.pools(host_state), requests, policy,
-            nova_objects.candidate_mappings(host_state), move=view.move)
-        host_state.allocation_candidates = [
-            candidates[i] for i in result.order]
-        if LOG.isEnabledFor(logging.DEBUG):
-            _log(host_state, requests, policy, result, len(candidates))
-        return result.passes
+        """The verdict on one host alone, as ``filter_all`` gives it."""
+        return bool(self.filter_all([host_state], spec_obj))
 
 
-def _log(host_state, requests, policy, result, total):
-    LOG.debug('%(host)s %(verdict)s GPU request(s) %(requests)s (%(policy)s; '
-              'free: %(free)s)%(reason)s; kept %(kept)d of %(total)d '
-              'allocation candidate(s)',
+def _log(host_state, view, judged, total):
+    LOG.debug('%(host)s %(verdict)s PCI request(s) %(request)s (free: '
+              '%(free)s)%(reason)s; kept %(kept)d of %(total)d allocation '
+              'candidate(s)',
               {'host': host_state,
-               'verdict': 'passes' if result.passes else 'fails',
-               'requests': ', '.join(r.label() for r in requests),
-               'policy': policy, 'free': result.free.describe(),
-               'reason': f': {result.reason}' if result.reason else '',
-               'kept': len(result.order), 'total': total})
+               'verdict': 'passes' if judged.passes else 'fails',
+               'request': view.describe(), 'free': judged.free.describe(),
+               'reason': f': {judged.reason}' if judged.reason else '',
+               'kept': len(judged.order), 'total': total})

@@ -18,10 +18,8 @@ from nova.scheduler import utils
 from nova.scheduler import weights
 
 from nova_gpu_ext import conf
-from nova_gpu_ext.gpu import claims
 from nova_gpu_ext.gpu import decision
 from nova_gpu_ext.gpu import fit
-from nova_gpu_ext.gpu import inventory
 from nova_gpu_ext.gpu import scoring
 from nova_gpu_ext.scheduler import nova_objects
 
@@ -36,8 +34,10 @@ class GpuWeigher(weights.BaseHostWeigher):
     do (on the first allocation candidate, the one the scheduler claims, as
     ordered by GpuPassthroughFilter) and scores the host by the free GPUs of
     the taken model left on the touched NUMA nodes and on the host
-    (``[nova_gpu_ext] weigher_policy``). A request without GPUs prefers
-    hosts with fewer free whole PCI devices.
+    (``[nova_gpu_ext] weigher_policy``); among equal fits a request kept on
+    one NUMA node wins.  A request without GPUs prefers hosts with fewer
+    free whole PCI devices.  The RequestSpec is read once per call of
+    ``weigh_objects``, for all hosts.
     """
 
     def weight_multiplier(self, host_state):
@@ -45,30 +45,34 @@ class GpuWeigher(weights.BaseHostWeigher):
             host_state, 'gpu_weight_multiplier',
             CONF.nova_gpu_ext.gpu_weight_multiplier)
 
-    def _weigh_object(self, host_state, request_spec):
-        view = nova_objects.request_view(request_spec)
-        requests = view.requests
-        pools = nova_objects.pools(host_state)
-        if not view.has_gpu:
-            free = scoring.free_passthrough_devices(pools)
-            LOG.debug('%(host)s: %(free)d free whole PCI device(s) for a '
-                      'request without GPUs', {'host': host_state,
-                                               'free': free})
-            return -float(free)
-        mappings = nova_objects.candidate_mappings(host_state)
-        claimed = (decision.claimed_mappings(mappings[:1], view.move)
-                   or [decision.LEGACY_MAPPING])[0]
-        result = claims.walk(pools, requests, claimed)
-        inv = inventory.Inventory.from_pools(pools)
-        spread = CONF.nova_gpu_ext.weigher_policy == 'spread'
-        weight = (scoring.gpu_weight(requests, result, inv, spread)
-                  if result.ok else scoring.UNFIT_WEIGHT)
-        if LOG.isEnabledFor(logging.DEBUG):
-            LOG.debug('%(host)s: raw GPU weight %(weight)s (%(policy)s) for '
-                      '%(requests)s taking %(takes)s; free: %(free)s',
-                      {'host': host_state, 'weight': weight,
-                       'policy': CONF.nova_gpu_ext.weigher_policy,
-                       'requests': ', '.join(r.label() for r in requests),
-                       'takes': fit.describe_takes(requests, result),
-                       'free': inv.describe()})
-        return weight
+    def weigh_objects(self, weighed_obj_list, weight_properties):
+        view = nova_objects.RequestView.of(weight_properties)
+        scorer = scoring.Scorer(
+            view.requests, CONF.nova_gpu_ext.weigher_policy == 'spread')
+        return [_weigh(w.obj, view, scorer) for w in weighed_obj_list]
+
+    def _weigh_object(self, host_state, weight_properties):
+        return self.weigh_objects([weights.WeighedHost(host_state, 0.0)],
+                                  weight_properties)[0]
+
+
+def _weigh(host_state, view, scorer):
+    pools = nova_objects.pools(host_state)
+    if not view.has_gpu:
+        free = scoring.free_passthrough_devices(pools)
+        LOG.debug('%(host)s: %(free)d free whole PCI device(s) for a request '
+                  'without GPUs', {'host': host_state, 'free': free})
+        return -float(free)
+    mappings = nova_objects.candidate_mappings(host_state)
+    claimed = (decision.claimed_mappings(mappings[:1], view.move)
+               or [decision.LEGACY_MAPPING])[0]
+    scored = scorer.score(pools, claimed)
+    if LOG.isEnabledFor(logging.DEBUG):
+        LOG.debug('%(host)s: raw GPU weight %(weight)s (%(policy)s) for '
+                  '%(request)s taking %(takes)s; free: %(free)s',
+                  {'host': host_state, 'weight': scored.weight,
+                   'policy': 'spread' if scorer.spread else 'pack',
+                   'request': view.describe(),
+                   'takes': fit.describe_takes(view.requests, scored.result),
+                   'free': scored.free.describe()})
+    return scored.weight

@@ -165,15 +165,15 @@ class TestLintConf(testtools.TestCase):
              'pci-filter-not-enabled'),
             (finding['File'], finding['Section'], finding['Option'],
              finding['Value'], finding['Finding']))
-        self.assertIn('add PciPassthroughFilter', finding['Fix'])
+        self.assertIn('add GpuPassthroughFilter', finding['Fix'])
 
     def test_value_format_prints_one_fix_per_line(self):
         path = self.nova_conf(
             '[filter_scheduler]\nenabled_filters = ComputeFilter\n')
         rc, out, _ = run('lint-conf', '--nova-conf', path, '-f', 'value',
                          '-c', 'Fix')
-        self.assertEqual((1, 'add PciPassthroughFilter (and '
-                             'GpuPassthroughFilter) to [filter_scheduler] '
+        self.assertEqual((1, 'add GpuPassthroughFilter (it replaces '
+                             'PciPassthroughFilter) to [filter_scheduler] '
                              'enabled_filters\n'), (rc, out))
 
     def test_findings_across_files_of_one_node(self):

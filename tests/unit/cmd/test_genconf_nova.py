@@ -137,7 +137,7 @@ class TestGenconfWithNova(testscenarios.WithScenarios, test.NoDBTestCase):
         names = {cls.__name__ for cls in loaded}
         enabled = values['filter_scheduler', 'enabled_filters']
         self.assertIn('GpuPassthroughFilter', enabled)
-        self.assertIn('PciPassthroughFilter', enabled)
+        self.assertNotIn('PciPassthroughFilter', enabled)
         self.assertEqual(set(), set(enabled) - names)
         weighers = weights.HostWeightHandler().get_matching_classes(
             values['filter_scheduler', 'weight_classes'])

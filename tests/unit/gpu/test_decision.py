@@ -15,6 +15,7 @@
 import testtools
 
 from nova_gpu_ext.gpu import decision
+from nova_gpu_ext.gpu import fit
 from nova_gpu_ext.gpu import inventory
 from nova_gpu_ext.gpu import models
 from tests.unit.gpu.test_claims import gpu_request
@@ -107,6 +108,21 @@ class TestPlacementDecision(testtools.TestCase):
                                  mappings)
         self.assertEqual((1,), result.order)
 
+    def test_fit_first_then_one_node(self):
+        pools = self.pools + [pool(V100, numa=0, rp_uuid='v0c')]
+        request = [gpu_request(2, K4200, V100)]
+        # 2 x K4200 over both nodes leaves nothing on the nodes touched,
+        # 2 x V100 on node 0 leaves one there: the split fits better.
+        result = decision.decide(pools, request, SAME, [
+            self.mapping('v0', 'v0b'), self.mapping('k0', 'k1')])
+        self.assertEqual(((1, 0), (True, False)),
+                         (result.order, result.split))
+        # Equal fits: the one that keeps one node first.
+        result = decision.decide(self.pools, request, SAME, [
+            self.mapping('k0', 'k1'), self.mapping('v0', 'v0b')])
+        self.assertEqual(((1, 0), (False, True)),
+                         (result.order, result.split))
+
     def test_single_device_goes_to_the_node_it_fills_best(self):
         # V100 free: 2 on node 0, 1 on node 1: take node 1's last one and
         # keep node 0's pair whole for a 2-GPU request.
@@ -116,16 +132,62 @@ class TestPlacementDecision(testtools.TestCase):
         self.assertEqual((1, 0), result.order)
 
 
+class TestPreferOverTheHostList(testtools.TestCase):
+
+    PREFER = models.GpuPolicy(numa=models.NumaMode.PREFER)
+
+    def decisions(self, *layouts):
+        return [decision.decide([pool(K4200, numa=n) for n in layout],
+                                [gpu_request(2, K4200)], self.PREFER, LEGACY)
+                for layout in layouts]
+
+    def test_split_hosts_refused_while_another_keeps_one_node(self):
+        kept = decision.keep_one_node(self.decisions((0, 1), (1, 1)),
+                                      self.PREFER)
+        self.assertEqual([False, True], [d.passes for d in kept])
+        self.assertEqual(fit.Why.AVOIDABLE_SPLIT, kept[0].refusal.why)
+
+    def test_splits_kept_when_no_host_keeps_one_node(self):
+        judged = self.decisions((0, 1), (1, 0), (0,))
+        kept = decision.keep_one_node(judged, self.PREFER)
+        self.assertEqual([True, True, False], [d.passes for d in kept])
+
+    def test_other_policies_are_left_alone(self):
+        judged = self.decisions((0, 1), (1, 1))
+        self.assertEqual(judged, decision.keep_one_node(judged, SAME))
+
+
+class TestNoHostSummary(testtools.TestCase):
+
+    def test_counts_reasons_and_names_the_hosts_with_most_free(self):
+        requests = [gpu_request(3, K4200)]
+        layouts = {'a': [0, 1], 'b': [1], 'c': [], 'd': [0, 0]}
+        judged = [(name, decision.decide([pool(K4200, numa=n) for n in ns]
+                                         + [pool(V100)], requests, SAME,
+                                         LEGACY))
+                  for name, ns in layouts.items()]
+        summary = decision.no_host_summary(requests, judged, best=2)
+        self.assertEqual('4 not enough matching free devices; most free per '
+                         'model: 10de:11b4: 2 on a (n0:1,n1:1), 2 on d (n0:2)',
+                         summary)
+
+    def test_no_matching_device_anywhere(self):
+        requests = [gpu_request(1, K4200)]
+        judged = [('v', decision.decide([pool(V100)], requests, SAME,
+                                        LEGACY))]
+        self.assertIn('most free per model: no matching devices on any host',
+                      decision.no_host_summary(requests, judged))
+
+
 class TestInventory(testtools.TestCase):
 
-    def test_sums_counts_keeps_zero_pools_numa_and_providers(self):
+    def test_sums_counts_keeps_zero_pools_and_numa(self):
         inv = inventory.Inventory.from_pools(
             [pool(K4200, numa=0, count=0, rp_uuid='a'),
              pool(K4200, numa=1, count=2, rp_uuid='b'),
              pool(V100, numa=None, count=1)])
         self.assertEqual({K4200: 2, V100: 1}, inv.free)
         self.assertEqual(0, inv.free_by_numa[K4200, 0])
-        self.assertEqual((K4200, 0), inv.providers['a'])
         self.assertEqual('10de:11b4=2(n0:0,n1:2) 10de:1db4=1(nNone:1)',
                          inv.describe())
 

@@ -21,6 +21,8 @@ objects.register_all()
 
 K4200 = ('10de', '11b4')
 V100 = ('10de', '1db4')
+NIC = ('8086', '1572')
+NIC_VF = '154c'
 ROOT = 'root-rp'
 
 
@@ -62,14 +64,33 @@ def request(count, *models, alias='gpu', request_id=None, **spec_extra):
               for m in models])
 
 
-def port_request(count=1):
+def port_request(dev_type=None, physnet='physnet1', remote_managed=False):
+    """An InstancePCIRequest as nova builds it for a neutron SR-IOV port.
+
+    ``dev_type`` is None for a VF (vnic_type direct), ``type-PF`` for
+    direct-physical and ``vdpa`` for vdpa ports.
+    """
+    spec = {'physical_network': physnet,
+            'remote_managed': str(remote_managed)}
+    if dev_type:
+        spec['dev_type'] = dev_type
     return objects.InstancePCIRequest(
-        count=count, alias_name=None, request_id=uuidutils.generate_uuid(),
-        spec=[{'physical_network': 'physnet1'}])
+        count=1, request_id=uuidutils.generate_uuid(), spec=[spec])
+
+
+def nic_pool(dev_type='type-VF', count=4, numa=0, physnet='physnet1',
+             address='0000:3b:00.0', remote_managed='false', **tags):
+    """A pool of an SR-IOV NIC as nova reports it: VFs grouped per PF."""
+    return objects.PciDevicePool(
+        vendor_id=NIC[0], product_id=NIC_VF if dev_type == 'type-VF'
+        else NIC[1], numa_node=numa, count=count,
+        tags=dict(tags, dev_type=dev_type, physical_network=physnet,
+                  address=address, remote_managed=remote_managed))
 
 
 def spec(*requests, extra_specs=None):
     return objects.RequestSpec(
+        instance_uuid=uuidutils.generate_uuid(),
         pci_requests=objects.InstancePCIRequests(requests=list(requests)),
         flavor=objects.Flavor(extra_specs=extra_specs or {}),
         scheduler_hints={})

@@ -68,11 +68,28 @@ class TestGpuRequests(WeigherTestCase):
         spec = fakes.spec(fakes.request(1, K4200))
         self.assertEqual('whole', self.ranking(self.hosts()[:3], spec)[0])
 
-    def test_numa_split_loses_to_a_fit_on_one_node(self):
+    def test_numa_split_only_breaks_ties(self):
         spec = fakes.spec(fakes.request(2, K4200))
         hosts = [fakes.host('split', pools((K4200, 0, 1), (K4200, 1, 1))),
-                 fakes.host('local', pools((K4200, 0, 4), (K4200, 1, 4)))]
+                 fakes.host('local', pools((K4200, 0, 2), (K4200, 1, 4)))]
+        # Both leave 0 on the nodes they touch and 0 or 4 on the host.
+        self.assertEqual(['split', 'local'], self.ranking(hosts, spec))
+        hosts = [fakes.host('split', pools((K4200, 0, 1), (K4200, 1, 1))),
+                 fakes.host('local', pools((K4200, 0, 2)))]
         self.assertEqual(['local', 'split'], self.ranking(hosts, spec))
+
+    def test_host_that_cannot_meet_the_request_is_last(self):
+        spec = fakes.spec(fakes.request(2, K4200))
+        hosts = [fakes.host('short', pools((K4200, 0, 1))),
+                 fakes.host('whole', pools((K4200, 0, 4), (K4200, 1, 4)))]
+        self.assertEqual(['whole', 'short'], self.ranking(hosts, spec))
+
+    def test_port_requests_alone_avoid_gpu_hosts(self):
+        spec = fakes.spec(fakes.port_request())
+        hosts = [fakes.host('gpu', [fakes.nic_pool()] +
+                            pools((K4200, 0, 2))),
+                 fakes.host('nic', [fakes.nic_pool()])]
+        self.assertEqual(['nic', 'gpu'], self.ranking(hosts, spec))
 
 
 class TestOtherRequests(WeigherTestCase):

@@ -113,8 +113,15 @@ class TestLint(testtools.TestCase):
 
     def test_pci_filter_missing_from_enabled_filters(self):
         findings = self.lint(('filter_scheduler', 'enabled_filters',
-                              'ComputeFilter,GpuPassthroughFilter'))
+                              'ComputeFilter,NUMATopologyFilter'))
         self.assertEqual(['pci-filter-not-enabled'], codes(findings))
+        self.assertIn('add GpuPassthroughFilter', findings[0].fix)
+
+    def test_either_pci_filter_alone_is_enough(self):
+        for enabled in ('ComputeFilter,GpuPassthroughFilter',
+                        'ComputeFilter, PciPassthroughFilter'):
+            self.assertEqual([], self.lint(
+                ('filter_scheduler', 'enabled_filters', enabled)), enabled)
 
     def test_type_pci_alias_for_sriov_capable_gpu(self):
         a100 = '{"name": "a100", "vendor_id": "10de", "product_id": "20B5"}'

@@ -97,11 +97,12 @@ class TestNovaConf(testtools.TestCase):
                       options(lines))
         self.assertNotIn(('pci', 'device_spec'), options(lines))
 
-    def test_scheduler_enables_both_pci_filters_and_our_weighers(self):
+    def test_scheduler_enables_our_filter_instead_of_nova_s(self):
         lines = render.nova_conf(self.catalog, 'scheduler', NEWEST, False)
         by_option = {line.option: line.value for line in lines}
-        self.assertTrue(by_option['enabled_filters'].endswith(
-            'PciPassthroughFilter,GpuPassthroughFilter'))
+        enabled = by_option['enabled_filters'].split(',')
+        self.assertEqual('GpuPassthroughFilter', enabled[-1])
+        self.assertNotIn('PciPassthroughFilter', enabled)
         self.assertEqual(
             'nova.scheduler.weights.all_weighers,'
             'nova_gpu_ext.scheduler.weights.all_weighers',

@@ -10,39 +10,10 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""gpu:numa=single and GpuWeigher in the real nova-scheduler."""
+"""GpuWeigher in the real nova-scheduler."""
 
 from tests.functional import base
 from tests.functional.base import K4200
-
-
-class TestNumaSingleLegacy(base.GpuServersTestBase):
-
-    def test_devices_share_a_numa_node(self):
-        # On 'split' nova's walk takes node 0 then node 1.
-        self.start_gpu_host('split', [(K4200, 0), (K4200, 1)])
-        self.start_gpu_host('local', [(K4200, 1), (K4200, 1)])
-        server = self.boot(self.gpu_flavor('k4200:2', **{'gpu:numa':
-                                                         'single'}))
-        self.assertEqual(('local', [('K4200', 1), ('K4200', 1)]),
-                         self.claimed(server))
-        refused = self.boot(self.gpu_flavor('k4200:2', **{'gpu:numa':
-                                                          'single'}),
-                            expected_state='ERROR')
-        self.assertIn('No valid host', refused['fault']['message'])
-        self.assertIn('split over NUMA nodes', self.scheduler_log.output)
-
-
-class TestNumaSinglePlacement(base.GpuServersTestBase):
-    PLACEMENT = True
-
-    def test_candidate_on_one_node_is_chosen(self):
-        self.start_gpu_host('gpu', [(K4200, 0), (K4200, 1), (K4200, 1)])
-        flavor = self.gpu_flavor('k4200:2', **{'gpu:numa': 'single'})
-        server = self.boot(flavor)
-        self.assertEqual(('gpu', [('K4200', 1), ('K4200', 1)]),
-                         self.claimed(server))
-        self.boot(flavor, expected_state='ERROR')
 
 
 class TestWeigher(base.GpuServersTestBase):
