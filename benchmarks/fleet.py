@@ -141,7 +141,7 @@ def measure(question, url, catalog):
     from nova_gpu_ext.tooling.fleet import capacity
     from nova_gpu_ext.tooling.fleet import celldb
     from nova_gpu_ext.tooling.fleet import explain
-    from nova_gpu_ext.tooling.fleet import requests
+    from nova_gpu_ext.tooling.fleet import gpu_requests
     from nova_gpu_ext.tooling.fleet import snapshot
     from nova_gpu_ext.tooling.fleet import whatif
     gpu_catalog = catalog_file.load_catalog([catalog])
@@ -150,22 +150,22 @@ def measure(question, url, catalog):
     cpu = usage.ru_utime + usage.ru_stime
     wanted = snapshot.ModelFilter(gpu_catalog)
     snap = celldb.take(cells.from_urls([url]), wanted)
-    aliases = requests.catalog_aliases(gpu_catalog, placement=False)
-    policy = requests.models.GpuPolicy()
+    aliases = gpu_requests.catalog_aliases(gpu_catalog, placement=False)
+    policy = gpu_requests.models.GpuPolicy()
     if question == 'capacity':
-        flavors = requests.catalog_flavors(gpu_catalog, policy)
+        flavors = gpu_requests.catalog_flavors(gpu_catalog, policy)
         placer = capacity.Placer(aliases)
         size = (len(capacity.rows(snap, wanted)),
                 len(capacity.fits(snap, flavors, placer)),
                 len(capacity.stranded(snap, flavors, placer, wanted)))
     elif question == 'explain':
         size = len(explain.explain(
-            snap, requests.from_text('gpu:4', policy), aliases, wanted))
+            snap, gpu_requests.from_text('gpu:4', policy), aliases, wanted))
     else:
         plan = []
         for item in PLAN:
             text, count = item.split('=')
-            plan.append((requests.from_text(text, policy), int(count)))
+            plan.append((gpu_requests.from_text(text, policy), int(count)))
         size = len(whatif.what_if(snap, plan, aliases, wanted))
     seconds = time.perf_counter() - start
     usage = resource.getrusage(resource.RUSAGE_SELF)

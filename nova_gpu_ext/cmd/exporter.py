@@ -26,7 +26,7 @@ from nova_gpu_ext.cmd import fleet
 from nova_gpu_ext import exception
 from nova_gpu_ext.tooling.audit import actions
 from nova_gpu_ext.tooling.fleet import capacity
-from nova_gpu_ext.tooling.fleet import requests
+from nova_gpu_ext.tooling.fleet import gpu_requests
 
 DEFAULT_LISTEN = '127.0.0.1:9858'
 DEFAULT_INTERVAL = 60.0
@@ -89,7 +89,8 @@ class Exporter(base.Command):
         gpu_catalog = base.load_catalog(parsed_args.catalogs, required=False)
         source = fleet.Source(self, parsed_args, gpu_catalog)
         policy = fleet.request_policy(parsed_args)
-        wanted = ([requests.from_text(t, policy) for t in parsed_args.requests]
+        wanted = ([gpu_requests.from_text(t, policy)
+                   for t in parsed_args.requests]
                   or fleet.catalog_requests(gpu_catalog))
         placers = {}
 

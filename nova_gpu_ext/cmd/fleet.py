@@ -29,8 +29,8 @@ from nova_gpu_ext.tooling import database
 from nova_gpu_ext.tooling.fleet import capacity
 from nova_gpu_ext.tooling.fleet import celldb
 from nova_gpu_ext.tooling.fleet import explain
+from nova_gpu_ext.tooling.fleet import gpu_requests
 from nova_gpu_ext.tooling.fleet import placement
-from nova_gpu_ext.tooling.fleet import requests
 from nova_gpu_ext.tooling.fleet import snapshot
 from nova_gpu_ext.tooling.fleet import whatif
 
@@ -98,7 +98,7 @@ class Source:
             if self.catalog is None:
                 return snap
             return snapshot.with_provider_tags(
-                snap, requests.provider_tags(self.catalog))
+                snap, gpu_requests.provider_tags(self.catalog))
         conn = self.command.app.client_manager.gpu
         with connect.errors():
             snap = placement.take(conn, placement.Kinds(self.catalog),
@@ -142,12 +142,12 @@ def add_requests(parser, *, counts: bool) -> None:
     parser.add_argument(
         '--numa', choices=[m.value for m in models.NumaMode],
         help='gpu:numa of the --request servers (default: '
-             f'{requests.default_policy().numa.value}, as '
+             f'{gpu_requests.default_policy().numa.value}, as '
              '[nova_gpu_ext] numa_default)')
 
 
 def request_policy(parsed_args) -> models.GpuPolicy:
-    policy = requests.default_policy()
+    policy = gpu_requests.default_policy()
     if parsed_args.numa:
         policy = models.GpuPolicy(policy.same_model,
                                   models.NumaMode(parsed_args.numa))
@@ -157,16 +157,17 @@ def request_policy(parsed_args) -> models.GpuPolicy:
 def aliases_of(gpu_catalog, snap: snapshot.Snapshot) -> dict:
     if gpu_catalog is None:
         return {}
-    return requests.catalog_aliases(gpu_catalog, snap.placement)
+    return gpu_requests.catalog_aliases(gpu_catalog, snap.placement)
 
 
 def catalog_requests(gpu_catalog) -> list:
     if gpu_catalog is None:
         return []
-    return requests.catalog_flavors(gpu_catalog, requests.default_policy())
+    return gpu_requests.catalog_flavors(gpu_catalog,
+                                        gpu_requests.default_policy())
 
 
-def flavor_request(gpu_catalog, name: str) -> requests.GpuRequest:
+def flavor_request(gpu_catalog, name: str) -> gpu_requests.GpuRequest:
     found = [r for r in catalog_requests(gpu_catalog) if r.label == name]
     if not found:
         known = ', '.join(r.label for r in catalog_requests(gpu_catalog))
@@ -233,7 +234,8 @@ class Capacity(base.Lister):
     def _questions(self, parsed_args, gpu_catalog, snap, names):
         aliases = aliases_of(gpu_catalog, snap)
         policy = request_policy(parsed_args)
-        wanted = ([requests.from_text(t, policy) for t in parsed_args.requests]
+        wanted = ([gpu_requests.from_text(t, policy)
+                   for t in parsed_args.requests]
                   or catalog_requests(gpu_catalog))
         unknown = sorted({a for r in wanted for a in r.unknown_aliases(
             aliases)})
@@ -288,7 +290,7 @@ class Explain(base.Lister):
         parser.add_argument(
             '--numa', choices=[m.value for m in models.NumaMode],
             help='gpu:numa of --request (default: '
-                 f'{requests.default_policy().numa.value})')
+                 f'{gpu_requests.default_policy().numa.value})')
         parser.add_argument('--failing', action='store_true',
                             help='list only the hosts that do not pass')
         return parser
@@ -296,7 +298,7 @@ class Explain(base.Lister):
     def take_action(self, parsed_args):
         gpu_catalog = base.load_catalog(parsed_args.catalogs, required=True)
         request = (flavor_request(gpu_catalog, parsed_args.flavor)
-                   if parsed_args.flavor else requests.from_text(
+                   if parsed_args.flavor else gpu_requests.from_text(
                        parsed_args.request, request_policy(parsed_args)))
         source = Source(self, parsed_args, gpu_catalog)
         snap = source.take()
@@ -322,7 +324,7 @@ def parse_plan(texts, policy) -> list:
             raise exception.BadInput(
                 f'--request {text}: write ALIAS:COUNT=N, e.g. gpu:2=10 for '
                 'ten servers of two GPUs')
-        plan.append((requests.from_text(request, policy), int(count)))
+        plan.append((gpu_requests.from_text(request, policy), int(count)))
     return plan
 
 

@@ -34,7 +34,7 @@ from nova_gpu_ext.tooling.fleet import capacity
 from nova_gpu_ext.tooling.fleet import celldb
 from nova_gpu_ext.tooling.fleet import explain
 from nova_gpu_ext.tooling.fleet import exporter
-from nova_gpu_ext.tooling.fleet import requests
+from nova_gpu_ext.tooling.fleet import gpu_requests
 from nova_gpu_ext.tooling.fleet import snapshot
 from tests.functional import base
 from tests.functional import test_cloud_tools
@@ -68,7 +68,7 @@ class FleetBase(test_cloud_tools.CloudToolsBase):
         if gpu_catalog is None:
             return snap
         return snapshot.with_provider_tags(
-            snap, requests.provider_tags(gpu_catalog))
+            snap, gpu_requests.provider_tags(gpu_catalog))
 
     def claimed(self, servers):
         """(host, vendor:product) -> devices nova claimed for ``servers``."""
@@ -192,11 +192,11 @@ class ExplainTests:
         self.start_gpu_host('gpu-c', [(V100, 0), (V100, 1)])
         gpu_catalog = self.gpu_catalog()
         snap = self.db_snapshot(gpu_catalog)
-        aliases = requests.catalog_aliases(gpu_catalog, snap.placement)
+        aliases = gpu_requests.catalog_aliases(gpu_catalog, snap.placement)
         names = snapshot.ModelFilter(gpu_catalog)
         for numa in ('any', 'single'):
             policy = models.GpuPolicy(numa=models.NumaMode(numa))
-            request = requests.GpuRequest('gpu:2', (('gpu', 2),), policy)
+            request = gpu_requests.GpuRequest('gpu:2', (('gpu', 2),), policy)
             verdicts = {v.host: v.passes for v in explain.explain(
                 snap, request, aliases, names)}
             flavor = self.gpu_flavor('gpu:2', **{'gpu:numa': numa})
@@ -232,12 +232,12 @@ class TestExporterFollowsTheCloud(FleetBase):
     def test_free_gpus_follow_boots_and_deletes(self):
         self.fleet()
         gpu_catalog = self.gpu_catalog()
-        placer = capacity.Placer(requests.catalog_aliases(gpu_catalog,
-                                                          False))
+        placer = capacity.Placer(gpu_requests.catalog_aliases(gpu_catalog,
+                                                              False))
         refresher = exporter.Refresher(
             lambda: self.db_snapshot(gpu_catalog), exporter.Questions(
-                requests.catalog_flavors(gpu_catalog,
-                                         requests.default_policy()),
+                gpu_requests.catalog_flavors(gpu_catalog,
+                                             gpu_requests.default_policy()),
                 lambda snap: placer, snapshot.ModelFilter(gpu_catalog)))
         server, thread = exporter.serve(refresher, '127.0.0.1', 0)
         self.addCleanup(server.server_close)

@@ -30,8 +30,8 @@ import collections
 import dataclasses
 import typing as ty
 
+from nova_gpu_ext.tooling.fleet import gpu_requests
 from nova_gpu_ext.tooling.fleet import judge
-from nova_gpu_ext.tooling.fleet import requests as gpu_requests
 from nova_gpu_ext.tooling.fleet import snapshot
 
 

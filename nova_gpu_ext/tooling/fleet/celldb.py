@@ -27,7 +27,7 @@ import typing as ty
 import sqlalchemy as sa
 
 from nova_gpu_ext.tooling import database
-from nova_gpu_ext.tooling.fleet import requests as gpu_requests
+from nova_gpu_ext.tooling.fleet import gpu_requests
 from nova_gpu_ext.tooling.fleet import snapshot
 
 COMPUTE_NODES = sa.table(
@@ -119,7 +119,7 @@ def servers_query(host: str) -> sa.Select:
 
 def host_servers(cells: ty.Sequence, host: str,
                  timeout: float = database.DEFAULT_TIMEOUT) -> list:
-    """The GPU servers on ``host``, as ``requests.GpuRequest`` values.
+    """The GPU servers on ``host``, as ``gpu_requests.GpuRequest`` values.
 
     Each keeps the specs nova stored with its PCI requests and the GPU
     policy of its flavor's extra specs; servers whose PCI requests are

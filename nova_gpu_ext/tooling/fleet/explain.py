@@ -32,10 +32,11 @@ import dataclasses
 import typing as ty
 
 from nova_gpu_ext.gpu import claims
+from nova_gpu_ext.gpu import decision
 from nova_gpu_ext.gpu import models
 from nova_gpu_ext.tooling.fleet import capacity
+from nova_gpu_ext.tooling.fleet import gpu_requests
 from nova_gpu_ext.tooling.fleet import judge
-from nova_gpu_ext.tooling.fleet import requests as gpu_requests
 from nova_gpu_ext.tooling.fleet import snapshot
 
 SINGLE = models.NumaMode.SINGLE
@@ -88,29 +89,38 @@ def explain(snap: snapshot.Snapshot, request: gpu_requests.GpuRequest,
                   f'{known})')
         return [HostVerdict(h.host, False, reason) for h in snap.hosts]
     devices = request.device_requests(aliases)
+    policy = request.policy
     signature = capacity.Signatures()
-    sigs = [signature(h.pools) for h in snap.hosts]
     memo: dict = {}
     verdicts = []
-    for host, sig in zip(snap.hosts, sigs):
+    for host in snap.hosts:
+        sig = signature(host.pools)
         if sig not in memo:
-            memo[sig] = _verdict(host.pools, devices, request.policy, words)
+            memo[sig] = judge.judge(host.pools, devices, policy)
         verdicts.append(memo[sig])
-    if request.policy.numa is PREFER:
-        verdicts = _prefer(snap, sigs, devices, request.policy, verdicts)
-    return [HostVerdict(h.host, passes, reason)
-            for h, (passes, reason) in zip(snap.hosts, verdicts)]
+    decisions = decision.keep_one_node([v.decision for v in verdicts],
+                                       policy)
+    able = [h.host for h, d in zip(snap.hosts, decisions)
+            if d.passes and d.keeps_one_node]
+    return [HostVerdict(host.host, kept.passes, _reason(
+        host.pools, devices, policy, verdict, kept, able, words))
+        for host, verdict, kept in zip(snap.hosts, verdicts, decisions)]
 
 
-def _verdict(pools, devices, policy, words) -> tuple[bool, str]:
-    numa = SINGLE if policy.numa is SINGLE else models.NumaMode.ANY
-    verdict = judge.judge(pools, devices,
-                          dataclasses.replace(policy, numa=numa))
-    if verdict.passes:
+def _reason(pools, devices, policy, verdict, kept, able, words) -> str:
+    if kept.passes:
+        claimed = claims.walk(pools, devices, verdict.mappings[kept.order[0]])
         got = '; '.join(f'{d.label()} <- {words.takes(t)}'
-                        for d, t in zip(devices, verdict.result.takes))
-        return True, f'passes: {got}'
-    return False, why_not(pools, devices, policy, verdict, words)
+                        for d, t in zip(devices, claimed.takes))
+        split = (' (split over NUMA nodes: no host keeps it on one)'
+                 if policy.numa is PREFER and not able else '')
+        return f'passes: {got}{split}'
+    if verdict.passes:
+        shown = ', '.join(able[:3]) + (
+            f' and {len(able) - 3} more' if len(able) > 3 else '')
+        return (f'would split NUMA under gpu:numa=prefer while '
+                f'{len(able)} host(s) keep it on one node ({shown})')
+    return why_not(pools, devices, policy, verdict, words)
 
 
 def why_not(pools, devices, policy, verdict, words) -> str:
@@ -163,26 +173,3 @@ def _per_node(pools, words) -> str:
                      for (m, numa), n in sorted(counts.items(),
                                                 key=lambda i: str(i[0]))
                      if n)
-
-
-def _prefer(snap, sigs, devices, policy, verdicts):
-    """``prefer``: refuse splitting hosts while an unsplit host exists."""
-    single = dataclasses.replace(policy, numa=SINGLE)
-    memo: dict = {}
-    for host, sig in zip(snap.hosts, sigs):
-        if sig not in memo:
-            memo[sig] = judge.judge(host.pools, devices, single).passes
-    unsplit = [memo[sig] for sig in sigs]
-    keepers = [h.host for h, ok in zip(snap.hosts, unsplit) if ok]
-    result = []
-    for (passes, reason), ok in zip(verdicts, unsplit):
-        if passes and not ok and keepers:
-            shown = ', '.join(keepers[:3]) + (
-                f' and {len(keepers) - 3} more' if len(keepers) > 3 else '')
-            passes, reason = False, (
-                f'would split NUMA under gpu:numa=prefer while '
-                f'{len(keepers)} host(s) keep it on one node ({shown})')
-        elif passes and not ok:
-            reason += ' (split over NUMA nodes: no host keeps it on one)'
-        result.append((passes, reason))
-    return result

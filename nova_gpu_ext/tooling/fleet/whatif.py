@@ -36,8 +36,8 @@ from nova_gpu_ext.gpu import claims
 from nova_gpu_ext.gpu import decision
 from nova_gpu_ext.gpu import models
 from nova_gpu_ext.tooling.fleet import capacity
+from nova_gpu_ext.tooling.fleet import gpu_requests
 from nova_gpu_ext.tooling.fleet import judge
-from nova_gpu_ext.tooling.fleet import requests as gpu_requests
 from nova_gpu_ext.tooling.fleet import snapshot
 
 # nova.scheduler.weights.pci.PCIWeigher.MAX_DEVS: hosts with more free
@@ -93,6 +93,14 @@ class Fleet:
             result.append(memo[sig])
         return result
 
+    def memo_one(self, index: int, key, compute: ty.Callable):
+        """``compute(pools)`` of one host, kept per signature and key."""
+        memo = self._memo.setdefault(key, {})
+        sig = self._sigs[index]
+        if sig not in memo:
+            memo[sig] = compute(self.pools[index])
+        return memo[sig]
+
     def take(self, index: int, result: claims.WalkResult) -> None:
         self.pools[index] = judge.consume(self.pools[index], result)
         self._sigs[index] = self._signature(self.pools[index])
@@ -118,34 +126,38 @@ class Ours:
     def __init__(self, spread: bool = False):
         self.spread = spread
 
-    def _judged(self, fleet, key, devices, policy) -> list:
-        """(verdict, weight) of every host under ``policy``."""
-        def compute(pools):
-            verdict = judge.judge(pools, devices, policy)
-            weight = (judge.weight(pools, devices, verdict.result,
-                                   self.spread) if verdict.passes else None)
-            return verdict, weight
-        return fleet.memo(('ours', key, policy), compute)
-
     def place(self, fleet: Fleet, key, request: gpu_requests.GpuRequest,
               devices) -> Placed:
-        single = dataclasses.replace(request.policy,
-                                     numa=models.NumaMode.SINGLE)
-        numa = request.policy.numa
-        judged = self._judged(fleet, key, devices, single if numa is (
-            models.NumaMode.SINGLE) else dataclasses.replace(
-                request.policy, numa=models.NumaMode.ANY))
-        if numa is models.NumaMode.PREFER:
-            unsplit = self._judged(fleet, key, devices, single)
-            if any(v.passes for v, _ in unsplit):
-                judged = unsplit
-        index = _best([(i, w) for i, (v, w) in enumerate(judged)
-                       if v.passes])
-        if index is None:
+        policy = request.policy
+        verdicts = fleet.memo(('ours', key), lambda pools: judge.judge(
+            pools, devices, policy))
+        decisions = decision.keep_one_node([v.decision for v in verdicts],
+                                           policy)
+        kept = [(index, verdicts[index], d)
+                for index, d in enumerate(decisions) if d.passes]
+        if not kept:
             return Placed(None)
-        result = judged[index][0].result
+
+        def weigh(item):
+            index, verdict, chosen = item
+            mapping = verdict.mappings[chosen.order[0]]
+            return fleet.memo_one(index, ('ours-weight', key, mapping_key(
+                mapping)), lambda pools: self._claim(pools, devices,
+                                                     mapping))
+        weighed = [(item[0], weigh(item)) for item in kept]
+        index = _best([(i, w) for i, (_, w) in weighed])
+        result = dict(weighed)[index][0]
         fleet.take(index, result)
         return Placed(fleet.names[index], result)
+
+    def _claim(self, pools, devices, mapping):
+        """The walk a candidate gives, and GpuWeigher's weight for it."""
+        result = claims.walk(pools, devices, mapping)
+        return result, judge.weight(pools, devices, result, self.spread)
+
+
+def mapping_key(mapping) -> tuple:
+    return tuple(sorted((k, tuple(v)) for k, v in mapping.items()))
 
 
 class InTree:

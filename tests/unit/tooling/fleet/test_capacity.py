@@ -25,13 +25,13 @@ from oslo_utils import uuidutils
 from nova_gpu_ext.gpu import models
 from nova_gpu_ext.scheduler.filters import gpu_passthrough
 from nova_gpu_ext.tooling.fleet import capacity
-from nova_gpu_ext.tooling.fleet import requests
+from nova_gpu_ext.tooling.fleet import gpu_requests
 from nova_gpu_ext.tooling.fleet import snapshot
 from tests.unit.tooling.fleet import fleetdb
 
 K4200 = models.ModelKey(*fleetdb.K4200)
 V100 = models.ModelKey(*fleetdb.V100)
-ALIASES = requests.alias_specs([
+ALIASES = gpu_requests.alias_specs([
     {'name': 'k4200', 'vendor_id': '10de', 'product_id': '11b4',
      'device_type': 'type-PCI'},
     {'name': 'gpu', 'vendor_id': '10de', 'product_id': '11b4',
@@ -48,10 +48,10 @@ devices_st = st.lists(st.tuples(
     st.sampled_from(['available', 'available', 'allocated'])),
     min_size=0, max_size=8)
 request_st = st.sampled_from([
-    requests.GpuRequest('gpu:2', (('gpu', 2),), SAME),
-    requests.GpuRequest('gpu:2 single', (('gpu', 2),), SINGLE),
-    requests.GpuRequest('gpu:3 mixed', (('gpu', 3),), MIXED),
-    requests.GpuRequest('k4200:1,gpu:2', (('k4200', 1), ('gpu', 2)), SAME),
+    gpu_requests.GpuRequest('gpu:2', (('gpu', 2),), SAME),
+    gpu_requests.GpuRequest('gpu:2 single', (('gpu', 2),), SINGLE),
+    gpu_requests.GpuRequest('gpu:3 mixed', (('gpu', 3),), MIXED),
+    gpu_requests.GpuRequest('k4200:1,gpu:2', (('k4200', 1), ('gpu', 2)), SAME),
 ])
 
 
@@ -112,7 +112,7 @@ class TestFits(test.NoDBTestCase):
                             (fleetdb.V100, 1, 'available')], 'mixed')
         _, clean = host_of([(fleetdb.V100, 0, 'available')] * 4, 'clean')
         snap = snapshot.Snapshot((mixed, clean), 'test', 0.0)
-        gpu2 = requests.GpuRequest('gpu:2', (('gpu', 2),), SAME)
+        gpu2 = gpu_requests.GpuRequest('gpu:2', (('gpu', 2),), SAME)
         result = capacity.fits(snap, [gpu2], capacity.Placer(ALIASES))
         self.assertEqual([capacity.Fit('gpu:2', 2, 'any', 2, 1)], result)
 
@@ -137,7 +137,7 @@ class TestRowsAndStranded(test.NoDBTestCase):
               r.largest_on_node, r.largest_on_host) for r in rows])
 
     def test_gpus_no_request_would_get_are_stranded(self):
-        k4200x2 = requests.GpuRequest('k4200:2', (('k4200', 2),), SAME)
+        k4200x2 = gpu_requests.GpuRequest('k4200:2', (('k4200', 2),), SAME)
         result = capacity.stranded(self.snap, [k4200x2],
                                    capacity.Placer(ALIASES), self.names)
         self.assertEqual(

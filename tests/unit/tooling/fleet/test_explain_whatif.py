@@ -31,7 +31,7 @@ from nova_gpu_ext.harness import sim
 from nova_gpu_ext.scheduler.filters import gpu_passthrough
 from nova_gpu_ext.scheduler.weights import gpu
 from nova_gpu_ext.tooling.fleet import explain
-from nova_gpu_ext.tooling.fleet import requests
+from nova_gpu_ext.tooling.fleet import gpu_requests
 from nova_gpu_ext.tooling.fleet import snapshot
 from nova_gpu_ext.tooling.fleet import whatif
 
@@ -39,7 +39,7 @@ A = models.ModelKey('10de', '1db4')
 B = models.ModelKey('10de', '1eb8')
 SIM_ALIASES = {'a': sim.Alias('a', (A,)), 'b': sim.Alias('b', (B,)),
                'gpu': sim.Alias('gpu', (A, B))}
-ALIASES = requests.alias_specs(
+ALIASES = gpu_requests.alias_specs(
     {'name': name, 'vendor_id': m.vendor_id, 'product_id': m.product_id,
      'device_type': 'type-PCI'}
     for name, alias in SIM_ALIASES.items() for m in alias.models)
@@ -51,7 +51,7 @@ fleet_st = st.lists(host_st, min_size=1, max_size=5)
 request_st = st.tuples(
     st.sampled_from(['a', 'b', 'gpu']), st.integers(1, 4),
     st.sampled_from([{}, {'gpu:numa': 'single'}, {'gpu:same_model': 'false'},
-                     {'gpu:numa': 'prefer'}]))
+                     {'gpu:numa': 'prefer'}, {'gpu:numa': 'any'}]))
 
 
 def sim_fleet(layouts):
@@ -67,9 +67,15 @@ def snapshot_of(hosts):
 
 
 def gpu_request(alias, count, extra_specs):
-    return requests.GpuRequest(
+    """The request nova's scheduler sees.
+
+    Its policy is read as the filter reads it: the defaults of the
+    ``[nova_gpu_ext]`` options for what the flavor does not set.
+    """
+    return gpu_requests.GpuRequest(
         f'{alias}:{count}', ((alias, count),),
-        models.policy_from_extra_specs(extra_specs, models.GpuPolicy()))
+        models.policy_from_extra_specs(extra_specs,
+                                       gpu_requests.default_policy()))
 
 
 OURS = ([gpu_passthrough.GpuPassthroughFilter], [gpu.GpuWeigher])
@@ -82,8 +88,6 @@ class TestExplain(test.NoDBTestCase):
     @given(fleet_st, request_st)
     def test_passes_exactly_where_the_filter_passes(self, layouts, req):
         alias, count, extra = req
-        if extra.get('gpu:numa') == 'prefer':
-            extra = {}
         hosts = sim_fleet(layouts)
         spec = sim.request_spec([(SIM_ALIASES[alias], count)], extra)
         for host in hosts:
@@ -105,7 +109,7 @@ class TestExplain(test.NoDBTestCase):
             [],                          # nothing at all
         ])
         snap = snapshot_of(hosts)
-        single = requests.GpuRequest(
+        single = gpu_requests.GpuRequest(
             'gpu:2', (('gpu', 2),),
             models.GpuPolicy(numa=models.NumaMode.SINGLE))
         reasons = [v.reason for v in
@@ -115,18 +119,18 @@ class TestExplain(test.NoDBTestCase):
         self.assertIn('too few free of one model', reasons[2])
         self.assertIn('wrong model', reasons[3])
         mix = [v.reason for v in explain.explain(
-            snap, requests.GpuRequest('gpu:2', (('gpu', 2),)), ALIASES,
+            snap, gpu_requests.GpuRequest('gpu:2', (('gpu', 2),)), ALIASES,
             NAMES)]
         self.assertIn('too few free of one model', mix[0])
         self.assertTrue(mix[1].startswith('passes: gpu:2 <- 1 x 10de:1db4'))
-        unknown = explain.explain(snap, requests.GpuRequest(
+        unknown = explain.explain(snap, gpu_requests.GpuRequest(
             'x:1', (('x', 1),)), ALIASES, NAMES)
         self.assertEqual({False}, {v.passes for v in unknown})
         self.assertIn('no such alias x', unknown[0].reason)
 
     def test_prefer_refuses_splits_while_one_host_keeps_it_whole(self):
         hosts = sim_fleet([[(A, 0), (A, 1)], [(A, 1), (A, 1)]])
-        prefer = requests.GpuRequest(
+        prefer = gpu_requests.GpuRequest(
             'a:2', (('a', 2),),
             models.GpuPolicy(numa=models.NumaMode.PREFER))
         got = explain.explain(snapshot_of(hosts), prefer, ALIASES, NAMES)
@@ -145,8 +149,6 @@ class TestWhatIf(test.NoDBTestCase):
     @given(fleet_st, st.lists(st.tuples(request_st, st.integers(1, 3)),
                               min_size=1, max_size=4))
     def test_placements_are_the_schedulers_own(self, layouts, plan):
-        plan = [((alias, count, {} if extra.get('gpu:numa') == 'prefer'
-                  else extra), n) for (alias, count, extra), n in plan]
         outcomes = whatif.what_if(
             snapshot_of(sim_fleet(layouts)),
             [(gpu_request(*req), n) for req, n in plan], ALIASES, NAMES)
@@ -166,7 +168,7 @@ class TestWhatIf(test.NoDBTestCase):
 
     def test_drained_servers_are_placed_first_on_the_other_hosts(self):
         hosts = sim_fleet([[(A, 0), (A, 0)], [(A, 0), (A, 0), (B, 1)]])
-        moved = [requests.GpuRequest('vm1 (u1)', (('a', 2),))]
+        moved = [gpu_requests.GpuRequest('vm1 (u1)', (('a', 2),))]
         out = whatif.what_if(snapshot_of(hosts), [], ALIASES, NAMES,
                              drained=['h0'], moved=moved)
         self.assertEqual([('vm1 (u1)', 1, 1, 'h1', 1)],

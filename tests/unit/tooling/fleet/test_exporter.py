@@ -20,7 +20,7 @@ from prometheus_client import registry
 from nova_gpu_ext import exception
 from nova_gpu_ext.tooling.fleet import capacity
 from nova_gpu_ext.tooling.fleet import exporter
-from nova_gpu_ext.tooling.fleet import requests
+from nova_gpu_ext.tooling.fleet import gpu_requests
 from nova_gpu_ext.tooling.fleet import snapshot
 from tests.unit.tooling.fleet import test_capacity
 
@@ -59,7 +59,7 @@ def sample_snapshot():
 
 def sample_questions():
     """A 2-GPU K4200 flavor, and 2 stale rows on the host."""
-    k4200x2 = requests.GpuRequest('k4200.x2', (('k4200', 2),))
+    k4200x2 = gpu_requests.GpuRequest('k4200.x2', (('k4200', 2),))
     placer = capacity.Placer(test_capacity.ALIASES)
     return exporter.Questions(
         [k4200x2], lambda snap: placer,
