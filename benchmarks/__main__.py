@@ -10,7 +10,8 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""``python -m benchmarks``: cost and packing against nova's in-tree code.
+"""``python -m benchmarks``: cost and packing against nova's in-tree code,
+and the fleet commands on a large cell database.
 
 Prints the cost of GpuPassthroughFilter + GpuWeigher next to nova's own
 PciPassthroughFilter + PCIWeigher per scheduling request, how both grow
@@ -58,6 +59,14 @@ def parse_args(argv):
     parser.add_argument('--packing-modes', nargs='+',
                         default=['legacy', 'placement'],
                         choices=['legacy', 'placement'])
+    parser.add_argument('--fleet-hosts', type=int, default=10000,
+                        help='hosts of the cell database the fleet commands '
+                             'read (0: skip the fleet benchmark)')
+    parser.add_argument('--placement-hosts', type=int, default=100,
+                        help='hosts of the Placement the fleet snapshot '
+                             'reads')
+    parser.add_argument('--placement-latency', type=float, default=0.005,
+                        help='seconds Placement takes per answer')
     return parser.parse_args(argv)
 
 

@@ -18,7 +18,9 @@ import sys
 import prettytable
 
 from benchmarks import cost
+from benchmarks import fleet
 from benchmarks import packing
+from benchmarks import placement_calls
 from benchmarks import workload
 
 # The set-up with both filters costs about both; it is timed on the
@@ -215,4 +217,56 @@ def collect(args) -> tuple[list, list]:
     out += ['', 'Packing: GPUs served right, % of the GPUs asked for, '
             f'{packing.FLEET_HOSTS} 8-GPU hosts',
             packing_table(packs).get_string()]
-    return out, cost_targets(costs) + packing_targets(packs)
+    targets = cost_targets(costs) + packing_targets(packs)
+    if args.fleet_hosts:
+        lines, fleet_targets = fleet_report(args)
+        out += [''] + lines
+        targets += fleet_targets
+    return out, targets
+
+
+# The fleet commands' targets on a 10,000-host cell database.
+CAPACITY_SECONDS = 5.0
+CAPACITY_MB = 500.0
+
+
+def fleet_report(args) -> tuple[list, list]:
+    """capacity/explain/what-if on a cell database; Placement's calls."""
+    progress(f'fleet: {args.fleet_hosts} hosts in a cell database')
+    built, results = fleet.run(args.fleet_hosts, args.seed)
+    table = prettytable.PrettyTable(
+        ['question', 'wall s', 'CPU s', 'peak MB', 'records'])
+    table.align = 'r'
+    table.align['question'] = 'l'
+    for r in results:
+        table.add_row([r['question'], f'{r["seconds"]:.2f}',
+                       f'{r["cpu_seconds"]:.2f}', f'{r["peak_mb"]:.0f}',
+                       r['records']])
+    progress(f'fleet: Placement, {args.placement_hosts} hosts')
+    calls = placement_calls.run(args.placement_hosts,
+                                args.placement_latency)
+    hosts = args.placement_hosts
+    placement_table = prettytable.PrettyTable(
+        ['Placement snapshot', 'calls', 'calls per host', 'wall s'])
+    placement_table.align = 'r'
+    placement_table.align['Placement snapshot'] = 'l'
+    for workers, label in ((8, '8 at a time (capacity now)'),
+                           (1, 'one by one (capacity before)')):
+        seconds, count = calls[workers]
+        placement_table.add_row([label, count, f'{count / hosts:.2f}',
+                                 f'{seconds:.2f}'])
+    lines = [f'Fleet commands on a synthetic cell database of '
+             f'{args.fleet_hosts:,} hosts x 8 GPUs (SQLite, built in '
+             f'{built:.1f} s), each in a fresh process',
+             table.get_string(), '',
+             f'Placement source: {hosts} hosts x 8 GPU devices, '
+             f'{args.placement_latency * 1000:.0f} ms per answer',
+             placement_table.get_string()]
+    capacity = next(r for r in results if r['question'] == 'capacity')
+    holds = (capacity['seconds'] < CAPACITY_SECONDS
+             and capacity['peak_mb'] < CAPACITY_MB)
+    targets = [f'capacity on {args.fleet_hosts:,} hosts under '
+               f'{CAPACITY_SECONDS:g} s and {CAPACITY_MB:g} MB: '
+               f'{capacity["seconds"]:.2f} s, {capacity["peak_mb"]:.0f} MB '
+               f'- {verdict(holds)}']
+    return lines, targets

@@ -28,7 +28,9 @@ from benchmarks import report
 from benchmarks import workload
 from nova_gpu_ext.harness import sim
 
-TINY = ['--cost-hosts', '6', '--max-results', '5', '--repetitions', '1',
+TINY = ['--fleet-hosts', '20', '--placement-hosts', '3',
+        '--placement-latency', '0',
+        '--cost-hosts', '6', '--max-results', '5', '--repetitions', '1',
         '--loads', '1.0', '--packing-requests', '40', '--packing-seeds', '1',
         '--packing-modes', 'legacy']
 
@@ -128,6 +130,11 @@ class TestReport(base.BaseTestCase):
         self.assertEqual(4, text.count('cost ours / in-tree <= 0.5'))
         self.assertIn('packing, legacy, load 1.0, 4-8 GPU requests: ours >= '
                       'in-tree', text)
+        self.assertIn('| capacity ', text)
+        self.assertIn('capacity on 20 hosts under 5 s and 500 MB', text)
+        # 3 hosts of 8 devices: two calls per device, two listings (and
+        # one version discovery the first time).
+        self.assertRegex(text, r'\| 8 at a time \(capacity now\) +\| +5[01] \|')
 
     def test_growth_pairs_the_smallest_and_largest_cases(self):
         timing = {n: cost.Timing(n, n, {workload.IN_TREE.label: n,
