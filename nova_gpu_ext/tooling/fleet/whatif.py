@@ -133,19 +133,21 @@ class Ours:
             pools, devices, policy))
         decisions = decision.keep_one_node([v.decision for v in verdicts],
                                            policy)
-        kept = [(index, verdicts[index], d)
-                for index, d in enumerate(decisions) if d.passes]
-        if not kept:
+        # Whether prefer narrowed the candidates: the same for every host
+        # of this placement, so the weight of a kind of host is kept.
+        narrowed = any(d is not v.decision
+                       for d, v in zip(decisions, verdicts))
+        weighed = []
+        for index, (verdict, chosen) in enumerate(zip(verdicts, decisions)):
+            if chosen.passes:
+                mapping = verdict.mappings[chosen.order[0]]
+                weighed.append((index, fleet.memo_one(
+                    index, ('ours-claim', key, narrowed),
+                    lambda pools, m=mapping: self._claim(pools, devices,
+                                                         m))))
+        index = _best([(i, claimed[1]) for i, claimed in weighed])
+        if index is None:
             return Placed(None)
-
-        def weigh(item):
-            index, verdict, chosen = item
-            mapping = verdict.mappings[chosen.order[0]]
-            return fleet.memo_one(index, ('ours-weight', key, mapping_key(
-                mapping)), lambda pools: self._claim(pools, devices,
-                                                     mapping))
-        weighed = [(item[0], weigh(item)) for item in kept]
-        index = _best([(i, w) for i, (_, w) in weighed])
         result = dict(weighed)[index][0]
         fleet.take(index, result)
         return Placed(fleet.names[index], result)
@@ -154,10 +156,6 @@ class Ours:
         """The walk a candidate gives, and GpuWeigher's weight for it."""
         result = claims.walk(pools, devices, mapping)
         return result, judge.weight(pools, devices, result, self.spread)
-
-
-def mapping_key(mapping) -> tuple:
-    return tuple(sorted((k, tuple(v)) for k, v in mapping.items()))
 
 
 class InTree:
