@@ -38,8 +38,10 @@ EXTRA_SPEC_VALIDATORS = [
         description=(
             'NUMA locality of the GPUs of one ``pci_passthrough:alias`` '
             'item: ``single`` puts them on one host NUMA node (hosts that '
-            'cannot are refused), ``prefer`` favours that, ``any`` ignores '
-            'it. Defaults to ``[nova_gpu_ext] numa_default``.'
+            'cannot are refused); ``prefer`` splits them over NUMA nodes '
+            'only when no host of the request can keep them on one; '
+            '``any`` does not filter on it. Defaults to ``[nova_gpu_ext] '
+            'numa_default``.'
         ),
         value={
             'type': str,

@@ -353,7 +353,8 @@ Possible values:
     cfg.StrOpt(
         'flavor_gpu_numa',
         choices=[(models.NumaMode.ANY.value, 'no NUMA preference'),
-                 (models.NumaMode.PREFER.value, 'favour one NUMA node'),
+                 (models.NumaMode.PREFER.value,
+                  'one NUMA node unless no host can keep it on one'),
                  (models.NumaMode.SINGLE.value, 'one NUMA node or no host')],
         help="""
 Set ``gpu:numa`` on the flavors: NUMA locality of the GPUs of one server.

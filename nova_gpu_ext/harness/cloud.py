@@ -44,11 +44,15 @@ from nova_gpu_ext.gpu import models
 from nova_gpu_ext.harness import refusal
 from nova_gpu_ext.harness import scenario
 from nova_gpu_ext.scheduler import nova_objects
+from nova_gpu_ext.tooling import resource_classes
 
 
 def class_resource_class(alias: str) -> str:
-    """Placement resource class shared by the models of a class alias."""
-    return f'CUSTOM_GPU_{alias.upper()}'
+    """Placement resource class shared by the models of a class alias.
+
+    The catalog's default for a class of that name, as genconf renders it.
+    """
+    return resource_classes.gpu_default(alias)
 
 
 # A boot takes about a second in-process; allow a slow machine 30 s.
