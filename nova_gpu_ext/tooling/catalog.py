@@ -178,6 +178,15 @@ class Catalog:
         """The classes that list ``model_name``."""
         return tuple(c for c in self.classes if model_name in c.models)
 
+    def resource_class_of(self, model: GpuModel) -> str:
+        """The resource class of the model's devices in placement mode.
+
+        The class's for a model in a class (a provider has one resource
+        class, and the class's alias asks for it), else the model's own.
+        """
+        classes = self.classes_of(model.name)
+        return classes[0].resource_class if classes else model.resource_class
+
 
 def hex_id(section: str, option: str, value: ty.Any) -> str:
     """A 4-digit hex PCI id, lower-cased as nova stores it."""

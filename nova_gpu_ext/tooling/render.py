@@ -181,7 +181,7 @@ class _Renderer:
         spec = {'vendor_id': model.vendor_id,
                 'product_id': model.product_id}
         if self.placement:
-            spec['resource_class'] = self._resource_class(model)
+            spec['resource_class'] = self.catalog.resource_class_of(model)
             self._use('resource_class')
             if model.traits:
                 spec['traits'] = ','.join(model.traits)
@@ -214,7 +214,7 @@ class _Renderer:
                                 model.numa_policy)
         spec.update(vendor_id=model.vendor_id, product_id=model.product_id)
         if self.placement:
-            spec['resource_class'] = self._resource_class(model)
+            spec['resource_class'] = self.catalog.resource_class_of(model)
             if model.traits:
                 spec['traits'] = ','.join(model.traits)
         if model.live_migratable is not None:
@@ -239,10 +239,6 @@ class _Renderer:
             if numa_policy == 'socket':
                 self._use('numa_policy_socket')
         return spec
-
-    def _resource_class(self, model) -> str:
-        classes = self.catalog.classes_of(model.name)
-        return classes[0].resource_class if classes else model.resource_class
 
     def _use(self, feature: str) -> None:
         self.features.add(feature)

@@ -96,9 +96,7 @@ def provider_tags(gpu_catalog) -> dict:
     """
     tags = {}
     for model in gpu_catalog.models:
-        classes = gpu_catalog.classes_of(model.name)
-        found = {'resource_class': (classes[0].resource_class if classes
-                                    else model.resource_class)}
+        found = {'resource_class': gpu_catalog.resource_class_of(model)}
         if model.traits:
             found['traits'] = ','.join(model.traits)
         tags[models.ModelKey(model.vendor_id, model.product_id)] = found

@@ -52,7 +52,7 @@ class Kinds:
         for model in gpu_catalog.models:
             key = models.ModelKey(model.vendor_id, model.product_id)
             classes = gpu_catalog.classes_of(model.name)
-            rc = classes[0].resource_class if classes else model.resource_class
+            rc = gpu_catalog.resource_class_of(model)
             shared = classes and len(classes[0].models) > 1
             self._by_rc[rc] = (
                 models.ModelKey('', rc) if shared else key,
