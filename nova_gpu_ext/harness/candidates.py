@@ -24,15 +24,7 @@ import itertools
 import typing as ty
 
 from nova_gpu_ext.gpu import claims
-
-
-def provides(pool: claims.Pool, spec: ty.Mapping[str, ty.Any]) -> bool:
-    """Whether placement would give this provider to a request group."""
-    rc = spec.get('resource_class')
-    traits = set(filter(None, str(spec.get('traits') or '').split(',')))
-    return (claims.spec_matches(pool, spec) and
-            (rc is None or rc == pool.get('resource_class')) and
-            traits <= set(str(pool.get('traits') or '').split(',')))
+from nova_gpu_ext.tooling.fleet import judge
 
 
 def group_choices(requests: ty.Sequence[claims.DeviceRequest],
@@ -50,7 +42,7 @@ def group_choices(requests: ty.Sequence[claims.DeviceRequest],
         return
     request, rest = requests[0], requests[1:]
     matching = [p for p in free if p['rp_uuid'] not in used and
-                any(provides(p, s) for s in request.specs)]
+                any(judge.provides(p, s) for s in request.specs)]
     for combo in itertools.combinations(matching, request.count):
         groups = {f'{request.request_id}-{i}': [p['rp_uuid']]
                   for i, p in enumerate(combo)}

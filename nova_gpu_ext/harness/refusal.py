@@ -30,6 +30,7 @@ from nova_gpu_ext.gpu import claims
 from nova_gpu_ext.gpu import decision
 from nova_gpu_ext.gpu import models
 from nova_gpu_ext.harness import candidates
+from nova_gpu_ext.tooling.fleet import judge
 
 # What nova's PciPassthroughFilter asks of a host's devices: enough of them.
 IN_TREE = models.GpuPolicy(same_model=False, numa=models.NumaMode.ANY)
@@ -56,7 +57,7 @@ class HostFacts:
 
 def _matching(pools, request: claims.DeviceRequest) -> list:
     return [p for p in pools
-            if any(candidates.provides(p, s) for s in request.specs)]
+            if any(judge.provides(p, s) for s in request.specs)]
 
 
 def _free(pools, request) -> collections.Counter:
