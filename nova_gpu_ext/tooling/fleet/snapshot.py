@@ -28,6 +28,7 @@ import json
 import typing as ty
 
 from nova_gpu_ext.gpu import models
+from nova_gpu_ext.gpu import scoring
 
 FREE = 'free'
 USED = 'used'
@@ -46,9 +47,6 @@ STATE_OF_STATUS = {
     'removed': UNAVAILABLE,
 }
 
-# Whole devices a GPU alias can be given; VFs and vDPA devices are NIC
-# resources. Without a catalog these are the devices counted.
-WHOLE_DEVICE_TYPES = ('type-PCI', 'type-PF')
 
 Pool = ty.Mapping[str, ty.Any]
 CountKey = tuple[models.ModelKey, ty.Optional[int], str]
@@ -121,7 +119,7 @@ class ModelFilter:
     def counts(self, model: models.ModelKey, dev_type: str | None) -> bool:
         if self._catalog:
             return model in self._names
-        return dev_type in WHOLE_DEVICE_TYPES
+        return dev_type in scoring.PASSTHROUGH_TYPES
 
     def name(self, model: models.ModelKey) -> str:
         return self._names.get(model, str(model))

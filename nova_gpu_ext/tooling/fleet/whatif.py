@@ -85,13 +85,8 @@ class Fleet:
 
     def memo(self, key, compute: ty.Callable) -> list:
         """``compute(pools)`` of every host, kept per signature and key."""
-        memo = self._memo.setdefault(key, {})
-        result = []
-        for index, sig in enumerate(self._sigs):
-            if sig not in memo:
-                memo[sig] = compute(self.pools[index])
-            result.append(memo[sig])
-        return result
+        return [self.memo_one(index, key, compute)
+                for index in range(len(self.pools))]
 
     def memo_one(self, index: int, key, compute: ty.Callable):
         """``compute(pools)`` of one host, kept per signature and key."""
