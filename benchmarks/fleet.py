@@ -136,14 +136,14 @@ def build(path, hosts, seed):
 
 def measure(question, url, catalog):
     """Run one question in this process; print its time and peak RSS."""
-    from nova_gpu_ext.tooling.audit import cells
-    from nova_gpu_ext.tooling import catalog_file
-    from nova_gpu_ext.tooling.fleet import capacity
-    from nova_gpu_ext.tooling.fleet import celldb
-    from nova_gpu_ext.tooling.fleet import explain
-    from nova_gpu_ext.tooling.fleet import gpu_requests
-    from nova_gpu_ext.tooling.fleet import snapshot
-    from nova_gpu_ext.tooling.fleet import whatif
+    from nova_gpu_ext.admin.audit import cells
+    from nova_gpu_ext.admin.fleet import capacity
+    from nova_gpu_ext.admin.fleet import celldb
+    from nova_gpu_ext.admin.fleet import explain
+    from nova_gpu_ext.admin.fleet import gpu_requests
+    from nova_gpu_ext.admin.fleet import snapshot
+    from nova_gpu_ext.admin.fleet import whatif
+    from nova_gpu_ext.common import catalog_file
     gpu_catalog = catalog_file.load_catalog([catalog])
     start = time.perf_counter()
     usage = resource.getrusage(resource.RUSAGE_SELF)

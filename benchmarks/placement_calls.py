@@ -125,8 +125,8 @@ def measure(hosts: int, latency: float) -> dict:
     """Snapshot the fake fleet with 8 workers and with 1; the figures."""
     import openstack
 
-    from nova_gpu_ext.tooling.fleet import placement
-    from nova_gpu_ext.tooling.fleet import snapshot
+    from nova_gpu_ext.admin.fleet import placement
+    from nova_gpu_ext.admin.fleet import snapshot
 
     server = FakePlacement(hosts, latency)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -26,10 +26,10 @@ printed as records like any other).
 from cliff import command
 from cliff import lister
 
+from nova_gpu_ext.admin import releases
+from nova_gpu_ext.common import catalog
+from nova_gpu_ext.common import catalog_file
 from nova_gpu_ext import exception
-from nova_gpu_ext.tooling import catalog
-from nova_gpu_ext.tooling import catalog_file
-from nova_gpu_ext.tooling import releases
 
 DEFAULT_NOVA_CONF = '/etc/nova/nova.conf'
 

@@ -15,7 +15,7 @@
 from nova_gpu_ext.cmd import base
 from nova_gpu_ext.cmd import discover
 from nova_gpu_ext import exception
-from nova_gpu_ext.tooling import hostcheck
+from nova_gpu_ext.host import hostcheck
 
 COLUMNS = ('Status', 'Check', 'Subject', 'Message', 'Fix')
 

@@ -14,9 +14,9 @@
 
 from nova_gpu_ext.cmd import base
 from nova_gpu_ext import exception
-from nova_gpu_ext.tooling import discovery
-from nova_gpu_ext.tooling import hostcheck
-from nova_gpu_ext.tooling import sysfs
+from nova_gpu_ext.host import discovery
+from nova_gpu_ext.host import hostcheck
+from nova_gpu_ext.host import sysfs
 
 COLUMNS = ('Address', 'Model', 'Vendor ID', 'Product ID', 'Device type',
            'NUMA node', 'IOMMU group', 'Driver', 'Companions', 'Label',

@@ -14,19 +14,19 @@
 
 Serves ``/metrics`` over HTTP with ``prometheus_client`` while a
 background loop takes a new fleet snapshot every ``--interval`` seconds
-(:mod:`nova_gpu_ext.tooling.fleet.exporter`); ``--once`` prints one
+(:mod:`nova_gpu_ext.admin.fleet.exporter`); ``--once`` prints one
 exposition instead, for node_exporter's textfile collector.
 """
 
 import collections
 import signal
 
+from nova_gpu_ext.admin.audit import actions
+from nova_gpu_ext.admin.fleet import capacity
+from nova_gpu_ext.admin.fleet import gpu_requests
 from nova_gpu_ext.cmd import base
 from nova_gpu_ext.cmd import fleet
 from nova_gpu_ext import exception
-from nova_gpu_ext.tooling.audit import actions
-from nova_gpu_ext.tooling.fleet import capacity
-from nova_gpu_ext.tooling.fleet import gpu_requests
 
 DEFAULT_LISTEN = '127.0.0.1:9858'
 DEFAULT_INTERVAL = 60.0
@@ -132,7 +132,7 @@ class Exporter(base.Command):
 def _exporter_module():
     """The exporter library; prometheus_client is the exporter extra."""
     try:
-        from nova_gpu_ext.tooling.fleet import exporter
+        from nova_gpu_ext.admin.fleet import exporter
     except ImportError as exc:
         raise exception.BadInput(
             f'the exporter needs prometheus_client ({exc}); install the '

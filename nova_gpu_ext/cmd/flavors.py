@@ -17,12 +17,12 @@ second run changes nothing and says so. Only flavors marked
 ``nova_gpu_ext:managed=true`` are ever changed or deleted.
 """
 
+from nova_gpu_ext.admin.cloud import connect
+from nova_gpu_ext.admin.cloud import flavors as cloud_flavors
+from nova_gpu_ext.admin import flavors
 from nova_gpu_ext.cmd import base
+from nova_gpu_ext.common import catalog
 from nova_gpu_ext import exception
-from nova_gpu_ext.tooling import catalog
-from nova_gpu_ext.tooling.cloud import connect
-from nova_gpu_ext.tooling.cloud import flavors as cloud_flavors
-from nova_gpu_ext.tooling import flavors
 
 COLUMNS = ('Action', 'Flavor', 'Detail')
 

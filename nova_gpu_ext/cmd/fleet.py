@@ -13,26 +13,26 @@
 """The fleet commands: ``capacity``, ``explain`` and ``what-if``.
 
 Commands of ``nova-gpu-ext`` and of ``openstack gpu``. They read one
-fleet snapshot (:mod:`nova_gpu_ext.tooling.fleet`) from the nova cell
+fleet snapshot (:mod:`nova_gpu_ext.admin.fleet`) from the nova cell
 databases (``--nova-conf`` or ``--connection``: legacy and placement mode
 alike, read-only, one query per cell) or, without either, from Placement
 through the cloud (PCI in placement mode only).
 """
 
 
+from nova_gpu_ext.admin.audit import cells as cellmod
+from nova_gpu_ext.admin.cloud import connect
+from nova_gpu_ext.admin import database
+from nova_gpu_ext.admin.fleet import capacity
+from nova_gpu_ext.admin.fleet import celldb
+from nova_gpu_ext.admin.fleet import explain
+from nova_gpu_ext.admin.fleet import gpu_requests
+from nova_gpu_ext.admin.fleet import placement
+from nova_gpu_ext.admin.fleet import snapshot
+from nova_gpu_ext.admin.fleet import whatif
 from nova_gpu_ext.cmd import base
 from nova_gpu_ext import exception
 from nova_gpu_ext.gpu import models
-from nova_gpu_ext.tooling.audit import cells as cellmod
-from nova_gpu_ext.tooling.cloud import connect
-from nova_gpu_ext.tooling import database
-from nova_gpu_ext.tooling.fleet import capacity
-from nova_gpu_ext.tooling.fleet import celldb
-from nova_gpu_ext.tooling.fleet import explain
-from nova_gpu_ext.tooling.fleet import gpu_requests
-from nova_gpu_ext.tooling.fleet import placement
-from nova_gpu_ext.tooling.fleet import snapshot
-from nova_gpu_ext.tooling.fleet import whatif
 
 NO_INVENTORY = (
     'placement has no PCI device inventory: set [pci] report_in_placement '

@@ -17,11 +17,11 @@ lacks a feature leaves nothing half-written in a file the operator
 redirected to.
 """
 
+from nova_gpu_ext.admin import releases
+from nova_gpu_ext.admin import render
 from nova_gpu_ext.cmd import base
+from nova_gpu_ext.common import catalog
 from nova_gpu_ext import exception
-from nova_gpu_ext.tooling import catalog
-from nova_gpu_ext.tooling import releases
-from nova_gpu_ext.tooling import render
 
 
 class Genconf(base.Command):

@@ -12,9 +12,9 @@
 
 """``nova-gpu-ext lint-conf``: PCI passthrough mistakes in nova.conf files."""
 
+from nova_gpu_ext.admin import lint
 from nova_gpu_ext.cmd import base
 from nova_gpu_ext import exception
-from nova_gpu_ext.tooling import lint
 
 COLUMNS = ('File', 'Section', 'Option', 'Value', 'Finding', 'Problem',
            'Fix')

@@ -30,8 +30,8 @@ import sys
 from cliff import app
 from cliff import commandmanager
 
+from nova_gpu_ext.admin.cloud import connect
 from nova_gpu_ext import exception
-from nova_gpu_ext.tooling.cloud import connect
 
 NAMESPACE = 'nova_gpu_ext.cli'
 

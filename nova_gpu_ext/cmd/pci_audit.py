@@ -20,11 +20,11 @@ are printed, and if printing them fails the error repeats both (exit
 status 4).
 """
 
+from nova_gpu_ext.admin.audit import actions
+from nova_gpu_ext.admin.audit import backup
+from nova_gpu_ext.admin.audit import cells as cellmod
 from nova_gpu_ext.cmd import base
 from nova_gpu_ext import exception
-from nova_gpu_ext.tooling.audit import actions
-from nova_gpu_ext.tooling.audit import backup
-from nova_gpu_ext.tooling.audit import cells as cellmod
 
 COLUMNS = ('Cell', 'Host', 'Address', 'Model', 'Status', 'Instance',
            'Finding', 'Why')

@@ -23,7 +23,7 @@ A new command is one class and one ``openstack.gpu.v1`` entry point
 ``self.app.client_manager.gpu``.
 """
 
-from nova_gpu_ext.tooling.cloud import connect
+from nova_gpu_ext.admin.cloud import connect
 
 API_NAME = 'gpu'
 API_VERSION_OPTION = 'os_gpu_api_version'
@@ -38,7 +38,7 @@ def make_client(instance):
 
     openstackclient leaves requests without a timeout unless the cloud's
     ``api_timeout`` sets one; ours then get
-    :data:`~nova_gpu_ext.tooling.cloud.connect.DEFAULT_TIMEOUT`.
+    :data:`~nova_gpu_ext.admin.cloud.connect.DEFAULT_TIMEOUT`.
     """
     connection = instance.sdk_connection
     connect.set_default_timeout(connection.session)

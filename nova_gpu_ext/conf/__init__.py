@@ -15,7 +15,7 @@
 Importing this package registers the scheduler options (``[nova_gpu_ext]``
 of GpuPassthroughFilter and GpuWeigher) on the global ``CONF``, as
 ``nova.conf`` does for nova's. The GPU catalog options
-(:mod:`nova_gpu_ext.conf.catalog_opts`) are read only by the operator
+(:mod:`nova_gpu_ext.common.catalog_opts`) are read only by the operator
 commands, each on a private ``ConfigOpts``; nova-scheduler never loads
 them.
 """

@@ -23,8 +23,8 @@ say why no host was found.
 import itertools
 import typing as ty
 
+from nova_gpu_ext.admin.fleet import judge
 from nova_gpu_ext.gpu import claims
-from nova_gpu_ext.tooling.fleet import judge
 
 
 def group_choices(requests: ty.Sequence[claims.DeviceRequest],

@@ -39,12 +39,12 @@ from nova.tests.functional.libvirt import base
 
 # Registers the [nova_gpu_ext] options, which are set before nova loads
 # the filter.
+from nova_gpu_ext.common import resource_classes
 from nova_gpu_ext import conf  # noqa: F401
 from nova_gpu_ext.gpu import models
 from nova_gpu_ext.harness import refusal
 from nova_gpu_ext.harness import scenario
 from nova_gpu_ext.scheduler import nova_objects
-from nova_gpu_ext.tooling import resource_classes
 
 
 def class_resource_class(alias: str) -> str:

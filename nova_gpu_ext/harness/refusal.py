@@ -26,11 +26,11 @@ import collections
 import dataclasses
 import typing as ty
 
+from nova_gpu_ext.admin.fleet import judge
 from nova_gpu_ext.gpu import claims
 from nova_gpu_ext.gpu import decision
 from nova_gpu_ext.gpu import models
 from nova_gpu_ext.harness import candidates
-from nova_gpu_ext.tooling.fleet import judge
 
 # What nova's PciPassthroughFilter asks of a host's devices: enough of them.
 IN_TREE = models.GpuPolicy(same_model=False, numa=models.NumaMode.ANY)

@@ -28,8 +28,8 @@ from nova import context as nova_context
 from openstack import service_description
 
 from tests.functional import base
-from tests.unit import catalog_files
 from tests.unit.cmd import cli
+from tests.unit.common import catalog_files
 
 NVIDIA = '10de'
 K4200_ID = '11b4'

@@ -21,20 +21,20 @@ import os
 import re
 import textwrap
 
-import testtools
 
 from nova_gpu_ext import exception
 from nova_gpu_ext.harness import runner
 from nova_gpu_ext.harness import scenario
 from nova_gpu_ext.harness import showcase
 
+from tests import base as test_base
+
 IN_TREE = runner.Run(ours=False)
 OURS = runner.Run(ours=True)
 SPREAD = runner.Run(ours=True, policy='spread')
 IN_TREE_PLACEMENT = runner.Run(ours=False, placement=True)
 OURS_PLACEMENT = runner.Run(ours=True, placement=True)
-DOC = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, 'doc',
-                   'source', 'cli', 'demo.rst')
+DOC = os.path.join(test_base.DOC, 'cli', 'demo.rst')
 
 _done = {}
 
@@ -68,7 +68,7 @@ def documented_examples() -> list:
     return [textwrap.dedent(block).strip('\n') + '\n' for block in blocks]
 
 
-class TestDemoStream(testtools.TestCase):
+class TestDemoStream(test_base.TestCase):
 
     def test_nova_mixes_fragments_and_splits_nova_gpu_ext_does_not(self):
         in_tree, ours = runs(IN_TREE, OURS)
@@ -118,7 +118,7 @@ class TestDemoStream(testtools.TestCase):
         self.assertEqual(excerpt, text[text.index('Where each server'):])
 
 
-class TestFailures(testtools.TestCase):
+class TestFailures(test_base.TestCase):
 
     def test_a_failed_cloud_says_what_nova_said(self):
         bad = runner.Run(ours=True, policy='sideways')

@@ -29,12 +29,12 @@ import urllib.request
 
 import fixtures
 from prometheus_client import parser
-import testtools
 
+from tests import base as test_base
+from tests.unit.admin.audit import nova_db
+from tests.unit.admin.fleet import fleetdb
+from tests.unit.admin.fleet import test_monitoring_files
 from tests.unit.cmd import cli
-from tests.unit.tooling.audit import nova_db
-from tests.unit.tooling.fleet import fleetdb
-from tests.unit.tooling.fleet import test_monitoring_files
 
 dev = fleetdb.device
 PATIENCE = 60
@@ -97,7 +97,7 @@ def wait_for(check, what):
     raise AssertionError(f'gave up waiting for {what}')
 
 
-class ExporterTest(testtools.TestCase):
+class ExporterTest(test_base.TestCase):
 
     def setUp(self):
         super().setUp()

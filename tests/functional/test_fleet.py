@@ -27,18 +27,18 @@ from nova.db.main import api as main_db_api
 from nova import objects
 from prometheus_client import parser
 
+from nova_gpu_ext.admin.fleet import capacity
+from nova_gpu_ext.admin.fleet import celldb
+from nova_gpu_ext.admin.fleet import explain
+from nova_gpu_ext.admin.fleet import exporter
+from nova_gpu_ext.admin.fleet import gpu_requests
+from nova_gpu_ext.admin.fleet import snapshot
+from nova_gpu_ext.common import catalog_file
 from nova_gpu_ext.gpu import models
 from nova_gpu_ext.harness import cloud
-from nova_gpu_ext.tooling import catalog_file
-from nova_gpu_ext.tooling.fleet import capacity
-from nova_gpu_ext.tooling.fleet import celldb
-from nova_gpu_ext.tooling.fleet import explain
-from nova_gpu_ext.tooling.fleet import exporter
-from nova_gpu_ext.tooling.fleet import gpu_requests
-from nova_gpu_ext.tooling.fleet import snapshot
 from tests.functional import base
 from tests.functional import test_cloud_tools
-from tests.unit import catalog_files
+from tests.unit.common import catalog_files
 
 K4200, V100 = base.K4200, base.V100
 

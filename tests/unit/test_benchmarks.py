@@ -19,7 +19,6 @@ import io
 import random
 
 import fixtures
-from oslotest import base
 
 from benchmarks import __main__ as bench_main
 from benchmarks import cost
@@ -27,6 +26,8 @@ from benchmarks import packing
 from benchmarks import report
 from benchmarks import workload
 from nova_gpu_ext.harness import sim
+
+from tests import base as test_base
 
 TINY = ['--fleet-hosts', '20', '--placement-hosts', '3',
         '--placement-latency', '0',
@@ -39,7 +40,7 @@ def request(alias, count, lifetime=1000):
     return packing.Request(alias, count, lifetime)
 
 
-class TestPacking(base.BaseTestCase):
+class TestPacking(test_base.TestCase):
 
     def test_ours_never_mixes_models(self):
         stream = packing.requests(3, 1.2, 5 * 8, 60)
@@ -89,7 +90,7 @@ class TestPacking(base.BaseTestCase):
         self.assertEqual(32, tally.served[8])
 
 
-class TestCost(base.BaseTestCase):
+class TestCost(test_base.TestCase):
 
     def test_measure_gives_milliseconds_for_each_setup(self):
         setups = [workload.IN_TREE, workload.OURS]
@@ -115,7 +116,7 @@ class TestCost(base.BaseTestCase):
         self.assertEqual(6, offer.candidate_count)
 
 
-class TestReport(base.BaseTestCase):
+class TestReport(test_base.TestCase):
 
     def test_tables_and_targets(self):
         out = io.StringIO()

@@ -17,6 +17,12 @@
   nova-scheduler and nova-api: it loads nothing of the operator tooling,
   the commands or the in-process nova harness.
 * The pure scheduling core imports no nova and no oslo.config.
+* The tooling is divided by where it runs: the compute-host side
+  (``nova_gpu_ext.host``: sysfs, host checks, discovery) loads no database,
+  openstacksdk, fleet or audit code; what both sides need lives in
+  ``nova_gpu_ext.common``, which loads neither side; the admin side
+  (``nova_gpu_ext.admin``) loads no host-reading code.
+* ``nova_gpu_ext.conf`` holds only what nova services load.
 * The operator tooling and the commands never load the harness; only the
   ``demo`` command does, when it runs.
 
@@ -29,7 +35,7 @@ import os
 import subprocess
 import sys
 
-import testtools
+from tests import base as test_base
 
 PLUGIN = ('nova_gpu_ext.scheduler.filters.gpu_passthrough',
           'nova_gpu_ext.scheduler.weights.gpu',
@@ -39,8 +45,21 @@ PLUGIN = ('nova_gpu_ext.scheduler.filters.gpu_passthrough',
 CORE = ('nova_gpu_ext.gpu.claims', 'nova_gpu_ext.gpu.decision',
         'nova_gpu_ext.gpu.fit', 'nova_gpu_ext.gpu.inventory',
         'nova_gpu_ext.gpu.models', 'nova_gpu_ext.gpu.scoring')
-TOOLING = ('nova_gpu_ext.tooling', 'nova_gpu_ext.cmd',
-           'nova_gpu_ext.harness', 'nova_gpu_ext.conf.catalog_opts')
+TOOLING = ('nova_gpu_ext.admin', 'nova_gpu_ext.cmd', 'nova_gpu_ext.common',
+           'nova_gpu_ext.host', 'nova_gpu_ext.harness')
+HOST = ('nova_gpu_ext.host.sysfs', 'nova_gpu_ext.host.hostcheck',
+        'nova_gpu_ext.host.discovery')
+COMMON = ('nova_gpu_ext.common.catalog', 'nova_gpu_ext.common.catalog_file',
+          'nova_gpu_ext.common.catalog_opts', 'nova_gpu_ext.common.inifile',
+          'nova_gpu_ext.common.opts', 'nova_gpu_ext.common.resource_classes',
+          'nova_gpu_ext.common.vfio')
+ADMIN = tuple(f'nova_gpu_ext.admin.{name}' for name in (
+    'render', 'releases', 'lint', 'flavors', 'database', 'audit.actions',
+    'cloud.connect', 'cloud.flavors', 'fleet.celldb', 'fleet.capacity',
+    'fleet.explain', 'fleet.whatif', 'fleet.exporter', 'fleet.placement'))
+# What a compute host's tooling must not need: databases, the cloud APIs,
+# the fleet and the audit.
+ADMIN_ONLY = ('nova_gpu_ext.admin', 'sqlalchemy', 'openstack', 'pymysql')
 
 _LOADED_AFTER = '''
 import json, sys
@@ -64,7 +83,7 @@ def within(loaded, prefixes):
                   if any(m == p or m.startswith(p + '.') for p in prefixes))
 
 
-class TestLayout(testtools.TestCase):
+class TestLayout(test_base.TestCase):
 
     def test_scheduler_plugin_loads_no_tooling_commands_or_harness(self):
         loaded = loaded_after_importing(*PLUGIN)
@@ -78,10 +97,24 @@ class TestLayout(testtools.TestCase):
         self.assertEqual([], within(loaded, ('nova', 'oslo_config')))
 
     def test_tooling_loads_no_harness(self):
-        tooling = [f'nova_gpu_ext.tooling.{name}' for name in (
-            'catalog', 'catalog_file', 'render', 'releases', 'lint', 'sysfs',
-            'hostcheck', 'discovery', 'flavors', 'database', 'fleet.celldb',
-            'fleet.capacity', 'fleet.explain', 'fleet.whatif',
-            'fleet.exporter', 'fleet.placement')]
-        loaded = loaded_after_importing(*tooling)
+        loaded = loaded_after_importing(*HOST, *COMMON, *ADMIN)
         self.assertEqual([], within(loaded, ('nova_gpu_ext.harness',)))
+
+    def test_host_side_loads_no_database_cloud_fleet_or_audit(self):
+        loaded = loaded_after_importing(*HOST)
+        self.assertIn('nova_gpu_ext.host.hostcheck', loaded)
+        self.assertEqual([], within(loaded, ADMIN_ONLY))
+
+    def test_common_loads_neither_side(self):
+        loaded = loaded_after_importing(*COMMON)
+        self.assertEqual([], within(loaded, ADMIN_ONLY + (
+            'nova_gpu_ext.host', 'nova')))
+
+    def test_admin_side_loads_no_host_reading(self):
+        loaded = loaded_after_importing(*ADMIN)
+        self.assertEqual([], within(loaded, ('nova_gpu_ext.host',)))
+
+    def test_conf_holds_only_what_nova_services_load(self):
+        package = os.path.join(test_base.ROOT, 'nova_gpu_ext', 'conf')
+        self.assertEqual(['__init__.py', 'scheduler.py'], sorted(
+            name for name in os.listdir(package) if name.endswith('.py')))

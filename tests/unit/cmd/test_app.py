@@ -24,17 +24,17 @@ import os
 import signal
 import subprocess
 
-import testtools
 
 from nova_gpu_ext.cmd import main
-from tests.unit import catalog_files
+from tests import base as test_base
+from tests.unit.admin.cloud import servers
 from tests.unit.cmd import cli
-from tests.unit.tooling.cloud import servers
+from tests.unit.common import catalog_files
 
 FINDING = '[filter_scheduler]\nenabled_filters = ComputeFilter\n'
 
 
-class TestFramework(testtools.TestCase):
+class TestFramework(test_base.TestCase):
 
     def test_version(self):
         result = cli.script('--version')
@@ -56,7 +56,7 @@ class TestFramework(testtools.TestCase):
         self.assertEqual(2, status)
 
 
-class TestErrors(testtools.TestCase):
+class TestErrors(test_base.TestCase):
 
     def missing_catalog(self, *options):
         return cli.run(*options, 'genconf', '--role', 'compute',
@@ -81,7 +81,7 @@ class TestErrors(testtools.TestCase):
         self.assertIn("invalid choice: 'sideways'", err)
 
 
-class TestOutputFaults(testtools.TestCase):
+class TestOutputFaults(test_base.TestCase):
     """The real console script with its stdout closed, full or signalled."""
 
     def nova_conf(self):
@@ -133,7 +133,7 @@ def _kill(proc):
         proc.wait()
 
 
-class TestInProcess(testtools.TestCase):
+class TestInProcess(test_base.TestCase):
     """A run inside a longer process leaves its logging as it was."""
 
     def test_handlers_and_level_are_restored_after_the_run(self):

@@ -12,12 +12,12 @@
 
 """The demo command: the report on stdout, bad options in one line."""
 
-import testtools
 
+from tests import base as test_base
 from tests.unit.cmd import cli
 
 
-class TestDemoCommand(testtools.TestCase):
+class TestDemoCommand(test_base.TestCase):
 
     def test_objects_engine_prints_the_report_and_nothing_else(self):
         rc, out, err = cli.run('demo', '--engine', 'objects')

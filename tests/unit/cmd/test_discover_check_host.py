@@ -14,13 +14,13 @@
 
 import os
 
-import testtools
 
+from tests import base as test_base
 from tests.unit.cmd import cli
-from tests.unit.tooling import sysfs_tree
+from tests.unit.host import sysfs_tree
 
 
-class CliTestCase(testtools.TestCase):
+class CliTestCase(test_base.TestCase):
 
     def setUp(self):
         super().setUp()

@@ -20,14 +20,14 @@ import time
 from unittest import mock
 
 import fixtures
-import testtools
 
-from tests.unit import catalog_files
+from tests import base as test_base
+from tests.unit.admin.cloud import servers
 from tests.unit.cmd import cli
-from tests.unit.tooling.cloud import servers
+from tests.unit.common import catalog_files
 
 
-class CliTest(testtools.TestCase):
+class CliTest(test_base.TestCase):
 
     def setUp(self):
         super().setUp()

@@ -16,10 +16,10 @@ import json
 
 from nova import test
 
-from tests.unit import catalog_files
+from tests.unit.admin.audit import nova_db
+from tests.unit.admin.fleet import fleetdb
 from tests.unit.cmd import cli
-from tests.unit.tooling.audit import nova_db
-from tests.unit.tooling.fleet import fleetdb
+from tests.unit.common import catalog_files
 
 dev = fleetdb.device
 

@@ -15,24 +15,21 @@
 import os
 
 import fixtures
+from tests import base as test_base
 import testscenarios
-import testtools
 
-from nova_gpu_ext.tooling import releases
-from tests.unit import catalog_files
+from nova_gpu_ext.admin import releases
 from tests.unit.cmd import cli
+from tests.unit.common import catalog_files
 
 MINIMAL = catalog_files.MINIMAL
 
-EXAMPLE = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
-        os.path.abspath(__file__))))),
-    'etc', 'nova-gpu-ext', 'gpu-catalog.conf.example')
+EXAMPLE = os.path.join(test_base.ETC, 'gpu-catalog.conf.example')
 
 run = cli.run
 
 
-class TestGenconf(testtools.TestCase):
+class TestGenconf(test_base.TestCase):
 
     def genconf(self, text, *args):
         return run('genconf', '--catalog',
@@ -107,7 +104,7 @@ class TestGenconf(testtools.TestCase):
         self.assertIn(f'nova {releases.NEWEST}', out.splitlines()[0])
 
 
-class TestGenconfBadCatalog(testscenarios.WithScenarios, testtools.TestCase):
+class TestGenconfBadCatalog(testscenarios.WithScenarios, test_base.TestCase):
     """Bad catalog: section, option and value on stderr, exit 2, no stdout."""
 
     scenarios = [
@@ -143,7 +140,7 @@ class TestGenconfBadCatalog(testscenarios.WithScenarios, testtools.TestCase):
             self.assertTrue(err.startswith('bad catalog: '), err)
 
 
-class TestLintConf(testtools.TestCase):
+class TestLintConf(test_base.TestCase):
 
     def nova_conf(self, text, name='nova.conf'):
         return catalog_files.write(self, text, name)
@@ -190,7 +187,7 @@ class TestLintConf(testtools.TestCase):
                           for f in found])
 
 
-class TestLintConfBadInput(testscenarios.WithScenarios, testtools.TestCase):
+class TestLintConfBadInput(testscenarios.WithScenarios, test_base.TestCase):
     """One line on stderr naming the file, exit 2, nothing on stdout."""
 
     scenarios = [
@@ -218,7 +215,7 @@ class TestLintConfBadInput(testscenarios.WithScenarios, testtools.TestCase):
         self.assertIn(self.said.format(path=path), err)
 
 
-class TestLintConfUsage(testtools.TestCase):
+class TestLintConfUsage(test_base.TestCase):
 
     def test_positional_files_are_a_usage_error(self):
         rc, out, err = run('lint-conf', '/etc/nova/nova.conf')

@@ -35,8 +35,8 @@ from nova import test
 from oslo_config import cfg
 import testscenarios
 
-from tests.unit import catalog_files
 from tests.unit.cmd import cli
+from tests.unit.common import catalog_files
 
 # (address, vendor, product, dev_type); the NIC and the HDMI audio function
 # must never be claimed by a GPU alias.

@@ -20,13 +20,13 @@ that a cloud that does not answer ends in one line within the cloud's
 
 import time
 
-import testtools
 
+from tests import base as test_base
+from tests.unit.admin.cloud import servers
 from tests.unit.cmd import cli
-from tests.unit.tooling.cloud import servers
 
 
-class TestPlugin(testtools.TestCase):
+class TestPlugin(test_base.TestCase):
 
     def setUp(self):
         super().setUp()

@@ -12,10 +12,11 @@
 
 """The pure device walk, without nova (see test_walk_vs_nova for parity)."""
 
-import testtools
 
 from nova_gpu_ext.gpu import claims
 from nova_gpu_ext.gpu import models
+
+from tests import base as test_base
 
 K4200 = models.ModelKey('10de', '11b4')
 V100 = models.ModelKey('10de', '1db4')
@@ -34,7 +35,7 @@ def gpu_request(count, *models_, rid='r1', alias='gpu'):
                     for m in models_))
 
 
-class TestWalk(testtools.TestCase):
+class TestWalk(test_base.TestCase):
 
     def test_takes_pools_in_list_order(self):
         pools = [pool(K4200), pool(V100), pool(K4200)]

@@ -12,12 +12,12 @@
 
 """Host decisions and candidate ranking of the pure core."""
 
-import testtools
 
 from nova_gpu_ext.gpu import decision
 from nova_gpu_ext.gpu import fit
 from nova_gpu_ext.gpu import inventory
 from nova_gpu_ext.gpu import models
+from tests import base as test_base
 from tests.unit.gpu.test_claims import gpu_request
 from tests.unit.gpu.test_claims import K4200
 from tests.unit.gpu.test_claims import pool
@@ -29,7 +29,7 @@ MIXED_OK = models.GpuPolicy(same_model=False)
 LEGACY = [{'': ['root']}]
 
 
-class TestLegacyDecision(testtools.TestCase):
+class TestLegacyDecision(test_base.TestCase):
 
     def test_walk_that_mixes_models_is_refused_with_reason(self):
         pools = [pool(K4200), pool(V100), pool(K4200), pool(V100)]
@@ -72,7 +72,7 @@ class TestLegacyDecision(testtools.TestCase):
         self.assertTrue(decision.decide(pools, requests, SAME, LEGACY).passes)
 
 
-class TestPlacementDecision(testtools.TestCase):
+class TestPlacementDecision(test_base.TestCase):
 
     pools = [pool(K4200, numa=0, rp_uuid='k0'),
              pool(K4200, numa=1, rp_uuid='k1'),
@@ -132,7 +132,7 @@ class TestPlacementDecision(testtools.TestCase):
         self.assertEqual((1, 0), result.order)
 
 
-class TestPreferOverTheHostList(testtools.TestCase):
+class TestPreferOverTheHostList(test_base.TestCase):
 
     PREFER = models.GpuPolicy(numa=models.NumaMode.PREFER)
 
@@ -157,7 +157,7 @@ class TestPreferOverTheHostList(testtools.TestCase):
         self.assertEqual(judged, decision.keep_one_node(judged, SAME))
 
 
-class TestNoHostSummary(testtools.TestCase):
+class TestNoHostSummary(test_base.TestCase):
 
     def test_counts_reasons_and_names_the_hosts_with_most_free(self):
         requests = [gpu_request(3, K4200)]
@@ -179,7 +179,7 @@ class TestNoHostSummary(testtools.TestCase):
                       decision.no_host_summary(requests, judged))
 
 
-class TestInventory(testtools.TestCase):
+class TestInventory(test_base.TestCase):
 
     def test_sums_counts_keeps_zero_pools_and_numa(self):
         inv = inventory.Inventory.from_pools(
@@ -192,7 +192,7 @@ class TestInventory(testtools.TestCase):
                          inv.describe())
 
 
-class TestPolicy(testtools.TestCase):
+class TestPolicy(test_base.TestCase):
 
     def test_extra_specs_override_the_default(self):
         policy = models.policy_from_extra_specs(

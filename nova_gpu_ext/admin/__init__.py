@@ -1,0 +1,19 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The tooling of an admin workstation.
+
+nova.conf rendering and linting, flavors, the cell databases, the fleet
+(capacity, explain, what-if, exporter), pci-audit and the cloud APIs.
+It may import the pure core and :mod:`nova_gpu_ext.common`; the
+scheduler plugin never imports it.
+"""

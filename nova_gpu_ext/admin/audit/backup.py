@@ -1,0 +1,139 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The JSON backup written before ``--apply`` changes anything.
+
+It holds every finding whole (cell, host, reason, the complete
+``pci_devices`` row as read and the uuid of its compute node), so
+``--restore`` can put the rows back, check first that the database is
+the one the rows were read from, and an operator can read what was
+changed.
+"""
+
+import dataclasses
+import datetime
+import json
+import os
+
+from oslo_utils import timeutils
+
+from nova_gpu_ext.admin.audit import AuditInputError
+from nova_gpu_ext.admin.audit import findings as rules
+
+# 2: the device uuid and the compute node uuid identify each row.
+VERSION = 2
+
+# The row columns --restore needs: to find the row, to check it is the
+# same device, and to set it back.
+RESTORED_COLUMNS = ('id', 'uuid', 'compute_node_id', 'address', 'deleted',
+                    'status', 'instance_uuid', 'request_id')
+
+
+def default_path():
+    return f'pci-audit-backup-{timeutils.utcnow():%Y%m%dT%H%M%SZ}.json'
+
+
+def write(path, found):
+    """Write the backup, make it durable and read it back.
+
+    The file must not exist yet (an older backup is never overwritten);
+    it is fsynced together with its directory so a crash right after the
+    change still leaves the backup on disk, then read back and compared
+    with ``found``. A partly written or unverified file is removed.
+    """
+    text = json.dumps(
+        {'version': VERSION, 'created_at': timeutils.utcnow().isoformat(),
+         'findings': [dataclasses.asdict(f) for f in found]},
+        indent=2, sort_keys=True, default=_jsonable)
+    try:
+        _write_durably(path, text)
+    except OSError as exc:
+        raise AuditInputError(
+            f'cannot write the backup {path}: {exc.strerror}; nothing was '
+            'changed; give --backup a new file in a writable '
+            'directory') from exc
+    try:
+        same = _as_saved(read(path)) == _as_saved(found)
+    except AuditInputError:
+        same = False
+    if not same:
+        discard(path)
+        raise AuditInputError(
+            f'the backup {path} does not read back as written; nothing was '
+            'changed and the file was removed; check the disk')
+
+
+def _as_saved(found):
+    return json.loads(json.dumps([dataclasses.asdict(f) for f in found],
+                                 sort_keys=True, default=_jsonable))
+
+
+def _write_durably(path, text):
+    with open(path, 'x', encoding='utf-8') as stream:
+        try:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        except OSError:
+            os.unlink(path)
+            raise
+    directory = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def discard(path):
+    """Remove a backup of a change that did not happen; True if removed."""
+    try:
+        os.unlink(path)
+    except OSError:
+        return False
+    return True
+
+
+def _jsonable(value):
+    if isinstance(value, datetime.datetime):
+        return value.isoformat()
+    raise TypeError(f'{type(value).__name__} is not JSON serializable')
+
+
+def read(path):
+    """The findings saved in a backup file."""
+    try:
+        with open(path, 'rb') as stream:
+            data = json.loads(stream.read().decode('utf-8'))
+    except OSError as exc:
+        raise AuditInputError(
+            f'cannot read the backup {path}: {exc.strerror}; give the file '
+            '--apply wrote') from exc
+    except ValueError as exc:
+        raise AuditInputError(
+            f'{path} is not a pci-audit backup: not UTF-8 JSON '
+            f'({" ".join(str(exc).split())})') from exc
+    try:
+        if data['version'] != VERSION:
+            raise ValueError(
+                f"version {data['version']}, this pci-audit reads "
+                f'version {VERSION}')
+        found = [rules.Finding(**item) for item in data['findings']]
+        for finding in found:
+            if not isinstance(finding.device, dict):
+                raise ValueError('device row is not an object')
+            missing = sorted(set(RESTORED_COLUMNS) - set(finding.device))
+            if missing:
+                raise ValueError(f'device row without {missing}')
+        return found
+    except (KeyError, TypeError, ValueError) as exc:
+        raise AuditInputError(
+            f'{path} is not a pci-audit backup: {exc!r}') from exc

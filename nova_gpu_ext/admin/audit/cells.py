@@ -1,0 +1,121 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Which cell databases to audit.
+
+From nova.conf as nova itself finds them: the cells mapped in the API
+database named by ``[api_database] connection``, else the one database of
+``[database] connection``; or straight from database URLs.
+"""
+
+import dataclasses
+from urllib import parse
+
+from oslo_config import cfg
+
+from nova_gpu_ext.admin.audit import AuditInputError
+from nova_gpu_ext.admin.audit import db
+from nova_gpu_ext.common import inifile
+
+# cell0 holds only instances that were never scheduled: no compute node,
+# no PCI device.
+CELL0_UUID = '00000000-0000-0000-0000-000000000000'
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+    """A cell database.
+
+    ``key`` names the cell in a backup so ``--restore`` finds it again: the
+    cell mapping's uuid, or the masked URL for a database given directly.
+    """
+
+    key: str
+    name: str
+    url: str = dataclasses.field(repr=False)
+
+
+def from_urls(urls):
+    return [Cell(db.mask(url), db.mask(url), url) for url in urls]
+
+
+def from_config(config_files):
+    """The cell databases named by these nova.conf files (later ones win)."""
+    api_url, url = _load(config_files)
+    if api_url:
+        return _mapped(api_url, url)
+    if url:
+        return [Cell(db.mask(url), db.mask(url), url)]
+    raise AuditInputError(
+        f'{", ".join(config_files)}: neither [api_database] connection nor '
+        '[database] connection is set; give the nova.conf of a nova-api or '
+        'nova-conductor host, or --connection URL')
+
+
+def _load(config_files):
+    """A private ConfigOpts with just the two connection options.
+
+    Each file is first read by :mod:`inifile`, so a directory, an
+    unreadable, binary or non-UTF-8 file is one line naming it.
+    """
+    for path in config_files:
+        try:
+            inifile.read(path, 'nova.conf')
+        except inifile.IniFileError as exc:
+            raise AuditInputError(str(exc)) from exc
+    conf = cfg.ConfigOpts()
+    for group in ('api_database', 'database'):
+        conf.register_opt(cfg.StrOpt('connection', secret=True), group=group)
+    try:
+        conf(args=[], default_config_files=config_files,
+             default_config_dirs=[], use_env=False)
+        return conf.api_database.connection, conf.database.connection
+    except cfg.Error as exc:
+        raise AuditInputError(
+            f'cannot read {", ".join(config_files)}: '
+            f'{" ".join(str(exc).split())}') from exc
+
+
+def _mapped(api_url, default_url):
+    with db.transaction(api_url) as conn:
+        db.require_tables(conn, api_url, ('cell_mappings',))
+        mappings = db.cell_mappings(conn)
+    return [Cell(uuid, name or uuid, _format(uuid, url, default_url))
+            for uuid, name, url in mappings if uuid != CELL0_UUID]
+
+
+def _format(cell, template, default):
+    """Fill a templated cell URL from ``[database] connection``, as nova.
+
+    Cell mappings may hold ``{scheme}://{username}:{password}@...`` so that
+    the credentials live only in nova.conf.
+    """
+    if '{' not in template:
+        return template
+    if not default:
+        raise AuditInputError(
+            f'cell {cell}: database_connection is a template but '
+            '[database] connection is not set in nova.conf; set it as on '
+            'the nova-conductor hosts')
+    parts = parse.urlparse(default)
+    try:
+        return template.format(
+            username=parts.username, password=parts.password,
+            hostname=parts.hostname, port=parts.port, scheme=parts.scheme,
+            query=parts.query, fragment=parts.fragment,
+            path=parts.path.lstrip('/'))
+    except (KeyError, IndexError, ValueError) as exc:
+        raise AuditInputError(
+            f'cell {cell}: cannot fill its database_connection template '
+            f'({exc!r}); only the fields {{scheme}}, {{username}}, '
+            '{password}, {hostname}, {port}, {path}, {query} and '
+            '{fragment} are supported') from exc

@@ -1,0 +1,334 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Reading and changing the nova cell databases, SQLAlchemy Core only.
+
+Every function uses one short transaction, so the audit can run against
+databases that running nova services use at the same time. Only the
+columns named below are read, and only ``pci_devices`` rows that are in a
+finding are ever written. Every connection has a timeout
+(:data:`TIMEOUT`, unless the URL sets its own), so a database that
+accepts the connection and never answers ends the audit instead of
+hanging it.
+"""
+
+import contextlib
+import os
+
+from oslo_utils import timeutils
+import sqlalchemy as sa
+
+from nova_gpu_ext.admin.audit import AuditChangedThenFailed
+from nova_gpu_ext.admin.audit import AuditInputError
+from nova_gpu_ext.admin.audit import AuditUnreachable
+from nova_gpu_ext.admin.audit import findings as rules
+from nova_gpu_ext.admin import database
+
+# Seconds to connect, and to wait for any one answer. A row lock held by
+# nova is released within milliseconds; half a minute means the database
+# or the network is in trouble.
+TIMEOUT = 30
+
+# DBAPI errors that mean the database did not answer (connection refused
+# or lost, timeout), not that it refused what was asked.
+_UNREACHABLE = (sa.exc.OperationalError, sa.exc.InterfaceError,
+                sa.exc.TimeoutError, sa.exc.DisconnectionError)
+
+# Column lists of the nova tables the audit uses, typed so that dates and
+# booleans read the same from SQLite and MariaDB. The schema itself is
+# nova's: the tests create it with nova's own models.
+PCI_DEVICES = sa.table(
+    'pci_devices',
+    sa.column('id', sa.Integer), sa.column('uuid', sa.String),
+    sa.column('compute_node_id', sa.Integer),
+    sa.column('address', sa.String), sa.column('vendor_id', sa.String),
+    sa.column('product_id', sa.String), sa.column('dev_type', sa.String),
+    sa.column('dev_id', sa.String), sa.column('label', sa.String),
+    sa.column('status', sa.String), sa.column('request_id', sa.String),
+    sa.column('extra_info', sa.Text),
+    sa.column('instance_uuid', sa.String),
+    sa.column('numa_node', sa.Integer), sa.column('parent_addr', sa.String),
+    sa.column('created_at', sa.DateTime),
+    sa.column('updated_at', sa.DateTime),
+    sa.column('deleted_at', sa.DateTime), sa.column('deleted', sa.Integer))
+COMPUTE_NODES = sa.table(
+    'compute_nodes', sa.column('id', sa.Integer),
+    sa.column('uuid', sa.String), sa.column('host', sa.String),
+    sa.column('hypervisor_hostname', sa.String))
+INSTANCES = sa.table(
+    'instances', sa.column('uuid', sa.String), sa.column('host', sa.String),
+    sa.column('node', sa.String), sa.column('deleted', sa.Integer),
+    sa.column('task_state', sa.String))
+MIGRATIONS = sa.table(
+    'migrations', sa.column('instance_uuid', sa.String),
+    sa.column('status', sa.String), sa.column('deleted', sa.Integer))
+CELL_TABLES = ('pci_devices', 'compute_nodes', 'instances', 'migrations')
+CELL_MAPPINGS = sa.table(
+    'cell_mappings', sa.column('uuid', sa.String),
+    sa.column('name', sa.String),
+    sa.column('database_connection', sa.Text))
+
+
+def mask(url):
+    """The URL with its password replaced by ``***``, for messages."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return '<unparsable database URL>'
+
+
+@contextlib.contextmanager
+def transaction(url, *, writes=False):
+    """A connection in a transaction; any database error as an AuditError.
+
+    The message is one line naming the (masked) URL, so an unreachable or
+    wrong database is reported without a traceback. A transaction that
+    ``writes`` and whose commit fails raises AuditChangedThenFailed: the
+    database may or may not have applied it.
+    """
+    engine = _engine(url)
+    try:
+        # A body that raises leaves the transaction open: closing the
+        # connection rolls it back.
+        with engine.connect() as conn:
+            trans = conn.begin()
+            yield conn
+            _commit(trans, url, writes)
+    except sa.exc.SQLAlchemyError as exc:
+        raise _error(url, exc) from exc
+    finally:
+        engine.dispose()
+
+
+def _engine(url):
+    try:
+        parsed = _existing(url)
+        return sa.create_engine(
+            parsed, connect_args=database.timeout_args(parsed, TIMEOUT))
+    except (sa.exc.ArgumentError, ImportError) as exc:
+        raise AuditInputError(
+            f'cannot use the database {mask(url)}: {_one_line(exc)}; check '
+            'the URL and that its driver is installed') from exc
+
+
+def _commit(trans, url, writes):
+    try:
+        trans.commit()
+    except sa.exc.SQLAlchemyError as exc:
+        if not writes:
+            raise
+        raise AuditChangedThenFailed(
+            f'the database {mask(url)} did not confirm the commit '
+            f'({_one_line(getattr(exc, "orig", None) or exc)}): its rows '
+            'may or may not have been changed') from exc
+
+
+def _error(url, exc):
+    reason = _one_line(getattr(exc, 'orig', None) or exc)
+    if isinstance(exc, _UNREACHABLE):
+        return AuditUnreachable(
+            f'cannot use the database {mask(url)}: {reason}; check that it '
+            f'runs and answers within {TIMEOUT} s, and the URL')
+    return AuditInputError(
+        f'the database {mask(url)} refused the audit: {reason}; is it a '
+        'nova cell database?')
+
+
+def _one_line(reason):
+    return ' '.join(str(reason).split())
+
+
+def _existing(url):
+    """Refuse an SQLite file that does not exist: SQLite would create it."""
+    parsed = sa.engine.make_url(url)
+    path = parsed.database
+    if (parsed.get_backend_name() == 'sqlite' and path
+            and path != ':memory:' and not os.path.isfile(path)):
+        raise sa.exc.ArgumentError(f'no SQLite file {path}')
+    return parsed
+
+
+def require_tables(conn, url, names=CELL_TABLES):
+    """Refuse a database that lacks nova's tables: it is not a nova one."""
+    inspector = sa.inspect(conn)
+    missing = [name for name in names if not inspector.has_table(name)]
+    if missing:
+        raise AuditInputError(
+            f'the database {mask(url)} has no {", ".join(missing)} table: '
+            'it is not a nova cell (or API) database; check the URL')
+
+
+def cell_mappings(conn):
+    """``(uuid, name, database_connection)`` of every cell, API database."""
+    query = sa.select(CELL_MAPPINGS.c.uuid, CELL_MAPPINGS.c.name,
+                      CELL_MAPPINGS.c.database_connection)
+    return [tuple(row) for row in conn.execute(query.order_by('uuid'))]
+
+
+def find(conn, cell):
+    """Every stale row of the cell, as :class:`findings.Finding`."""
+    query = sa.select(PCI_DEVICES).where(
+        PCI_DEVICES.c.deleted == 0,
+        PCI_DEVICES.c.status.in_(rules.HELD_STATUSES))
+    devices = [row._asdict() for row in
+               conn.execute(query.order_by(PCI_DEVICES.c.id))]
+    return _stale(conn, cell, devices)
+
+
+def _stale(conn, cell, devices):
+    locations = _locations(conn, {d['compute_node_id'] for d in devices})
+    uuids = {d['instance_uuid'] for d in devices} - {None}
+    instances = _instances(conn, uuids)
+    migrating = _migrating(conn, uuids)
+    found = []
+    for device in devices:
+        host, node, node_uuid = locations.get(device['compute_node_id'],
+                                              (None, None, None))
+        verdict = rules.classify(
+            device, (host, node), instances.get(device['instance_uuid']),
+            device['instance_uuid'] in migrating)
+        if verdict:
+            found.append(rules.Finding(cell, host, node, *verdict, device,
+                                       node_uuid))
+    return found
+
+
+def _locations(conn, node_ids):
+    query = sa.select(COMPUTE_NODES).where(COMPUTE_NODES.c.id.in_(node_ids))
+    return {row.id: (row.host, row.hypervisor_hostname, row.uuid)
+            for row in conn.execute(query)}
+
+
+def foreign_rows(conn, found):
+    """How the database differs from where ``found`` was read, if it does.
+
+    Each line names a compute node or ``pci_devices`` row that is here
+    with another identity (uuid, node or address) than in ``found``: the
+    findings were taken from another database. Rows and nodes that are
+    gone are not listed: those the restore skips, one by one.
+    """
+    node_ids = {f.device['compute_node_id'] for f in found}
+    nodes = {row.id: row.uuid for row in conn.execute(
+        sa.select(COMPUTE_NODES.c.id, COMPUTE_NODES.c.uuid).where(
+            COMPUTE_NODES.c.id.in_(node_ids)))}
+    rows = {row.id: row for row in conn.execute(
+        sa.select(PCI_DEVICES.c.id, PCI_DEVICES.c.uuid,
+                  PCI_DEVICES.c.compute_node_id, PCI_DEVICES.c.address)
+        .where(PCI_DEVICES.c.id.in_([f.device['id'] for f in found])))}
+    lines = []
+    for node_id in sorted(node_ids):
+        saved = {f.node_uuid for f in found
+                 if f.device['compute_node_id'] == node_id}
+        if node_id in nodes and {nodes[node_id]} != saved:
+            lines.append(f'compute node {node_id} is {nodes[node_id]} here, '
+                         f'{" ".join(sorted(map(str, saved)))} in the backup')
+    for finding in found:
+        row = rows.get(finding.device['id'])
+        if row is not None and not same_device(row._asdict(),
+                                               finding.device):
+            lines.append(
+                f'pci_devices row {row.id} is {row.address} '
+                f'{row.uuid} here, {finding.device["address"]} '
+                f'{finding.device["uuid"]} in the backup')
+    return lines
+
+
+def same_device(row, device):
+    """Whether a ``pci_devices`` row is the device of a backed-up row."""
+    return all(row[key] == device[key]
+               for key in ('uuid', 'compute_node_id', 'address'))
+
+
+def _instances(conn, uuids):
+    query = sa.select(INSTANCES).where(INSTANCES.c.uuid.in_(uuids))
+    return {row.uuid: row._asdict() for row in conn.execute(query)}
+
+
+def _migrating(conn, uuids):
+    query = sa.select(MIGRATIONS.c.instance_uuid).where(
+        MIGRATIONS.c.instance_uuid.in_(uuids),
+        MIGRATIONS.c.deleted == 0,
+        MIGRATIONS.c.status.not_in(rules.ENDED_MIGRATION_STATUSES))
+    return set(conn.execute(query).scalars())
+
+
+def _locked(conn, found):
+    """The current rows of the findings, locked until the transaction ends.
+
+    Only ``pci_devices`` rows are locked (no join), so nova's updates of
+    instances and compute nodes are never blocked.
+    """
+    ids = [f.device['id'] for f in found]
+    query = sa.select(PCI_DEVICES).where(
+        PCI_DEVICES.c.id.in_(ids)).with_for_update()
+    return {row.id: row._asdict() for row in conn.execute(query)}
+
+
+def free(conn, found):
+    """Free the findings' rows that are unchanged and still stale.
+
+    Returns ``(freed, skipped)``; ``skipped`` pairs a finding with the
+    reason it was left alone. A row that nova changed since the report,
+    or that is no longer stale, is skipped, never overwritten.
+    """
+    current = _locked(conn, found)
+    still = {f.device['id'] for f in _stale(conn, found[0].cell, [
+        row for row in current.values()
+        if row['deleted'] == 0 and row['status'] in rules.HELD_STATUSES])}
+    freed, skipped = [], []
+    for finding in found:
+        dev_id = finding.device['id']
+        if current.get(dev_id) != finding.device:
+            skipped.append((finding, 'row changed since the report'))
+        elif dev_id not in still:
+            skipped.append((finding, 'no longer stale'))
+        elif _update(conn, finding.device, status='available',
+                     instance_uuid=None, request_id=None):
+            freed.append(finding)
+        else:
+            skipped.append((finding, 'row changed since the report'))
+    return freed, skipped
+
+
+def restore(conn, found):
+    """Put the backed-up rows back where the device is still free.
+
+    Returns ``(restored, skipped)``. A device that nova has handed out
+    again since it was freed is skipped: its current owner wins.
+    """
+    current = _locked(conn, found)
+    restored, skipped = [], []
+    for finding in found:
+        row = current.get(finding.device['id'])
+        freed = {'status': 'available', 'instance_uuid': None}
+        if not row or not same_device(row, finding.device):
+            skipped.append((finding, 'device row is gone or another device'))
+        elif row['deleted'] != finding.device['deleted']:
+            skipped.append((finding, 'device row was deleted'))
+        elif not _update(conn, {**row, **freed},
+                         **{k: finding.device[k] for k in
+                            ('status', 'instance_uuid', 'request_id')}):
+            skipped.append((finding, 'device is in use again'))
+        else:
+            restored.append(finding)
+    return restored, skipped
+
+
+def _update(conn, expected, **values):
+    """Compare-and-set one row: only if status and owner are as expected."""
+    where = [PCI_DEVICES.c.id == expected['id'], PCI_DEVICES.c.deleted == 0,
+             PCI_DEVICES.c.status == expected['status'],
+             PCI_DEVICES.c.instance_uuid.is_not_distinct_from(
+                 expected['instance_uuid'])]
+    result = conn.execute(PCI_DEVICES.update().where(*where).values(
+        updated_at=timeutils.utcnow(), **values))
+    return result.rowcount == 1

@@ -1,0 +1,144 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Take a fleet snapshot from the nova cell databases.
+
+Works in legacy and in placement mode alike: nova records every PCI device
+in ``pci_devices`` and every compute node's scheduler pools in
+``compute_nodes.pci_stats`` whatever the mode. One read-only, time-bounded
+query per cell (:mod:`nova_gpu_ext.admin.database`): the device rows are
+counted by the database, grouped per compute node, model, NUMA node, type
+and status, and joined with their node's host name and pools.
+"""
+
+import json
+import time
+import typing as ty
+
+import sqlalchemy as sa
+
+from nova_gpu_ext.admin import database
+from nova_gpu_ext.admin.fleet import gpu_requests
+from nova_gpu_ext.admin.fleet import snapshot
+
+COMPUTE_NODES = sa.table(
+    'compute_nodes', sa.column('id', sa.Integer),
+    sa.column('host', sa.String), sa.column('pci_stats', sa.Text),
+    sa.column('deleted', sa.Integer))
+PCI_DEVICES = sa.table(
+    'pci_devices', sa.column('compute_node_id', sa.Integer),
+    sa.column('vendor_id', sa.String), sa.column('product_id', sa.String),
+    sa.column('dev_type', sa.String), sa.column('numa_node', sa.Integer),
+    sa.column('status', sa.String), sa.column('deleted', sa.Integer))
+
+_GROUP = (PCI_DEVICES.c.compute_node_id, PCI_DEVICES.c.vendor_id,
+          PCI_DEVICES.c.product_id, PCI_DEVICES.c.dev_type,
+          PCI_DEVICES.c.numa_node, PCI_DEVICES.c.status)
+
+
+def query() -> sa.Select:
+    """Every live compute node, with its devices counted per kind.
+
+    A node without devices still gives one row (outer join), so hosts
+    without GPUs are in the snapshot too.
+    """
+    devices = (sa.select(*_GROUP, sa.func.count().label('n'))
+               .where(PCI_DEVICES.c.deleted == 0)
+               .group_by(*_GROUP).subquery())
+    return (sa.select(COMPUTE_NODES.c.id, COMPUTE_NODES.c.host,
+                      COMPUTE_NODES.c.pci_stats, devices.c.vendor_id,
+                      devices.c.product_id, devices.c.dev_type,
+                      devices.c.numa_node, devices.c.status, devices.c.n)
+            .select_from(COMPUTE_NODES.outerjoin(
+                devices, devices.c.compute_node_id == COMPUTE_NODES.c.id))
+            .where(COMPUTE_NODES.c.deleted == 0)
+            .order_by(COMPUTE_NODES.c.host, COMPUTE_NODES.c.id))
+
+
+def read_cell(conn, cell: str,
+              wanted: snapshot.ModelFilter) -> list[snapshot.HostGpus]:
+    """The hosts of one cell database, in host name order."""
+    nodes: dict[int, tuple[str, str | None]] = {}
+    rows: dict[int, list] = {}
+    for row in conn.execute(query()):
+        nodes.setdefault(row.id, (row.host, row.pci_stats))
+        if row.status is not None:
+            rows.setdefault(row.id, []).append(row._asdict())
+    return [snapshot.HostGpus(
+        host=host, cell=cell,
+        counts=snapshot.device_counts(rows.get(node_id, ()), wanted),
+        pools=snapshot.pools_from_pci_stats(pci_stats))
+        for node_id, (host, pci_stats) in nodes.items()]
+
+
+def take(cells: ty.Sequence, wanted: snapshot.ModelFilter,
+         timeout: float = database.DEFAULT_TIMEOUT) -> snapshot.Snapshot:
+    """Read every cell (``audit.cells.Cell``-like: ``name``, ``url``)."""
+    taken_at = time.time()
+    hosts = []
+    for cell in cells:
+        with database.read_only(cell.url, timeout) as conn:
+            hosts.extend(read_cell(conn, cell.name, wanted))
+    names = ', '.join(cell.name for cell in cells)
+    return snapshot.Snapshot(
+        hosts=tuple(sorted(hosts, key=lambda h: (h.host, h.cell))),
+        source=f'cell database(s) {names}', taken_at=taken_at)
+
+
+INSTANCES = sa.table(
+    'instances', sa.column('uuid', sa.String),
+    sa.column('display_name', sa.String), sa.column('host', sa.String),
+    sa.column('deleted', sa.Integer))
+INSTANCE_EXTRA = sa.table(
+    'instance_extra', sa.column('instance_uuid', sa.String),
+    sa.column('pci_requests', sa.Text), sa.column('flavor', sa.Text),
+    sa.column('deleted', sa.Integer))
+
+
+def servers_query(host: str) -> sa.Select:
+    """The live servers of ``host`` that have PCI requests."""
+    return (sa.select(INSTANCES.c.uuid, INSTANCES.c.display_name,
+                      INSTANCE_EXTRA.c.pci_requests, INSTANCE_EXTRA.c.flavor)
+            .select_from(INSTANCES.join(
+                INSTANCE_EXTRA,
+                INSTANCE_EXTRA.c.instance_uuid == INSTANCES.c.uuid))
+            .where(INSTANCES.c.host == host, INSTANCES.c.deleted == 0,
+                   INSTANCE_EXTRA.c.deleted == 0,
+                   INSTANCE_EXTRA.c.pci_requests.is_not(None))
+            .order_by(INSTANCES.c.display_name, INSTANCES.c.uuid))
+
+
+def host_servers(cells: ty.Sequence, host: str,
+                 timeout: float = database.DEFAULT_TIMEOUT) -> list:
+    """The GPU servers on ``host``, as ``gpu_requests.GpuRequest`` values.
+
+    Each keeps the specs nova stored with its PCI requests and the GPU
+    policy of its flavor's extra specs; servers whose PCI requests are
+    all neutron ports are left out.
+    """
+    servers = []
+    for cell in cells:
+        with database.read_only(cell.url, timeout) as conn:
+            for row in conn.execute(servers_query(host)):
+                server = gpu_requests.from_instance(
+                    f'{row.display_name} ({row.uuid})',
+                    _primitive(row.pci_requests), _primitive(row.flavor))
+                if server is not None:
+                    servers.append(server)
+    return servers
+
+
+def _primitive(text):
+    try:
+        return json.loads(text) if text else None
+    except ValueError:
+        return None

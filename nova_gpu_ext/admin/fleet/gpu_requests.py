@@ -1,0 +1,211 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""GPU requests as nova makes them from flavors and ``[pci] alias``.
+
+A flavor's ``pci_passthrough:alias = "a:2, b:1"`` becomes one
+``InstancePCIRequest`` per item; its spec list is the alias's JSON
+objects without ``name`` and ``numa_policy``, with ``device_type`` renamed
+``dev_type`` (``nova.pci.request``). Here they become the core's
+``claims.DeviceRequest`` values, with request ids fixed by position so
+that the same question gives the same answer.
+"""
+
+import dataclasses
+import json
+import typing as ty
+
+from oslo_utils import strutils
+
+from nova_gpu_ext.admin import flavors
+from nova_gpu_ext.admin import releases
+from nova_gpu_ext.admin import render
+from nova_gpu_ext.conf import scheduler as scheduler_opts
+from nova_gpu_ext import exception
+from nova_gpu_ext.gpu import claims
+from nova_gpu_ext.gpu import models
+
+ALIAS_SPEC = flavors.ALIAS_SPEC
+
+
+def default_policy() -> models.GpuPolicy:
+    """The policy of a flavor without ``gpu:`` specs.
+
+    The defaults of ``[nova_gpu_ext] same_model_default`` and
+    ``numa_default``, as a scheduler without those options set has them.
+    """
+    defaults = {opt.name: opt.default for opt in scheduler_opts.FILTER_OPTS}
+    return models.GpuPolicy(
+        same_model=defaults['same_model_default'],
+        numa=models.NumaMode(defaults['numa_default']))
+
+
+class BadRequest(exception.BadInput):
+    """A ``--request`` or flavor that cannot be turned into GPU requests."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Alias:
+    """One ``[pci] alias`` name: the request specs of its definitions."""
+
+    name: str
+    specs: tuple[ty.Mapping[str, ty.Any], ...]
+
+
+def alias_specs(definitions: ty.Iterable[ty.Mapping[str, ty.Any]]
+                ) -> dict[str, Alias]:
+    """Aliases from ``[pci] alias`` JSON objects, as nova translates them."""
+    specs: dict[str, list] = {}
+    for definition in definitions:
+        spec = dict(definition)
+        name = str(spec.pop('name', '')).strip()
+        spec.pop('numa_policy', None)
+        device_type = spec.pop('device_type', None)
+        if device_type:
+            spec['dev_type'] = device_type
+        if spec.get('live_migratable') is not None:
+            spec['live_migratable'] = str(strutils.bool_from_string(
+                spec['live_migratable'])).lower()
+        specs.setdefault(name, []).append(spec)
+    return {name: Alias(name, tuple(s)) for name, s in specs.items()}
+
+
+def catalog_aliases(gpu_catalog, placement: bool) -> dict[str, Alias]:
+    """The aliases genconf renders for the catalog in this PCI mode."""
+    lines = render.nova_conf(gpu_catalog, 'controller',
+                             releases.parse(releases.NEWEST), placement)
+    _, option = releases.parse(releases.NEWEST).alias_option
+    return alias_specs(json.loads(line.value) for line in lines
+                       if line.option == option)
+
+
+def provider_tags(gpu_catalog) -> dict:
+    """Per model, the resource class and traits of its device providers.
+
+    What the catalog's placement-mode device specs give them: the class's
+    resource class for a model in a class, else the model's own.
+    """
+    tags = {}
+    for model in gpu_catalog.models:
+        found = {'resource_class': gpu_catalog.resource_class_of(model)}
+        if model.traits:
+            found['traits'] = ','.join(model.traits)
+        tags[models.ModelKey(model.vendor_id, model.product_id)] = found
+    return tags
+
+
+@dataclasses.dataclass(frozen=True)
+class GpuRequest:
+    """A server's GPU request: its alias items and the flavor's policy."""
+
+    label: str
+    items: tuple[tuple[str, int], ...]
+    policy: models.GpuPolicy = models.GpuPolicy()
+    # The specs of each item when known without the aliases: a running
+    # server's requests carry the specs nova made when it was created.
+    # Each spec is frozen as sorted (key, value) pairs, so that requests
+    # stay hashable.
+    specs: tuple[tuple[tuple[tuple[str, ty.Any], ...], ...], ...] | None = (
+        None)
+
+    @property
+    def gpus(self) -> int:
+        return sum(count for _, count in self.items)
+
+    def unknown_aliases(self, aliases: ty.Mapping[str, Alias]) -> list:
+        if self.specs is not None:
+            return []
+        return [name for name, _ in self.items if name not in aliases]
+
+    def device_requests(self, aliases: ty.Mapping[str, Alias]
+                        ) -> list[claims.DeviceRequest]:
+        """One request per item; KeyError for an alias not in ``aliases``."""
+        specs = ([tuple(dict(s) for s in item) for item in self.specs]
+                 if self.specs is not None
+                 else [aliases[name].specs for name, _ in self.items])
+        return [claims.DeviceRequest(
+            count=count, specs=tuple(item_specs),
+            request_id=f'{self.label}-{index}', alias_name=name)
+            for index, ((name, count), item_specs) in enumerate(
+                zip(self.items, specs))]
+
+
+def parse_items(text: str, where: str) -> tuple[tuple[str, int], ...]:
+    """``"a:2, b:1"`` -> ``(('a', 2), ('b', 1))``, as nova splits it."""
+    items = []
+    for item in str(text).split(','):
+        name, sep, count = item.strip().partition(':')
+        if not sep or not name.strip() or not count.strip().isdigit() \
+                or int(count) < 1:
+            raise BadRequest(
+                f'{where}: "{item.strip()}" is not ALIAS:COUNT (e.g. '
+                'gpu:2; several items separated by commas)')
+        items.append((name.strip(), int(count)))
+    return tuple(items)
+
+
+def from_text(text: str, policy: models.GpuPolicy,
+              where: str = '--request') -> GpuRequest:
+    """A request written ``ALIAS:COUNT[,ALIAS:COUNT...]``."""
+    items = parse_items(text, where)
+    label = ','.join(f'{name}:{count}' for name, count in items)
+    return GpuRequest(label, items, policy)
+
+
+def from_flavor(name: str, extra_specs: ty.Mapping[str, str],
+                default: models.GpuPolicy) -> GpuRequest | None:
+    """The GPU request of a flavor; None for a flavor without GPUs."""
+    value = extra_specs.get(ALIAS_SPEC)
+    if not value:
+        return None
+    return GpuRequest(name, parse_items(value, f'flavor {name}'),
+                      models.policy_from_extra_specs(extra_specs, default))
+
+
+def catalog_flavors(gpu_catalog,
+                    default: models.GpuPolicy) -> list[GpuRequest]:
+    """The requests of the flavors ``flavors sync`` makes from the catalog."""
+    return [from_flavor(f.name, f.extra_specs, default)
+            for f in flavors.desired(gpu_catalog)]
+
+
+def _data(primitive):
+    """The fields of a serialized nova object (or the dict itself)."""
+    if isinstance(primitive, dict):
+        return primitive.get('nova_object.data', primitive)
+    return {}
+
+
+def from_instance(label: str, pci_requests, flavor) -> GpuRequest | None:
+    """A running server's GPU request from its ``instance_extra`` columns.
+
+    ``pci_requests`` is the serialized ``InstancePCIRequests`` (older nova:
+    a list of request dicts), ``flavor`` the ``{"cur": Flavor}`` document;
+    only the flavor (alias) requests count.
+    """
+    found = _data(pci_requests).get('requests', ()) if isinstance(
+        pci_requests, dict) else (pci_requests or ())
+    items, specs = [], []
+    for request in found:
+        data = _data(request)
+        if data.get('alias_name') and int(data.get('count') or 0) > 0:
+            items.append((data['alias_name'], int(data['count'])))
+            specs.append(tuple(tuple(sorted(spec.items()))
+                               for spec in data.get('spec') or ()))
+    if not items:
+        return None
+    extra_specs = _data(_data(flavor).get('cur')).get('extra_specs') or {}
+    asked = ','.join(f'{name}:{count}' for name, count in items)
+    return GpuRequest(f'{label}: {asked}', tuple(items),
+                      models.policy_from_extra_specs(extra_specs,
+                                                     models.GpuPolicy()),
+                      tuple(specs))

@@ -1,0 +1,18 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""What the compute-host side and the admin side of the tooling share.
+
+The GPU catalog (its model, options and loader), INI reading, placement
+resource-class naming, and the facts about VFIO both sides state. It
+imports no database, cloud, fleet or host-reading code, and no nova.
+"""

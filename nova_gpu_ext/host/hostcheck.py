@@ -1,0 +1,419 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Read-only GPU passthrough readiness checks of a compute host.
+
+Each check looks at the ``HostFacts`` read from sysfs and says ok, warning
+or problem, why, and the exact command or line that fixes it: preparing a
+host is where most passthrough time goes, and QEMU's own error ("group N
+is not viable") names neither the function nor the fix.
+"""
+
+import dataclasses
+import enum
+import os
+import typing as ty
+
+from nova_gpu_ext.common import catalog
+from nova_gpu_ext.common import vfio
+from nova_gpu_ext.host import sysfs
+
+# CPU vendor (/proc/cpuinfo) -> (firmware switch, kernel parameter).
+IOMMU_SWITCHES = {
+    'GenuineIntel': ('VT-d', 'intel_iommu=on'),
+    'AuthenticAMD': ('AMD-Vi (IOMMU)', 'amd_iommu=on'),
+}
+UNKNOWN_CPU_SWITCHES = ('VT-d (Intel) or AMD-Vi (AMD)',
+                        'intel_iommu=on (Intel) or amd_iommu=on (AMD) and')
+
+IOMMU_OFF_SWITCHES = ('intel_iommu=off', 'amd_iommu=off', 'iommu=off')
+
+GRUB_STEPS = ('to GRUB_CMDLINE_LINUX in /etc/default/grub, regenerate the '
+              'boot config (update-grub, or grub2-mkconfig -o '
+              '/boot/grub2/grub.cfg) and reboot')
+
+INITRAMFS_STEP = ('update the initramfs (update-initramfs -u, or dracut -f) '
+                  'and reboot')
+
+READ_REMEDY = ('run check-host as root, or repair the file or link; for a '
+               'copied tree, copy it again keeping its links (cp -a)')
+
+
+class Status(str, enum.Enum):
+    """Severity; a host with no ``problem`` is ready."""
+
+    OK = 'ok'
+    WARNING = 'warning'
+    PROBLEM = 'problem'
+
+
+SEVERITY = (Status.OK, Status.WARNING, Status.PROBLEM)
+
+
+@dataclasses.dataclass(frozen=True)
+class Check:
+    """One finding: what was checked, on what, its outcome and the fix."""
+
+    name: str
+    subject: str
+    status: Status
+    message: str
+    remedy: str = ''
+
+    def as_dict(self) -> dict[str, str]:
+        return {'check': self.name, 'subject': self.subject,
+                'status': self.status.value, 'message': self.message,
+                'remedy': self.remedy}
+
+
+def worst(checks: ty.Iterable[Check]) -> Status:
+    return max((c.status for c in checks), key=SEVERITY.index,
+               default=Status.OK)
+
+
+def passthrough_gpus(
+    facts: sysfs.HostFacts, gpu_catalog: catalog.Catalog | None = None,
+) -> tuple[sysfs.PciFunction, ...]:
+    """The GPUs meant for VMs.
+
+    With a catalog, the GPUs of its models; without one, every GPU but the
+    boot VGA device, which is the host console (often a BMC's VGA).
+    """
+    if gpu_catalog is not None:
+        return tuple(g for g in facts.gpus if gpu_catalog.model_by_ids(
+            g.vendor_id, g.product_id) is not None)
+    return tuple(g for g in facts.gpus if not g.boot_vga)
+
+
+def check_host(
+    facts: sysfs.HostFacts,
+    gpus: ty.Sequence[sysfs.PciFunction],
+) -> list[Check]:
+    """All host checks for the passthrough GPUs ``gpus``."""
+    checks = [check_iommu(facts), check_gpus_found(facts, gpus)]
+    checks += check_reads(facts, gpus)
+    checks += [check_module(facts, m) for m in vfio.VFIO_MODULES]
+    checks += check_bindings(facts, gpus)
+    checks += check_isolation(facts, gpus)
+    checks += check_host_drivers(facts, gpus)
+    return checks
+
+
+def check_iommu(facts: sysfs.HostFacts) -> Check:
+    """IOMMU groups exist only when the IOMMU is on in firmware and kernel."""
+    if facts.iommu_groups:
+        return Check('iommu', 'host', Status.OK,
+                     f'IOMMU on: {len(facts.iommu_groups)} IOMMU groups')
+    return Check('iommu', 'host', Status.PROBLEM,
+                 'IOMMU off: no IOMMU groups under '
+                 '/sys/kernel/iommu_groups, no device can be passed '
+                 'through', iommu_remedy(facts))
+
+
+def iommu_remedy(facts: sysfs.HostFacts) -> str:
+    """Firmware switch and kernel parameters for this host's CPU vendor."""
+    firmware, parameter = IOMMU_SWITCHES.get(facts.cpu_vendor,
+                                             UNKNOWN_CPU_SWITCHES)
+    steps = [f'enable {firmware} in the firmware setup']
+    off = [w for w in facts.cmdline if w in IOMMU_OFF_SWITCHES]
+    if off:
+        steps.append(f'remove {" ".join(off)} from the kernel command line')
+    steps.append(f'add {parameter} iommu=pt {GRUB_STEPS}')
+    return '; '.join(steps)
+
+
+def check_gpus_found(
+    facts: sysfs.HostFacts, gpus: ty.Sequence[sysfs.PciFunction],
+) -> Check:
+    """A host without passthrough GPUs is a warning, not an error.
+
+    check-host also runs on hosts being prepared, before the cards are in.
+    """
+    if not gpus:
+        devices = os.path.join(facts.root, 'sys/bus/pci/devices')
+        return Check('gpus', 'host', Status.WARNING,
+                     f'no GPU for passthrough found under {devices}',
+                     'install the GPUs, or run check-host on a GPU host')
+    listed = ', '.join(f'{g.address} ({g.ids})' for g in gpus)
+    return Check('gpus', 'host', Status.OK,
+                 f'{len(gpus)} GPU(s) for passthrough: {listed}')
+
+
+def check_reads(facts: sysfs.HostFacts,
+                gpus: ty.Sequence[sysfs.PciFunction]) -> list[Check]:
+    """What could not be read, as a problem wherever it can hide a GPU.
+
+    A function that could not be read at all may be a GPU, and an
+    attribute of a GPU, of its card or of its IOMMU group decides the
+    other checks; so does a host-wide file (kernel line, modprobe.d).
+    A failed read elsewhere is only a warning.
+    """
+    known = {f.address for f in facts.functions}
+    related = {f.address for gpu in gpus
+               for f in (*card_functions(facts, gpu),
+                         *facts.group_members(gpu))}
+    checks = []
+    for problem in facts.problems:
+        serious = (problem.address is None or problem.address not in known
+                   or problem.address in related)
+        checks.append(Check(
+            'read', problem.address or 'host',
+            Status.PROBLEM if serious else Status.WARNING,
+            str(problem) + ('' if problem.address in known or
+                            problem.address is None else
+                            '; whether this function is a GPU is unknown'),
+            READ_REMEDY))
+    return checks
+
+
+def check_module(facts: sysfs.HostFacts, module: str) -> Check:
+    """vfio-pci needs the vfio core and its type1 IOMMU backend."""
+    if module in facts.blacklisted_modules:
+        return Check('module', module, Status.PROBLEM,
+                     f'{module} is blacklisted in modprobe.d or on the '
+                     'kernel command line',
+                     f'remove the blacklist {module} line (or '
+                     f'modprobe.blacklist={module}) and {INITRAMFS_STEP}')
+    if module in facts.loaded_modules:
+        return Check('module', module, Status.OK, f'{module} loaded')
+    if (facts.available_modules is not None
+            and module not in facts.available_modules):
+        return Check('module', module, Status.PROBLEM,
+                     f'{module} is neither loaded nor built for the '
+                     'running kernel',
+                     'install a kernel built with VFIO (CONFIG_VFIO, '
+                     'CONFIG_VFIO_PCI, CONFIG_VFIO_IOMMU_TYPE1)')
+    return Check('module', module, Status.WARNING, f'{module} not loaded',
+                 f'modprobe {module}; to load it at every boot: '
+                 f'echo {module} >> /etc/modules-load.d/vfio.conf')
+
+
+def check_bindings(
+    facts: sysfs.HostFacts, gpus: ty.Sequence[sysfs.PciFunction],
+) -> list[Check]:
+    """Every function of each GPU's card and IOMMU group on vfio-pci.
+
+    libvirt detaches only the device nova assigns; a companion left on
+    its host driver makes the whole group unusable.
+    """
+    checks = []
+    seen = set()
+    for gpu in gpus:
+        card = card_functions(facts, gpu)
+        card_ids = ','.join(dict.fromkeys(f.ids for f in card))
+        for function in card:
+            if function.address not in seen:
+                seen.add(function.address)
+                checks.append(check_binding(function, gpu, card_ids))
+    return checks
+
+
+def card_functions(
+    facts: sysfs.HostFacts, gpu: sysfs.PciFunction,
+) -> tuple[sysfs.PciFunction, ...]:
+    """The GPU, its companions and the non-bridge members of its slot."""
+    same_slot = [m for m in facts.group_members(gpu)
+                 if m.slot == gpu.slot and not m.is_bridge]
+    functions = {f.address: f for f in
+                 [gpu, *same_slot, *facts.same_card(gpu)]}
+    return tuple(sorted(functions.values(), key=lambda f: f.address))
+
+
+def check_binding(function: sysfs.PciFunction, gpu: sysfs.PciFunction,
+                  card_ids: str) -> Check:
+    role = ('GPU' if function == gpu
+            else f'companion of GPU {gpu.address}')
+    what = f'{function.ids} ({role})'
+    if function.driver in vfio.VFIO_DRIVERS:
+        return Check('binding', function.address, Status.OK,
+                     f'{what} on {function.driver}')
+    if function.driver is None:
+        return Check('binding', function.address, Status.WARNING,
+                     f'{what} has no driver: usable, but a host driver '
+                     'can claim it at the next boot',
+                     binding_remedy(function, card_ids))
+    group = function.iommu_group or '?'
+    return Check('binding', function.address, Status.PROBLEM,
+                 f'{what} is bound to {function.driver}: QEMU refuses '
+                 f'IOMMU group {group} ("group {group} is not viable") '
+                 'until every function is on vfio-pci',
+                 binding_remedy(function, card_ids))
+
+
+def binding_remedy(function: sysfs.PciFunction, card_ids: str) -> str:
+    """driverctl for this address, or the boot-time ids of the whole card.
+
+    vfio-pci keeps only the last ``ids=`` it is given, so the line lists
+    every function of the card, not just this one.
+    """
+    remedy = (f'driverctl set-override {function.address} vfio-pci '
+              '(binds now and at every boot); or by ids at boot: '
+              f'"options vfio-pci ids={card_ids}" (merged into any '
+              'existing ids= line)')
+    if function.driver:
+        driver = sysfs.module_name(function.driver)
+        remedy += f' and "softdep {driver} pre: vfio-pci"'
+    return (remedy + ' in /etc/modprobe.d/vfio.conf, then '
+            + INITRAMFS_STEP)
+
+
+def check_isolation(
+    facts: sysfs.HostFacts, gpus: ty.Sequence[sysfs.PciFunction],
+) -> list[Check]:
+    """A group holding devices of other cards: missing ACS isolation.
+
+    Such a GPU can only go to a VM together with the other devices, which
+    the host (a NIC, a disk controller) then loses.
+    """
+    checks = []
+    groups = {}
+    for gpu in gpus:
+        if gpu.iommu_group is not None:
+            groups.setdefault(gpu.iommu_group, gpu)
+        elif facts.iommu_groups:
+            checks.append(ungrouped_check(gpu))
+    for group, gpu in groups.items():
+        slots = {g.slot for g in gpus if g.iommu_group == group}
+        others = [m for m in facts.group_members(gpu)
+                  if m.slot not in slots and not m.is_bridge]
+        checks.append(isolation_check(group, gpu, others))
+    return checks
+
+
+def ungrouped_check(gpu: sysfs.PciFunction) -> Check:
+    """A GPU in no IOMMU group while the IOMMU is on cannot be passed."""
+    return Check('isolation', gpu.address, Status.PROBLEM,
+                 f'GPU {gpu.address} is in no IOMMU group although the '
+                 'IOMMU is on (its iommu_group link is missing, dangles '
+                 'or loops): VFIO cannot pass it through',
+                 'check dmesg for DMAR or AMD-Vi messages about this '
+                 'device; the firmware may leave its slot outside the '
+                 'IOMMU (update it, or use another slot)')
+
+
+def isolation_check(group: str, gpu: sysfs.PciFunction,
+                    others: ty.Sequence[sysfs.PciFunction]) -> Check:
+    if not others:
+        return Check('isolation', f'iommu_group {group}', Status.OK,
+                     f'IOMMU group {group} holds only GPU functions and '
+                     'bridges')
+    listed = ', '.join(f'{o.address} ({o.label}, driver {o.driver})'
+                       for o in others)
+    return Check('isolation', f'iommu_group {group}', Status.PROBLEM,
+                 f'IOMMU group {group} of GPU {gpu.address} also holds '
+                 f'{listed}: no ACS isolation, they can only be passed '
+                 'through together and the host loses them',
+                 'move the GPU to a slot behind a root port with ACS (a '
+                 'CPU-attached slot), or enable ACS in the firmware setup; '
+                 'pcie_acs_override only hides the missing isolation')
+
+
+def check_host_drivers(
+    facts: sysfs.HostFacts, gpus: ty.Sequence[sysfs.PciFunction],
+) -> list[Check]:
+    """Host GPU drivers of the vendors present: not loaded, blacklisted."""
+    drivers = sorted({d for g in gpus
+                      for d in vfio.HOST_GPU_DRIVERS.get(g.vendor_id, ())})
+    return [check_host_driver(facts, d) for d in drivers]
+
+
+def check_host_driver(facts: sysfs.HostFacts, driver: str) -> Check:
+    loaded = driver in facts.loaded_modules
+    blacklisted = driver in facts.blacklisted_modules
+    remedy = (f'echo "blacklist {driver}" >> '
+              f'/etc/modprobe.d/blacklist-gpu.conf, then {INITRAMFS_STEP}')
+    if loaded:
+        note = ('blacklisted but still loaded (initramfs not updated or '
+                'not rebooted)' if blacklisted else 'loaded')
+        return Check('host-driver', driver, Status.WARNING,
+                     f'host GPU driver {driver} {note}: it claims any GPU '
+                     'vfio-pci has not claimed first',
+                     INITRAMFS_STEP if blacklisted else remedy)
+    if blacklisted:
+        return Check('host-driver', driver, Status.OK,
+                     f'host GPU driver {driver} blacklisted, not loaded')
+    if (facts.available_modules is not None
+            and driver not in facts.available_modules):
+        return Check('host-driver', driver, Status.OK,
+                     f'host GPU driver {driver} not installed')
+    return Check('host-driver', driver, Status.WARNING,
+                 f'host GPU driver {driver} not loaded but not '
+                 'blacklisted: it can claim a GPU at the next boot',
+                 remedy)
+
+
+def check_catalog(facts: sysfs.HostFacts,
+                  gpu_catalog: catalog.Catalog) -> list[Check]:
+    """The catalog's models, device types and companions against the host.
+
+    A model absent here is only a warning: one catalog serves a whole
+    cloud. A wrong device_type is a problem: nova's alias then matches
+    none of the GPUs.
+    """
+    checks = [check_model(facts, m) for m in gpu_catalog.models]
+    checks += [uncatalogued(g) for g in passthrough_gpus(facts)
+               if gpu_catalog.model_by_ids(g.vendor_id, g.product_id)
+               is None]
+    return checks
+
+
+def check_model(facts: sysfs.HostFacts, model: catalog.GpuModel) -> Check:
+    section = f'[{catalog.model_section(model.name)}]'
+    gpus = [g for g in facts.gpus if g.ids == model.ids]
+    if not gpus:
+        return Check('catalog', section, Status.WARNING,
+                     f'{section} ({model.ids}): none on this host',
+                     'nothing to do if this host is not meant to have '
+                     'this model; otherwise check the card is seated and '
+                     'powered (lspci -nn -d ' + model.ids + ')')
+    types = sorted({g.device_type for g in gpus})
+    if types != [model.device_type]:
+        return Check('catalog', section, Status.PROBLEM,
+                     f'{section} declares device_type = '
+                     f'{model.device_type} but the host reports '
+                     f'{", ".join(types)}: the nova alias matches none of '
+                     'these GPUs',
+                     f'set device_type = {types[0]} in {section}')
+    return companion_check(facts, model, section, gpus)
+
+
+def companion_check(facts: sysfs.HostFacts, model: catalog.GpuModel,
+                    section: str,
+                    gpus: ty.Sequence[sysfs.PciFunction]) -> Check:
+    """Companions as declared, so generated vfio-pci ids bind them all."""
+    found = {f.ids for g in gpus for f in card_functions(facts, g)
+             if f.ids != model.ids}
+    declared = set(model.companions)
+    count = f'{section} ({model.ids}): {len(gpus)} on this host'
+    if found - declared:
+        missing = ', '.join(sorted(found - declared))
+        return Check('catalog', section, Status.WARNING,
+                     f'{count}; card functions {missing} are not in '
+                     'companions, so the generated vfio-pci ids miss them',
+                     f'set companions = {", ".join(sorted(found | declared))}'
+                     f' in {section}')
+    if declared - found:
+        extra = ', '.join(sorted(declared - found))
+        return Check('catalog', section, Status.WARNING,
+                     f'{count}; companions {extra} are not on these cards',
+                     f'set companions = {", ".join(sorted(found))} in '
+                     f'{section} if this host is typical of the model')
+    return Check('catalog', section, Status.OK,
+                 f'{count}, {model.device_type}, companions as declared')
+
+
+def uncatalogued(gpu: sysfs.PciFunction) -> Check:
+    return Check('catalog', gpu.address, Status.WARNING,
+                 f'GPU {gpu.address} ({gpu.label}) is in no catalog model: '
+                 'nova will not offer it',
+                 'add a [gpu:NAME] section for it (nova-gpu-ext discover '
+                 'prints one) and its name to [nova_gpu_ext] gpu_models')

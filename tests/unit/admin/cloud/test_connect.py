@@ -1,0 +1,143 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""API and connection failures become one line for the operator."""
+
+import os
+import sys
+import types
+from unittest import mock
+
+import fixtures
+from keystoneauth1 import exceptions as ks_exc
+from keystoneauth1 import session as ks_session
+from openstack import exceptions as sdk_exc
+import requests
+from tests import base as test_base
+import testscenarios
+
+from nova_gpu_ext.admin.cloud import connect
+from nova_gpu_ext.cmd import plugin
+from nova_gpu_ext import exception
+
+
+def http_error(status, method='POST', url='http://nova/v2.1/flavors'):
+    response = requests.Response()
+    response.status_code = status
+    response.request = requests.Request(method, url).prepare()
+    response.url = url
+    return sdk_exc.HttpException(response=response,
+                                 details='Policy does\nnot allow it.')
+
+
+def translated(exc):
+    """The nova_gpu_ext exception ``exc`` becomes."""
+    try:
+        with connect.errors():
+            raise exc
+    except exception.NovaGpuExtError as error:
+        return error
+    raise AssertionError('not translated')
+
+
+def message(exc):
+    return str(translated(exc))
+
+
+class TestHttpErrors(testscenarios.WithScenarios, test_base.TestCase):
+
+    scenarios = [
+        ('401', {'status': 401, 'hint': 'credentials were refused',
+                 'exit': 2}),
+        ('403', {'status': 403, 'hint': 'need the admin role', 'exit': 2}),
+        ('404', {'status': 404, 'hint': 'check the endpoints', 'exit': 2}),
+        ('409', {'status': 409, 'hint': 'run the command again',
+                 'exit': 2}),
+        ('503', {'status': 503, 'hint': '', 'exit': 3}),
+    ]
+
+    def test_sdk_error_is_one_line_with_a_hint_and_its_status(self):
+        error = translated(http_error(self.status))
+        text = str(error)
+        self.assertEqual(self.exit, error.exit_status)
+        self.assertEqual(1, len(text.splitlines()))
+        self.assertIn(f'HTTP {self.status} on POST '
+                      'http://nova/v2.1/flavors: Policy does not allow it.',
+                      text)
+        self.assertIn(self.hint, text)
+
+
+class TestOtherErrors(test_base.TestCase):
+
+    def test_keystone_401(self):
+        text = message(ks_exc.Unauthorized(
+            details='The request you have made requires authentication.',
+            url='http://keystone/v3/auth/tokens', method='POST'))
+        self.assertIn('HTTP 401 on POST http://keystone/v3/auth/tokens', text)
+        self.assertIn('check the cloud in clouds.yaml', text)
+
+    def test_unknown_cloud_is_the_sdk_message(self):
+        error = translated(sdk_exc.ConfigException(
+            'Cloud nope was not found.'))
+        self.assertEqual(('Cloud nope was not found.', 2),
+                         (str(error), error.exit_status))
+
+    def test_missing_auth_says_how_to_authenticate(self):
+        text = message(ks_exc.MissingRequiredOptions([]))
+        self.assertIn('--os-cloud', text)
+
+    def test_missing_openstacksdk_names_the_extra(self):
+        with mock.patch.dict(sys.modules, {'openstack': None}):
+            exc = self.assertRaises(exception.BadInput, connect.connect,
+                                    None, None, None)
+        self.assertIn("pip install 'nova_gpu_ext[cloud]'", str(exc))
+
+
+class TestTimeouts(test_base.TestCase):
+    """Every connection gets a timeout; the operator's choice wins."""
+
+    def setUp(self):
+        super().setUp()
+        self.clouds = os.path.join(self.useFixture(fixtures.TempDir()).path,
+                                   'clouds.yaml')
+        with open(self.clouds, 'w') as f:
+            f.write('clouds:\n'
+                    '  plain: {auth_type: none}\n'
+                    '  patient: {auth_type: none, api_timeout: 120}\n')
+        self.useFixture(fixtures.EnvironmentVariable('OS_CLIENT_CONFIG_FILE',
+                                                     self.clouds))
+
+    def timeout(self, cloud, timeout=None):
+        conn = connect.connect(cloud, None, timeout)
+        self.addCleanup(conn.close)
+        return conn.session.timeout
+
+    def test_default_when_nothing_says_otherwise(self):
+        self.assertEqual(connect.DEFAULT_TIMEOUT, self.timeout('plain'))
+
+    def test_api_timeout_of_clouds_yaml(self):
+        self.assertEqual(120, self.timeout('patient'))
+
+    def test_option_wins_over_clouds_yaml(self):
+        self.assertEqual(5, self.timeout('patient', 5))
+
+    def test_openstack_plugin_connection_gets_the_default(self):
+        session = ks_session.Session()
+        client = plugin.make_client(types.SimpleNamespace(
+            sdk_connection=types.SimpleNamespace(session=session)))
+        self.assertEqual(connect.DEFAULT_TIMEOUT, client.session.timeout)
+
+    def test_openstack_plugin_keeps_api_timeout(self):
+        session = ks_session.Session(timeout=120)
+        plugin.make_client(types.SimpleNamespace(
+            sdk_connection=types.SimpleNamespace(session=session)))
+        self.assertEqual(120, session.timeout)

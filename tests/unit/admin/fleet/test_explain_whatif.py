@@ -1,0 +1,176 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""explain and what-if give the verdicts and placements nova would.
+
+The oracle is nova's own scheduler code: GpuPassthroughFilter and
+GpuWeigher, PciPassthroughFilter and PCIWeigher through nova's
+HostFilterHandler and HostWeightHandler on real HostStates, devices
+consumed by nova's ``PciDeviceStats.apply_requests`` (the harness's
+object-level scheduler loop, ``nova_gpu_ext.harness.sim``).
+"""
+
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
+from nova.scheduler.filters import pci_passthrough_filter
+from nova.scheduler.weights import pci
+from nova import test
+
+from nova_gpu_ext.admin.fleet import explain
+from nova_gpu_ext.admin.fleet import gpu_requests
+from nova_gpu_ext.admin.fleet import snapshot
+from nova_gpu_ext.admin.fleet import whatif
+from nova_gpu_ext.gpu import models
+from nova_gpu_ext.harness import sim
+from nova_gpu_ext.scheduler.filters import gpu_passthrough
+from nova_gpu_ext.scheduler.weights import gpu
+
+A = models.ModelKey('10de', '1db4')
+B = models.ModelKey('10de', '1eb8')
+SIM_ALIASES = {'a': sim.Alias('a', (A,)), 'b': sim.Alias('b', (B,)),
+               'gpu': sim.Alias('gpu', (A, B))}
+ALIASES = gpu_requests.alias_specs(
+    {'name': name, 'vendor_id': m.vendor_id, 'product_id': m.product_id,
+     'device_type': 'type-PCI'}
+    for name, alias in SIM_ALIASES.items() for m in alias.models)
+NAMES = snapshot.ModelFilter()
+
+host_st = st.lists(st.tuples(st.sampled_from([A, B]), st.sampled_from([0, 1])),
+                   min_size=0, max_size=6)
+fleet_st = st.lists(host_st, min_size=1, max_size=5)
+request_st = st.tuples(
+    st.sampled_from(['a', 'b', 'gpu']), st.integers(1, 4),
+    st.sampled_from([{}, {'gpu:numa': 'single'}, {'gpu:same_model': 'false'},
+                     {'gpu:numa': 'prefer'}, {'gpu:numa': 'any'}]))
+
+
+def sim_fleet(layouts):
+    return [sim.Host(f'h{i}', [sim.Gpu(m, n) for m, n in gpus])
+            for i, gpus in enumerate(layouts)]
+
+
+def snapshot_of(hosts):
+    return snapshot.Snapshot(tuple(
+        snapshot.HostGpus(h.name, 'cell1', {},
+                          tuple(dict(p) for p in h.state.pci_stats.pools))
+        for h in hosts), 'test', 0.0)
+
+
+def gpu_request(alias, count, extra_specs):
+    """The request nova's scheduler sees.
+
+    Its policy is read as the filter reads it: the defaults of the
+    ``[nova_gpu_ext]`` options for what the flavor does not set.
+    """
+    return gpu_requests.GpuRequest(
+        f'{alias}:{count}', ((alias, count),),
+        models.policy_from_extra_specs(extra_specs,
+                                       gpu_requests.default_policy()))
+
+
+OURS = ([gpu_passthrough.GpuPassthroughFilter], [gpu.GpuWeigher])
+IN_TREE = ([pci_passthrough_filter.PciPassthroughFilter], [pci.PCIWeigher])
+
+
+class TestExplain(test.NoDBTestCase):
+
+    @settings(max_examples=150, deadline=None)
+    @given(fleet_st, request_st)
+    def test_passes_exactly_where_the_filter_passes(self, layouts, req):
+        alias, count, extra = req
+        hosts = sim_fleet(layouts)
+        spec = sim.request_spec([(SIM_ALIASES[alias], count)], extra)
+        for host in hosts:
+            host.offer(spec)
+        passed = {h.host for h in sim.Scheduler(*OURS).filter_handler
+                  .get_filtered_objects(
+                      [gpu_passthrough.GpuPassthroughFilter()],
+                      [h.state for h in hosts], spec)}
+        got = explain.explain(snapshot_of(hosts),
+                              gpu_request(alias, count, extra), ALIASES,
+                              NAMES)
+        self.assertEqual(passed, {v.host for v in got if v.passes})
+
+    def test_reasons_in_words(self):
+        hosts = sim_fleet([
+            [(A, 0), (B, 0)],            # a class request of 2 would mix
+            [(A, 0), (A, 1)],            # split under single
+            [(B, 0)],                    # too few of one model
+            [],                          # nothing at all
+        ])
+        snap = snapshot_of(hosts)
+        single = gpu_requests.GpuRequest(
+            'gpu:2', (('gpu', 2),),
+            models.GpuPolicy(numa=models.NumaMode.SINGLE))
+        reasons = [v.reason for v in
+                   explain.explain(snap, single, ALIASES, NAMES)]
+        self.assertIn('too few free of one model', reasons[0])
+        self.assertIn('would split NUMA', reasons[1])
+        self.assertIn('too few free of one model', reasons[2])
+        self.assertIn('wrong model', reasons[3])
+        mix = [v.reason for v in explain.explain(
+            snap, gpu_requests.GpuRequest('gpu:2', (('gpu', 2),)), ALIASES,
+            NAMES)]
+        self.assertIn('too few free of one model', mix[0])
+        self.assertTrue(mix[1].startswith('passes: gpu:2 <- 1 x 10de:1db4'))
+        unknown = explain.explain(snap, gpu_requests.GpuRequest(
+            'x:1', (('x', 1),)), ALIASES, NAMES)
+        self.assertEqual({False}, {v.passes for v in unknown})
+        self.assertIn('no such alias x', unknown[0].reason)
+
+    def test_prefer_refuses_splits_while_one_host_keeps_it_whole(self):
+        hosts = sim_fleet([[(A, 0), (A, 1)], [(A, 1), (A, 1)]])
+        prefer = gpu_requests.GpuRequest(
+            'a:2', (('a', 2),),
+            models.GpuPolicy(numa=models.NumaMode.PREFER))
+        got = explain.explain(snapshot_of(hosts), prefer, ALIASES, NAMES)
+        self.assertEqual([False, True], [v.passes for v in got])
+        self.assertIn('while 1 host(s) keep it on one node (h1)',
+                      got[0].reason)
+        alone = explain.explain(snapshot_of(hosts[:1]), prefer, ALIASES,
+                                NAMES)
+        self.assertTrue(alone[0].passes)
+        self.assertIn('no host keeps it on one', alone[0].reason)
+
+
+class TestWhatIf(test.NoDBTestCase):
+
+    @settings(max_examples=60, deadline=None)
+    @given(fleet_st, st.lists(st.tuples(request_st, st.integers(1, 3)),
+                              min_size=1, max_size=4))
+    def test_placements_are_the_schedulers_own(self, layouts, plan):
+        outcomes = whatif.what_if(
+            snapshot_of(sim_fleet(layouts)),
+            [(gpu_request(*req), n) for req, n in plan], ALIASES, NAMES)
+        for setup, fit, where in ((OURS, 'fit', 'hosts'),
+                                  (IN_TREE, 'fit_in_tree', 'hosts_in_tree')):
+            hosts = sim_fleet(layouts)
+            scheduler = sim.Scheduler(*setup)
+            for outcome, ((alias, count, extra), n) in zip(outcomes, plan):
+                placed = [scheduler.place(hosts, sim.request_spec(
+                    [(SIM_ALIASES[alias], count)], extra)).host
+                    for _ in range(n)]
+                names = [h.name for h in placed if h]
+                self.assertEqual(len(names), getattr(outcome, fit))
+                self.assertEqual(whatif._hosts(
+                    [whatif.Placed(h) for h in names]),
+                    getattr(outcome, where))
+
+    def test_drained_servers_are_placed_first_on_the_other_hosts(self):
+        hosts = sim_fleet([[(A, 0), (A, 0)], [(A, 0), (A, 0), (B, 1)]])
+        moved = [gpu_requests.GpuRequest('vm1 (u1)', (('a', 2),))]
+        out = whatif.what_if(snapshot_of(hosts), [], ALIASES, NAMES,
+                             drained=['h0'], moved=moved)
+        self.assertEqual([('vm1 (u1)', 1, 1, 'h1', 1)],
+                         [(o.request, o.asked, o.fit, o.hosts, o.free_left)
+                          for o in out])
