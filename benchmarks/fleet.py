@@ -23,7 +23,12 @@ reports its wall time and peak resident memory:
   catalog's 12 flavors and stranded GPUs;
 * explain: one 4-GPU class request on every host;
 * what-if: 100 servers of mixed sizes placed by nova_gpu_ext and by nova
-  in-tree.
+  in-tree;
+* what-if x100: the same mix a hundred times over (10,000 servers): what
+  a server costs once the fleet is large.
+
+Each goes through the commands' own fleet source
+(:class:`~nova_gpu_ext.admin.fleet.source.Source`).
 """
 
 import argparse
@@ -61,6 +66,9 @@ MODELS = {'A': ('10de', '1db4'), 'B': ('10de', '1eb8')}
 KINDS = (('A', 'A'), ('B', 'B'), ('A', 'B'))
 GPUS_PER_NODE = 4
 PLAN = ['gpu:1=40', 'gpu:2=30', 'a:4=20', 'gpu:8=10']
+# The what-if x100 question: the plan's counts multiplied.
+PLAN_SCALE = 100
+QUESTIONS = ('capacity', 'explain', 'what-if', 'what-if x100')
 
 
 def _pci_stats(kind, used, cache):
@@ -136,37 +144,35 @@ def build(path, hosts, seed):
 
 def measure(question, url, catalog):
     """Run one question in this process; print its time and peak RSS."""
-    from nova_gpu_ext.admin.audit import cells
     from nova_gpu_ext.admin.fleet import capacity
-    from nova_gpu_ext.admin.fleet import celldb
     from nova_gpu_ext.admin.fleet import explain
-    from nova_gpu_ext.admin.fleet import gpu_requests
-    from nova_gpu_ext.admin.fleet import snapshot
+    from nova_gpu_ext.admin.fleet import source as fleet_source
     from nova_gpu_ext.admin.fleet import whatif
     from nova_gpu_ext.common import catalog_file
     gpu_catalog = catalog_file.load_catalog([catalog])
     start = time.perf_counter()
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu = usage.ru_utime + usage.ru_stime
-    wanted = snapshot.ModelFilter(gpu_catalog)
-    snap = celldb.take(cells.from_urls([url]), wanted)
-    aliases = gpu_requests.catalog_aliases(gpu_catalog, placement=False)
-    policy = gpu_requests.models.GpuPolicy()
+    source = fleet_source.Source(connections=[url], catalog=gpu_catalog)
+    snap = source.take()
+    wanted = source.names
     if question == 'capacity':
-        flavors = gpu_requests.catalog_flavors(gpu_catalog, policy)
-        placer = capacity.Placer(aliases)
+        flavors = source.flavors()
+        placer = source.placer(snap)
         size = (len(capacity.rows(snap, wanted)),
                 len(capacity.fits(snap, flavors, placer)),
                 len(capacity.stranded(snap, flavors, placer, wanted)))
     elif question == 'explain':
-        size = len(explain.explain(
-            snap, gpu_requests.from_text('gpu:4', policy), aliases, wanted))
+        size = len(explain.explain(snap, source.request('gpu:4'),
+                                   source.aliases(snap), wanted))
     else:
+        scale = PLAN_SCALE if question == 'what-if x100' else 1
         plan = []
         for item in PLAN:
             text, count = item.split('=')
-            plan.append((gpu_requests.from_text(text, policy), int(count)))
-        size = len(whatif.what_if(snap, plan, aliases, wanted))
+            plan.append((source.request(text), int(count) * scale))
+        size = sum(o.fit for o in whatif.what_if(
+            snap, plan, source.aliases(snap), wanted))
     seconds = time.perf_counter() - start
     usage = resource.getrusage(resource.RUSAGE_SELF)
     print(json.dumps({'question': question, 'seconds': seconds,
@@ -184,7 +190,7 @@ def run(hosts, seed):
             f.write(CATALOG)
         built = build(path, hosts, seed)
         results = []
-        for question in ('capacity', 'explain', 'what-if'):
+        for question in QUESTIONS:
             out = subprocess.run(
                 [sys.executable, '-m', 'benchmarks.fleet', '--measure',
                  question, '--url', f'sqlite:///{path}', '--catalog',

@@ -228,6 +228,8 @@ def collect(args) -> tuple[list, list]:
 # The fleet commands' targets on a 10,000-host cell database.
 CAPACITY_SECONDS = 5.0
 CAPACITY_MB = 500.0
+WHATIF_SECONDS = 30.0
+WHATIF_MB = 500.0
 
 
 def fleet_report(args) -> tuple[list, list]:
@@ -269,4 +271,13 @@ def fleet_report(args) -> tuple[list, list]:
                f'{CAPACITY_SECONDS:g} s and {CAPACITY_MB:g} MB: '
                f'{capacity["seconds"]:.2f} s, {capacity["peak_mb"]:.0f} MB '
                f'- {verdict(holds)}']
+    big = next(r for r in results if r['question'] == 'what-if x100')
+    holds = big['seconds'] < WHATIF_SECONDS and big['peak_mb'] < WHATIF_MB
+    servers = fleet.PLAN_SCALE * sum(int(p.split('=')[1]) for p in fleet.PLAN)
+    targets.append(
+        f'what-if of {servers:,} servers on {args.fleet_hosts:,} hosts '
+        f'under {WHATIF_SECONDS:g} s '
+        f'and {WHATIF_MB:g} MB: {big["seconds"]:.2f} s, '
+        f'{big["peak_mb"]:.0f} MB ({big["records"]} placed by ours) - '
+        f'{verdict(holds)}')
     return lines, targets

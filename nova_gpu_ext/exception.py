@@ -76,3 +76,8 @@ class OutputFailed(NovaGpuExtError):
     """Standard output cannot be written (a full disk, a closed file)."""
 
     exit_status = EXIT_BAD_INPUT
+
+
+def one_line(value) -> str:
+    """``value`` as one line: messages and reasons quoted in them."""
+    return ' '.join(str(value).split())

@@ -16,20 +16,30 @@ One option name per meaning, for ``nova-gpu-ext`` and ``openstack gpu``
 alike: ``--catalog FILE`` is a GPU catalog, ``--nova-conf FILE`` a
 nova.conf file, ``--root DIR`` the root of a host's file system,
 ``--nova-release RELEASE`` the release of the nova that reads what is
-checked or rendered.
+checked or rendered; the cell databases are ``--nova-conf``,
+``--connection`` and ``--db-timeout`` (:func:`add_cell_source`), the same
+names, destinations and defaults for every command that reads them.
 
 cliff's ``Lister.run`` always returns 0; ours returns ``exit_status``,
 which ``take_action`` sets to 1 when it has findings (a normal result,
-printed as records like any other).
+printed as records like any other). Record columns are snake_case in
+every command (``-f json`` keys are an interface): each Lister declares
+every column it can print in ``COLUMNS``.
 """
+
+import re
 
 from cliff import command
 from cliff import lister
 
+from nova_gpu_ext.admin import database
 from nova_gpu_ext.admin import releases
 from nova_gpu_ext.common import catalog
 from nova_gpu_ext.common import catalog_file
 from nova_gpu_ext import exception
+
+# The one column style of every command's records.
+COLUMN_NAME = re.compile(r'[a-z][a-z0-9]*(_[a-z0-9]+)*')
 
 DEFAULT_NOVA_CONF = '/etc/nova/nova.conf'
 
@@ -49,10 +59,20 @@ class Lister(lister.Lister):
     """A command that prints records (``-f``, ``-c`` from cliff)."""
 
     exit_status = exception.EXIT_OK
+    # Every column the command can print, snake_case.
+    COLUMNS: tuple[str, ...] = ()
 
     def run(self, parsed_args):
         super().run(parsed_args)
         return self.exit_status
+
+    def produce_output(self, parsed_args, column_names, data):
+        undeclared = [c for c in column_names if c not in self.COLUMNS]
+        if undeclared:
+            raise AssertionError(
+                f'{type(self).__name__} prints undeclared columns '
+                f'{undeclared}: add them to COLUMNS')
+        return super().produce_output(parsed_args, column_names, data)
 
     def say(self, text: str) -> None:
         """A line for the operator beside the records, on stderr.
@@ -94,6 +114,33 @@ def add_nova_conf(parser, *, required: bool, help_text: str) -> None:
         '--nova-conf', action='append', required=required, metavar='FILE',
         default=[], dest='nova_confs',
         help=f'{help_text}; repeat for several files')
+
+
+def add_cell_source(parser, *, fallback: str) -> None:
+    """``--nova-conf``, ``--connection``, ``--db-timeout``: the cell DBs.
+
+    ``fallback`` says where the command reads without either.
+    """
+    source = parser.add_argument_group(
+        'cell databases', f'the nova cell databases (--nova-conf or '
+        f'--connection); without either: {fallback}')
+    source.add_argument(
+        '--nova-conf', action='append', default=[], metavar='FILE',
+        dest='nova_confs',
+        help='nova.conf naming the databases: the cells mapped in '
+             '[api_database] connection, else [database] connection; its '
+             '[nova_gpu_ext] options are the scheduler\'s; repeat for '
+             'several files (later files win)')
+    source.add_argument(
+        '--connection', action='append', default=[], metavar='URL',
+        dest='connections',
+        help='a cell database as an SQLAlchemy URL, e.g. '
+             'mysql+pymysql://nova:PASSWORD@db/nova; repeatable')
+    source.add_argument(
+        '--db-timeout', type=float, default=database.DEFAULT_TIMEOUT,
+        metavar='SECONDS', dest='db_timeout',
+        help='how long connecting to a database or one query may take '
+             f'(default {database.DEFAULT_TIMEOUT:g})')
 
 
 def add_root(parser, help_text: str) -> None:

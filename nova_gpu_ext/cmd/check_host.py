@@ -17,8 +17,6 @@ from nova_gpu_ext.cmd import discover
 from nova_gpu_ext import exception
 from nova_gpu_ext.host import hostcheck
 
-COLUMNS = ('Status', 'Check', 'Subject', 'Message', 'Fix')
-
 
 class CheckHost(base.Lister):
     """Check whether this host is ready for GPU passthrough, with fixes.
@@ -28,6 +26,8 @@ class CheckHost(base.Lister):
     prints just those). The verdict goes to stderr; exit status 1 when a
     check finds a problem.
     """
+
+    COLUMNS = ('status', 'check', 'subject', 'message', 'fix')
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
@@ -47,7 +47,7 @@ class CheckHost(base.Lister):
         self.say(verdict(checks, ready))
         self.exit_status = (exception.EXIT_OK if ready
                             else exception.EXIT_FINDINGS)
-        return COLUMNS, [
+        return self.COLUMNS, [
             (c.status.value, c.name, c.subject, c.message,
              c.remedy if c.status != hostcheck.Status.OK else '')
             for c in checks]

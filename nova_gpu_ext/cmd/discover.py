@@ -18,10 +18,6 @@ from nova_gpu_ext.host import discovery
 from nova_gpu_ext.host import hostcheck
 from nova_gpu_ext.host import sysfs
 
-COLUMNS = ('Address', 'Model', 'Vendor ID', 'Product ID', 'Device type',
-           'NUMA node', 'IOMMU group', 'Driver', 'Companions', 'Label',
-           'IOMMU group members', 'Card functions', 'Parent', 'SR-IOV VFs')
-
 
 class Discover(base.Lister):
     """List the GPUs of this host as sysfs shows them, one row per GPU.
@@ -30,6 +26,11 @@ class Discover(base.Lister):
     sections ([nova_gpu_ext] gpu_models and one [gpu:NAME] per model) to
     paste into the catalog instead.
     """
+
+    COLUMNS = ('address', 'model', 'vendor_id', 'product_id', 'device_type',
+               'numa_node', 'iommu_group', 'driver', 'companions', 'label',
+               'iommu_group_members', 'card_functions', 'parent',
+               'sriov_vfs')
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
@@ -59,8 +60,8 @@ class Discover(base.Lister):
         if not models:
             self.say(f'no GPU (PCI display class 0x03) found under '
                      f'{facts.root}')
-        return COLUMNS, [_row(facts, model, gpu)
-                         for model in models for gpu in model.gpus]
+        return self.COLUMNS, [_row(facts, model, gpu)
+                              for model in models for gpu in model.gpus]
 
 
 def _row(facts, model, gpu):

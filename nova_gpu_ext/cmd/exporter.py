@@ -18,14 +18,10 @@ background loop takes a new fleet snapshot every ``--interval`` seconds
 exposition instead, for node_exporter's textfile collector.
 """
 
-import collections
 import signal
 
-from nova_gpu_ext.admin.audit import actions
-from nova_gpu_ext.admin.fleet import capacity
-from nova_gpu_ext.admin.fleet import gpu_requests
 from nova_gpu_ext.cmd import base
-from nova_gpu_ext.cmd import fleet
+from nova_gpu_ext.cmd import sources
 from nova_gpu_ext import exception
 
 DEFAULT_LISTEN = '127.0.0.1:9858'
@@ -63,8 +59,8 @@ class Exporter(base.Command):
             parser, required=False,
             help_text='GPU catalog: model names, only its models counted, '
                       'and its flavors for the fits and stranded GPUs')
-        fleet.add_source(parser)
-        fleet.add_requests(parser, counts=False)
+        sources.add_source(parser)
+        sources.add_requests(parser, counts=False)
         parser.add_argument(
             '--listen', default=DEFAULT_LISTEN, metavar='ADDR:PORT',
             help=f'where to serve /metrics (default {DEFAULT_LISTEN}, '
@@ -87,21 +83,16 @@ class Exporter(base.Command):
         address = listen_address(parsed_args.listen)
         exporter = _exporter_module()
         gpu_catalog = base.load_catalog(parsed_args.catalogs, required=False)
-        source = fleet.Source(self, parsed_args, gpu_catalog)
-        policy = fleet.request_policy(parsed_args)
-        wanted = ([gpu_requests.from_text(t, policy)
-                   for t in parsed_args.requests]
-                  or fleet.catalog_requests(gpu_catalog))
+        source = sources.source_of(self, parsed_args, gpu_catalog)
         placers = {}
 
         def placer(snap):
             if snap.placement not in placers:
-                placers[snap.placement] = capacity.Placer(
-                    fleet.aliases_of(gpu_catalog, snap))
+                placers[snap.placement] = source.placer(snap)
             return placers[snap.placement]
         questions = exporter.Questions(
-            wanted, placer, source.names(),
-            _stale_rows(source) if source.database else None)
+            sources.wanted(source, parsed_args), placer, source.names,
+            source.stale_rows if source.database else None)
         refresher = exporter.Refresher(source.take, questions)
         if parsed_args.once:
             return self._once(refresher)
@@ -116,7 +107,7 @@ class Exporter(base.Command):
         server, thread = _exporter_module().serve(refresher, *address)
         self.say(f'nova-gpu-ext exporter: serving '
                  f'http://{address[0]}:{server.server_port}/metrics; a '
-                 f'snapshot of {_where(source)} every {interval:g} s')
+                 f'snapshot of {source.where()} every {interval:g} s')
         previous = signal.signal(signal.SIGTERM,
                                  lambda *_: refresher.stop())
         try:
@@ -138,19 +129,3 @@ def _exporter_module():
             f'the exporter needs prometheus_client ({exc}); install the '
             "exporter extra: pip install 'nova_gpu_ext[exporter]'") from exc
     return exporter
-
-
-def _where(source) -> str:
-    if source.database:
-        return ('the cell databases of ' + ', '.join(
-            source.args.nova_confs) if source.args.nova_confs
-            else 'the cell database(s) given by --connection')
-    return 'Placement'
-
-
-def _stale_rows(source):
-    """Stale pci_devices rows per host, as pci-audit finds them."""
-    def count():
-        return collections.Counter(f.host for f in
-                                   actions.report(source.cells))
-    return count

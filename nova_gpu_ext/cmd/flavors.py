@@ -24,8 +24,6 @@ from nova_gpu_ext.cmd import base
 from nova_gpu_ext.common import catalog
 from nova_gpu_ext import exception
 
-COLUMNS = ('Action', 'Flavor', 'Detail')
-
 
 class FlavorSync(base.Lister):
     """Create, update and (with --prune) delete the catalog's GPU flavors.
@@ -35,6 +33,8 @@ class FlavorSync(base.Lister):
     with --dry-run, what would be); exit status 1 when a flavor of that
     name exists that nova-gpu-ext did not make (conflict).
     """
+
+    COLUMNS = ('action', 'flavor', 'detail')
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
@@ -58,8 +58,8 @@ class FlavorSync(base.Lister):
         self.say(_result(changes, parsed_args.dry_run))
         if any(c.action == flavors.Action.CONFLICT for c in changes):
             self.exit_status = exception.EXIT_FINDINGS
-        return COLUMNS, [(c.action.value, c.name, c.describe())
-                         for c in changes]
+        return self.COLUMNS, [(c.action.value, c.name, c.describe())
+                              for c in changes]
 
     def _wanted(self, paths) -> list[flavors.Flavor]:
         gpu_catalog = base.load_catalog(paths, required=True)

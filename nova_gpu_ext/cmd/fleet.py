@@ -12,170 +12,21 @@
 
 """The fleet commands: ``capacity``, ``explain`` and ``what-if``.
 
-Commands of ``nova-gpu-ext`` and of ``openstack gpu``. They read one
-fleet snapshot (:mod:`nova_gpu_ext.admin.fleet`) from the nova cell
-databases (``--nova-conf`` or ``--connection``: legacy and placement mode
-alike, read-only, one query per cell) or, without either, from Placement
-through the cloud (PCI in placement mode only).
+Commands of ``nova-gpu-ext`` and of ``openstack gpu``. They parse their
+options and print; the fleet is read and judged by the tooling
+(:class:`~nova_gpu_ext.admin.fleet.source.Source`, and
+:mod:`~nova_gpu_ext.admin.fleet.capacity`, ``explain``, ``whatif``) from
+the nova cell databases (``--nova-conf`` or ``--connection``: legacy and
+placement mode alike, read-only, one query per cell) or, without either,
+from Placement through the cloud (PCI in placement mode only).
 """
 
-
-from nova_gpu_ext.admin.audit import cells as cellmod
-from nova_gpu_ext.admin.cloud import connect
-from nova_gpu_ext.admin import database
 from nova_gpu_ext.admin.fleet import capacity
-from nova_gpu_ext.admin.fleet import celldb
 from nova_gpu_ext.admin.fleet import explain
-from nova_gpu_ext.admin.fleet import gpu_requests
-from nova_gpu_ext.admin.fleet import placement
-from nova_gpu_ext.admin.fleet import snapshot
 from nova_gpu_ext.admin.fleet import whatif
 from nova_gpu_ext.cmd import base
+from nova_gpu_ext.cmd import sources
 from nova_gpu_ext import exception
-from nova_gpu_ext.gpu import models
-
-NO_INVENTORY = (
-    'placement has no PCI device inventory: set [pci] report_in_placement '
-    '= True on every nova-compute with GPUs (PCI in placement mode), or '
-    'read the cell databases with --nova-conf or --connection, which works '
-    'in legacy mode too')
-
-
-def add_source(parser) -> None:
-    source = parser.add_argument_group(
-        'source', 'the nova cell databases (--nova-conf or --connection), '
-                  'else Placement through the cloud')
-    source.add_argument(
-        '--nova-conf', action='append', default=[], metavar='FILE',
-        dest='nova_confs',
-        help='nova.conf naming the databases: the cells mapped in '
-             '[api_database] connection, else [database] connection; '
-             'repeat for several files (later files win)')
-    source.add_argument(
-        '--connection', action='append', default=[], metavar='URL',
-        dest='connections',
-        help='a cell database as an SQLAlchemy URL, e.g. '
-             'mysql+pymysql://nova:PASSWORD@db/nova; repeatable')
-    source.add_argument(
-        '--db-timeout', type=float, default=database.DEFAULT_TIMEOUT,
-        metavar='SECONDS',
-        help='how long connecting to a database or one query may take '
-             f'(default {database.DEFAULT_TIMEOUT:g})')
-
-
-class Source:
-    """Where a snapshot comes from, built from the parsed options."""
-
-    def __init__(self, command, parsed_args, gpu_catalog):
-        self.command = command
-        self.args = parsed_args
-        self.catalog = gpu_catalog
-        if parsed_args.nova_confs and parsed_args.connections:
-            raise exception.BadInput(
-                'give --nova-conf or --connection, not both')
-        self.database = bool(parsed_args.nova_confs
-                             or parsed_args.connections)
-        self._cells = None
-
-    @property
-    def cells(self) -> list:
-        if self._cells is None:
-            self._cells = (cellmod.from_urls(self.args.connections)
-                           if self.args.connections
-                           else cellmod.from_config(self.args.nova_confs))
-        return self._cells
-
-    def names(self) -> snapshot.ModelFilter:
-        if self.database:
-            return snapshot.ModelFilter(self.catalog)
-        return snapshot.ModelFilter(
-            self.catalog, placement.Kinds(self.catalog).names())
-
-    def take(self) -> snapshot.Snapshot:
-        if self.database:
-            snap = celldb.take(self.cells, self.names(),
-                               self.args.db_timeout)
-            if self.catalog is None:
-                return snap
-            return snapshot.with_provider_tags(
-                snap, gpu_requests.provider_tags(self.catalog))
-        conn = self.command.app.client_manager.gpu
-        with connect.errors():
-            snap = placement.take(conn, placement.Kinds(self.catalog),
-                                  self.names(), progress=self._progress())
-        if not snap.hosts:
-            self.command.say(NO_INVENTORY)
-        return snap
-
-    def _progress(self):
-        stream = self.command.app.stderr
-        if not getattr(stream, 'isatty', lambda: False)():
-            return None
-
-        def show(done, total):
-            width = 30
-            filled = width * done // max(total, 1)
-            stream.write(f'\rreading placement [{"#" * filled}'
-                         f'{"." * (width - filled)}] {done}/{total} '
-                         'devices' + ('\n' if done == total else ''))
-            stream.flush()
-        return show
-
-    def servers(self, host: str) -> list:
-        """The GPU servers of ``host``, from the databases only."""
-        if not self.database:
-            raise exception.BadInput(
-                '--drain reads the servers of the host from the cell '
-                'databases: give --nova-conf or --connection')
-        return celldb.host_servers(self.cells, host, self.args.db_timeout)
-
-
-def add_requests(parser, *, counts: bool) -> None:
-    example = 'gpu:2=10' if counts else 'gpu:2'
-    parser.add_argument(
-        '--request', action='append', default=[], dest='requests',
-        metavar='ALIAS:COUNT' + ('=N' if counts else ''),
-        help=f'a GPU request as a flavor writes pci_passthrough:alias (e.g. '
-             f'{example}; several aliases separated by commas)'
-             + (', and how many such servers' if counts else '')
-             + '; repeatable')
-    parser.add_argument(
-        '--numa', choices=[m.value for m in models.NumaMode],
-        help='gpu:numa of the --request servers (default: '
-             f'{gpu_requests.default_policy().numa.value}, as '
-             '[nova_gpu_ext] numa_default)')
-
-
-def request_policy(parsed_args) -> models.GpuPolicy:
-    policy = gpu_requests.default_policy()
-    if parsed_args.numa:
-        policy = models.GpuPolicy(policy.same_model,
-                                  models.NumaMode(parsed_args.numa))
-    return policy
-
-
-def aliases_of(gpu_catalog, snap: snapshot.Snapshot) -> dict:
-    if gpu_catalog is None:
-        return {}
-    return gpu_requests.catalog_aliases(gpu_catalog, snap.placement)
-
-
-def catalog_requests(gpu_catalog) -> list:
-    if gpu_catalog is None:
-        return []
-    return gpu_requests.catalog_flavors(gpu_catalog,
-                                        gpu_requests.default_policy())
-
-
-def flavor_request(gpu_catalog, name: str) -> gpu_requests.GpuRequest:
-    found = [r for r in catalog_requests(gpu_catalog) if r.label == name]
-    if not found:
-        known = ', '.join(r.label for r in catalog_requests(gpu_catalog))
-        raise exception.BadInput(
-            f'--flavor {name}: not a GPU flavor of the catalog (its flavors: '
-            f'{known or "none, set flavor_counts"}); or give --request '
-            'ALIAS:COUNT')
-    return found[0]
 
 
 class Capacity(base.Lister):
@@ -191,6 +42,14 @@ class Capacity(base.Lister):
     Reads the cell databases (--nova-conf, --connection) or Placement.
     """
 
+    ROWS = ('host', 'cell', 'model', 'vendor_id', 'product_id',
+            'numa_node', 'total', 'free', 'used', 'unavailable',
+            'largest_on_node', 'largest_on_host')
+    FITS = ('flavor', 'gpus_per_server', 'numa', 'fit', 'hosts')
+    SUMMARY = ('model', 'total', 'free', 'used', 'unavailable',
+               'largest_on_node', 'largest_on_host', 'stranded')
+    COLUMNS = tuple(dict.fromkeys(ROWS + FITS + SUMMARY))
+
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         base.add_catalog(
@@ -198,88 +57,75 @@ class Capacity(base.Lister):
             help_text='GPU catalog: rows carry its model names and count '
                       'only its models; its flavors are the ones --fits '
                       'and the stranded count use')
-        add_source(parser)
+        sources.add_source(parser)
         view = parser.add_mutually_exclusive_group()
         view.add_argument('--summary', action='store_true',
                           help='one row per GPU model over the fleet')
         view.add_argument('--fits', action='store_true',
                           help='one row per GPU flavor of the catalog (or '
                                '--request): servers that still fit')
-        add_requests(parser, counts=False)
+        sources.add_requests(parser, counts=False)
         return parser
 
     def take_action(self, parsed_args):
         gpu_catalog = base.load_catalog(parsed_args.catalogs, required=False)
-        source = Source(self, parsed_args, gpu_catalog)
+        source = sources.source_of(self, parsed_args, gpu_catalog)
         snap = source.take()
-        names = source.names()
         for warning in snap.warnings:
             self.say(warning)
         if parsed_args.summary or parsed_args.fits or parsed_args.requests:
-            return self._questions(parsed_args, gpu_catalog, snap, names)
-        rows = capacity.rows(snap, names)
+            return self._questions(parsed_args, source, snap)
+        rows = capacity.rows(snap, source.names)
         if not rows:
             if snap.hosts:
                 self.say(f'no GPU in {snap.source}' + (
                     ' of the catalog\'s models' if gpu_catalog else ''))
             self.exit_status = exception.EXIT_FINDINGS
-        return (('host', 'cell', 'model', 'vendor_id', 'product_id',
-                 'numa_node', 'total', 'free', 'used', 'unavailable',
-                 'largest_on_node', 'largest_on_host'),
+        return (self.ROWS,
                 [(r.host, r.cell, r.model, r.vendor_id or None,
                   r.product_id if r.vendor_id else None, r.numa_node,
                   r.total, r.free, r.used, r.unavailable, r.largest_on_node,
                   r.largest_on_host) for r in rows])
 
-    def _questions(self, parsed_args, gpu_catalog, snap, names):
-        aliases = aliases_of(gpu_catalog, snap)
-        policy = request_policy(parsed_args)
-        wanted = ([gpu_requests.from_text(t, policy)
-                   for t in parsed_args.requests]
-                  or catalog_requests(gpu_catalog))
-        unknown = sorted({a for r in wanted for a in r.unknown_aliases(
-            aliases)})
-        if unknown:
-            raise exception.BadInput(
-                f'--request: no such alias {", ".join(unknown)} (the '
-                f'catalog\'s aliases: {", ".join(sorted(aliases)) or "none"}'
-                '); give --catalog with the cloud\'s GPU catalog')
-        placer = capacity.Placer(aliases)
+    def _questions(self, parsed_args, source, snap):
+        requests = sources.wanted(source, parsed_args)
+        placer = capacity.Placer(source.check_aliases(requests, snap))
         if parsed_args.fits or parsed_args.requests:
-            if not wanted:
+            if not requests:
                 raise exception.BadInput(
                     '--fits needs GPU flavors: give --catalog with '
                     'flavor_counts, or --request ALIAS:COUNT')
-            return (('flavor', 'gpus_per_server', 'numa', 'fit', 'hosts'),
+            return (self.FITS,
                     [(f.request, f.gpus_per_server, f.numa, f.fit, f.hosts)
-                     for f in capacity.fits(snap, wanted, placer)])
+                     for f in capacity.fits(snap, requests, placer)])
         stranded = {s.model: s for s in capacity.stranded(
-            snap, wanted, placer, names)}
-        return (('model', 'total', 'free', 'used', 'unavailable',
-                 'largest_on_node', 'largest_on_host', 'stranded'),
+            snap, requests, placer, source.names)}
+        return (self.SUMMARY,
                 [(m.model, m.total, m.free, m.used, m.unavailable,
                   m.largest_on_node, m.largest_on_host,
-                  stranded[m.model].stranded if wanted else None)
-                 for m in capacity.summary(snap, names)])
+                  stranded[m.model].stranded if requests else None)
+                 for m in capacity.summary(snap, source.names)])
 
 
 class Explain(base.Lister):
     """Say per host whether GpuPassthroughFilter would pass a request.
 
-    The verdict the filter would give now, computed by the same core code
-    the filter runs, on a snapshot: passes, or the reason in words (no
-    such alias, wrong model, too few free of one model, would mix models,
+    The decision the filter would make now, by the same core code the
+    filter runs, on a snapshot: passes, or the reason in words (no such
+    alias, wrong model, too few free of one model, would mix models,
     would split NUMA nodes). It can differ from the live scheduler: the
     other filters are not run, Placement may return fewer allocation
     candidates ([scheduler] max_placement_results), and claims in flight
     are not seen. Exit status 1 when no host passes.
     """
 
+    COLUMNS = ('host', 'passes', 'reason')
+
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         base.add_catalog(parser, required=True,
                          help_text='GPU catalog: its aliases and flavors')
-        add_source(parser)
+        sources.add_source(parser)
         what = parser.add_mutually_exclusive_group(required=True)
         what.add_argument('--flavor', metavar='NAME',
                           help='a GPU flavor of the catalog, e.g. '
@@ -287,36 +133,32 @@ class Explain(base.Lister):
         what.add_argument('--request', metavar='ALIAS:COUNT',
                           help='a GPU request as a flavor writes '
                                'pci_passthrough:alias, e.g. gpu:2')
-        parser.add_argument(
-            '--numa', choices=[m.value for m in models.NumaMode],
-            help='gpu:numa of --request (default: '
-                 f'{gpu_requests.default_policy().numa.value})')
+        sources.add_numa(parser, '--request')
         parser.add_argument('--failing', action='store_true',
                             help='list only the hosts that do not pass')
         return parser
 
     def take_action(self, parsed_args):
         gpu_catalog = base.load_catalog(parsed_args.catalogs, required=True)
-        request = (flavor_request(gpu_catalog, parsed_args.flavor)
-                   if parsed_args.flavor else gpu_requests.from_text(
-                       parsed_args.request, request_policy(parsed_args)))
-        source = Source(self, parsed_args, gpu_catalog)
+        source = sources.source_of(self, parsed_args, gpu_catalog)
+        request = (source.flavor(parsed_args.flavor) if parsed_args.flavor
+                   else source.request(parsed_args.request,
+                                       parsed_args.numa))
         snap = source.take()
-        verdicts = explain.explain(snap, request, aliases_of(gpu_catalog,
-                                                             snap),
-                                   source.names())
-        passing = sum(v.passes for v in verdicts)
+        found = explain.explain(snap, request, source.aliases(snap),
+                                source.names)
+        passing = sum(e.passes for e in found)
         self.say(f'{request.label} ({request.policy}): {passing} of '
-                 f'{len(verdicts)} host(s) pass')
+                 f'{len(found)} host(s) pass')
         if not passing:
             self.exit_status = exception.EXIT_FINDINGS
-        return (('host', 'passes', 'reason'),
-                [(v.host, v.passes, v.reason) for v in verdicts
-                 if not (parsed_args.failing and v.passes)])
+        return (self.COLUMNS,
+                [(e.host, e.passes, e.reason) for e in found
+                 if not (parsed_args.failing and e.passes)])
 
 
-def parse_plan(texts, policy) -> list:
-    """``--request ALIAS:COUNT=N`` values as (request, N) pairs."""
+def parse_plan(texts) -> list:
+    """``--request ALIAS:COUNT=N`` values as (ALIAS:COUNT text, N) pairs."""
     plan = []
     for text in texts:
         request, sep, count = text.rpartition('=')
@@ -324,7 +166,7 @@ def parse_plan(texts, policy) -> list:
             raise exception.BadInput(
                 f'--request {text}: write ALIAS:COUNT=N, e.g. gpu:2=10 for '
                 'ten servers of two GPUs')
-        plan.append((gpu_requests.from_text(request, policy), int(count)))
+        plan.append((request, int(count)))
     return plan
 
 
@@ -342,30 +184,35 @@ class WhatIf(base.Lister):
     changed anywhere.
     """
 
+    COLUMNS = ('request', 'asked', 'fit', 'fit_in_tree', 'mixed_in_tree',
+               'split', 'split_in_tree', 'hosts', 'hosts_in_tree',
+               'free_left', 'free_left_in_tree')
+
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         base.add_catalog(parser, required=True,
                          help_text='GPU catalog: its aliases')
-        add_source(parser)
-        add_requests(parser, counts=True)
+        sources.add_source(parser)
+        sources.add_requests(parser, counts=True)
         parser.add_argument(
             '--drain', action='append', default=[], metavar='HOST',
             help='take this compute host out and re-place its GPU servers '
                  'first; repeatable (needs --nova-conf or --connection)')
         parser.add_argument(
-            '--policy', choices=('pack', 'spread'), default='pack',
-            help='[nova_gpu_ext] weigher_policy of GpuWeigher (default '
-                 'pack)')
+            '--policy', choices=('pack', 'spread'),
+            help='[nova_gpu_ext] weigher_policy of GpuWeigher (default: '
+                 'that of the --nova-conf files, else pack)')
         return parser
 
     def take_action(self, parsed_args):
         gpu_catalog = base.load_catalog(parsed_args.catalogs, required=True)
-        plan = parse_plan(parsed_args.requests, request_policy(parsed_args))
+        source = sources.source_of(self, parsed_args, gpu_catalog)
+        plan = [(source.request(text, parsed_args.numa), count)
+                for text, count in parse_plan(parsed_args.requests)]
         if not plan and not parsed_args.drain:
             raise exception.BadInput(
                 'nothing to place: give --request ALIAS:COUNT=N or --drain '
                 'HOST')
-        source = Source(self, parsed_args, gpu_catalog)
         snap = source.take()
         missing = [h for h in parsed_args.drain if snap.host(h) is None]
         if missing:
@@ -374,22 +221,15 @@ class WhatIf(base.Lister):
                 f'{snap.source}')
         moved = [server for host in parsed_args.drain
                  for server in source.servers(host)]
-        aliases = aliases_of(gpu_catalog, snap)
-        unknown = sorted({a for r, _ in plan
-                          for a in r.unknown_aliases(aliases)})
-        if unknown:
-            raise exception.BadInput(
-                f'--request: no such alias {", ".join(unknown)} (the '
-                f'catalog\'s aliases: {", ".join(sorted(aliases))})')
-        outcomes = whatif.what_if(
-            snap, plan, aliases, source.names(),
-            spread=parsed_args.policy == 'spread',
-            drained=parsed_args.drain, moved=moved)
+        aliases = source.check_aliases([r for r, _ in plan], snap)
+        spread = (parsed_args.policy == 'spread' if parsed_args.policy
+                  else source.spread)
+        outcomes = whatif.what_if(snap, plan, aliases, source.names,
+                                  spread=spread, drained=parsed_args.drain,
+                                  moved=moved)
         if any(o.fit < o.asked for o in outcomes):
             self.exit_status = exception.EXIT_FINDINGS
-        return (('request', 'asked', 'fit', 'fit_in_tree', 'mixed_in_tree',
-                 'split', 'split_in_tree', 'hosts', 'hosts_in_tree',
-                 'free_left', 'free_left_in_tree'),
+        return (self.COLUMNS,
                 [(o.request, o.asked, o.fit, o.fit_in_tree, o.mixed_in_tree,
                   o.split, o.split_in_tree, o.hosts, o.hosts_in_tree,
                   o.free_left, o.free_left_in_tree) for o in outcomes])

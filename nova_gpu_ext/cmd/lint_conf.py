@@ -16,9 +16,6 @@ from nova_gpu_ext.admin import lint
 from nova_gpu_ext.cmd import base
 from nova_gpu_ext import exception
 
-COLUMNS = ('File', 'Section', 'Option', 'Value', 'Finding', 'Problem',
-           'Fix')
-
 
 class LintConf(base.Lister):
     """Find PCI passthrough mistakes in nova.conf files, each with its fix.
@@ -27,6 +24,9 @@ class LintConf(base.Lister):
     nova.conf.d), so aliases are checked against its device_spec. Exit
     status 1 when there are findings.
     """
+
+    COLUMNS = ('file', 'section', 'option', 'value', 'finding', 'problem',
+               'fix')
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
@@ -46,6 +46,6 @@ class LintConf(base.Lister):
                  f'{", ".join(parsed_args.nova_confs)}')
         self.exit_status = (exception.EXIT_FINDINGS if findings
                             else exception.EXIT_OK)
-        return COLUMNS, [(f.entry.path, f.entry.section, f.entry.option,
-                          f.entry.value, f.code, f.problem, f.fix)
-                         for f in findings]
+        return self.COLUMNS, [
+            (f.entry.path, f.entry.section, f.entry.option, f.entry.value,
+             f.code, f.problem, f.fix) for f in findings]

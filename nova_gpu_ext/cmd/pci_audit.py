@@ -22,12 +22,9 @@ status 4).
 
 from nova_gpu_ext.admin.audit import actions
 from nova_gpu_ext.admin.audit import backup
-from nova_gpu_ext.admin.audit import cells as cellmod
+from nova_gpu_ext.admin import cells as cellmod
 from nova_gpu_ext.cmd import base
 from nova_gpu_ext import exception
-
-COLUMNS = ('Cell', 'Host', 'Address', 'Model', 'Status', 'Instance',
-           'Finding', 'Why')
 
 
 class PciAudit(base.Lister):
@@ -39,20 +36,12 @@ class PciAudit(base.Lister):
     rows of a backup back (exit status 1 when rows were skipped).
     """
 
+    COLUMNS = ('cell', 'host', 'address', 'model', 'status', 'instance',
+               'finding', 'why', 'result')
+
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
-        source = parser.add_mutually_exclusive_group()
-        source.add_argument(
-            '--nova-conf', action='append', metavar='FILE',
-            dest='nova_confs',
-            help='nova.conf naming the databases: the cells mapped in '
-                 '[api_database] connection, else [database] connection; '
-                 'repeat for several files (later files win; default: '
-                 f'{base.DEFAULT_NOVA_CONF})')
-        source.add_argument(
-            '--connection', action='append', metavar='URL',
-            help='a cell database as an SQLAlchemy URL, e.g. '
-                 'mysql+pymysql://nova:PASSWORD@db/nova; repeatable')
+        base.add_cell_source(parser, fallback=base.DEFAULT_NOVA_CONF)
         action = parser.add_mutually_exclusive_group()
         action.add_argument(
             '--apply', action='store_true',
@@ -85,22 +74,27 @@ class PciAudit(base.Lister):
         return self._act(parsed_args)
 
     def _act(self, args):
-        cells = (cellmod.from_urls(args.connection) if args.connection
-                 else cellmod.from_config(args.nova_confs
-                                          or [base.DEFAULT_NOVA_CONF]))
+        if args.nova_confs and args.connections:
+            raise exception.BadInput(
+                'give --nova-conf or --connection, not both')
+        cells = (cellmod.from_urls(args.connections) if args.connections
+                 else cellmod.from_config(
+                     args.nova_confs or [base.DEFAULT_NOVA_CONF],
+                     args.db_timeout))
         if args.restore:
-            _, outcome = actions.restore(cells, args.restore)
+            _, outcome = actions.restore(cells, args.restore,
+                                         args.db_timeout)
             return self._outcome('restored', outcome, args.restore)
-        found = actions.report(cells)
+        found = actions.report(cells, args.db_timeout)
         if not args.apply or not found:
             self.say(f'Dry run, nothing changed: {len(found)} stale rows; '
                      '--apply frees them after writing a backup.' if found
                      else 'No stale pci_devices rows.')
             if found:
                 self.exit_status = exception.EXIT_FINDINGS
-            return COLUMNS, [_row(f) for f in found]
+            return self.COLUMNS[:-1], [_row(f) for f in found]
         path = args.backup or backup.default_path()
-        outcome = actions.apply(cells, found, path)
+        outcome = actions.apply(cells, found, path, args.db_timeout)
         return self._outcome('freed', outcome, path)
 
     def _outcome(self, verb, outcome, path):
@@ -117,9 +111,9 @@ class PciAudit(base.Lister):
         else:
             self.say(f'No row {verb}; the backup is {path}.')
         if outcome.skipped:
-            self.say(f'Skipped {len(outcome.skipped)} rows: see Result.')
+            self.say(f'Skipped {len(outcome.skipped)} rows: see result.')
             self.exit_status = exception.EXIT_FINDINGS
-        return COLUMNS + ('Result',), (
+        return self.COLUMNS, (
             [_row(f) + (verb,) for f in outcome.changed]
             + [_row(f) + (f'skipped: {why}',) for f, why in outcome.skipped])
 

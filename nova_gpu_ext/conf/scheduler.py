@@ -14,6 +14,8 @@
 
 from oslo_config import cfg
 
+from nova_gpu_ext.gpu import models
+
 GROUP = cfg.OptGroup(
     'nova_gpu_ext',
     title='GPU passthrough scheduling',
@@ -120,6 +122,17 @@ Related options:
   ``nova_gpu_ext.scheduler.weights.all_weighers``.
 """),
 ]
+
+
+def default_policy(group) -> models.GpuPolicy:
+    """The policy of a flavor without ``gpu:`` specs, from these options.
+
+    ``group`` is the ``[nova_gpu_ext]`` group of a ConfigOpts: the global
+    one in nova-scheduler, a private one read from nova.conf files in the
+    commands.
+    """
+    return models.GpuPolicy(same_model=group.same_model_default,
+                            numa=models.NumaMode(group.numa_default))
 
 
 def register_opts(conf):

@@ -122,16 +122,30 @@ class Take(ty.NamedTuple):
     rp_uuid: str | None = None
 
 
+class Offer(ty.NamedTuple):
+    """Free devices of one pool a request could take, when it was walked."""
+
+    model: models.ModelKey
+    numa_node: int | None
+    count: int
+    rp_uuid: str | None = None
+
+
 @dataclasses.dataclass(frozen=True)
 class WalkResult:
     """The outcome of applying every request of an instance in order.
 
     ``takes`` has one tuple per request that was met; ``failed`` is the
-    index of the first request that could not be met, or None.
+    index of the first request that could not be met, or None.  A walk
+    made for evidence (``HostWalk.walk(..., evidence=True)``) also keeps,
+    per request walked, the free devices of every pool it could take
+    from at that point (``offered``): the counts a refusal is decided on.
     """
 
     takes: tuple[tuple[Take, ...], ...]
     failed: int | None = None
+    offered: tuple[tuple[Offer, ...], ...] = dataclasses.field(
+        default=(), compare=False)
 
     @property
     def ok(self) -> bool:
@@ -246,30 +260,38 @@ class HostWalk:
             if i not in gone)
         return any(seen[rp] > 1 for rp in self.rp_shared)
 
-    def walk(self, mapping: Mapping | None = None) -> WalkResult:
+    def _offer(self, usable, counts) -> tuple[Offer, ...]:
+        return tuple(Offer(*self._take(i, counts[i])) for i in usable
+                     if counts[i])
+
+    def walk(self, mapping: Mapping | None = None,
+             evidence: bool = False) -> WalkResult:
         """Apply the requests in order as Nova's claim does.
 
         ``mapping`` is an allocation candidate's ``mappings`` (request
         group to providers); None or a mapping without the requests' groups
-        gives the legacy walk.
+        gives the legacy walk.  ``evidence`` keeps what each request was
+        offered (``WalkResult.offered``), for the words of a refusal.
         """
         counts = list(self.counts)
         # Pools Nova drops from its list once a claim empties them.
         gone = set()
         takes = []
+        offered = []
         pools = self.pools
         for index, request in enumerate(self.requests):
             rp_uuids = rp_uuids_for(request, mapping)
             usable = [i for i in self.kept[index] if i not in gone]
+            if evidence:
+                offered.append(self._offer(usable, counts))
             if rp_uuids:
                 wanted = collections.Counter(rp_uuids)
                 usable = [i for i in usable
                           if pools[i].get(RP_UUID) in wanted and
                           counts[i] >= wanted[pools[i][RP_UUID]]]
-            if not usable or sum(counts[i] for i in usable) < request.count:
-                return WalkResult(tuple(takes), index)
-            if rp_uuids and self._rp_split(gone):
-                return WalkResult(tuple(takes), index)
+            if (not usable or sum(counts[i] for i in usable) < request.count
+                    or (rp_uuids and self._rp_split(gone))):
+                return WalkResult(tuple(takes), index, tuple(offered))
             taken = []
             need = request.count
             for i in usable:
@@ -284,13 +306,14 @@ class HostWalk:
                 if not need and not rp_uuids:
                     break
             takes.append(tuple(taken))
-        return WalkResult(tuple(takes))
+        return WalkResult(tuple(takes), None, tuple(offered))
 
 
 def walk(pools: ty.Sequence[Pool], requests: ty.Sequence[DeviceRequest],
-         mapping: Mapping | None = None) -> WalkResult:
+         mapping: Mapping | None = None,
+         evidence: bool = False) -> WalkResult:
     """Apply ``requests`` in order to ``pools`` as Nova's claim does."""
-    return HostWalk(pools, requests).walk(mapping)
+    return HostWalk(pools, requests).walk(mapping, evidence)
 
 
 # Pool keys the walk reads whatever the requests: counts, providers, and
@@ -306,10 +329,48 @@ def read_keys(requests: ty.Sequence[DeviceRequest]) -> tuple:
     return tuple(sorted(keys))
 
 
-def content(pools: ty.Sequence[Pool], keys: tuple) -> tuple:
+def content(pools: ty.Sequence[Pool], keys: tuple | None = None) -> tuple:
     """What a walk reads of a host's pools: equal content, equal walk.
 
     Alike hosts (same devices, same free counts) are common in a fleet;
-    this is the key under which one scheduling request judges them once.
+    this is the key under which they are judged once.  Without ``keys``,
+    every key of every pool counts.
     """
+    if keys is None:
+        return tuple([tuple(pool.items()) for pool in pools])
     return tuple([tuple(map(pool.get, keys)) for pool in pools])
+
+
+class Alike:
+    """Remembers what was worked out for a kind of host.
+
+    Hosts whose pools read alike (:func:`content` over ``keys``, every
+    key when None) share one entry per ``extra`` key: the scheduler's
+    filter and weigher keep one per scheduling request, the fleet
+    commands one per question.  Each kind is numbered, because Python
+    does not cache the hash of a tuple of tuples; pools holding an
+    unhashable value (a list-valued tag) are told apart by their text.
+    """
+
+    def __init__(self, keys: tuple | None = None):
+        self._keys = keys
+        self._kinds: dict = {}
+        self._values: dict = {}
+
+    def kind(self, pools: ty.Sequence[Pool]) -> int:
+        """The number of the kind of ``pools``."""
+        found = content(pools, self._keys)
+        try:
+            return self._kinds.setdefault(found, len(self._kinds))
+        except TypeError:
+            return self._kinds.setdefault(repr(found), len(self._kinds))
+
+    def get(self, pools: ty.Sequence[Pool], extra: ty.Hashable,
+            compute: ty.Callable[[], ty.Any], kind: int | None = None):
+        """``compute()``, once per kind of ``pools`` and ``extra``."""
+        key = (self.kind(pools) if kind is None else kind, extra)
+        try:
+            return self._values[key]
+        except KeyError:
+            value = self._values[key] = compute()
+            return value

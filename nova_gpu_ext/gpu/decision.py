@@ -40,12 +40,16 @@ SUMMARY_HOSTS = 3
 class HostDecision:
     """Which allocation candidates survive, best first, and why not others.
 
-    ``order`` holds indices into the candidate list given and ``split``
-    says, for each, whether a GPU request would span NUMA nodes; both are
-    empty when the host is refused, and ``refusal`` then says why.
+    The decision keeps its evidence: ``order`` holds indices into the
+    candidate list given, ``walks`` the devices each of them gives every
+    request (the claim's walk: models, NUMA nodes, providers) and
+    ``split`` whether a GPU request would span NUMA nodes; all three are
+    empty when the host is refused, and ``refusal`` then says why, with
+    the counts it was decided on.
     """
 
     order: tuple[int, ...]
+    walks: tuple[claims.WalkResult, ...]
     split: tuple[bool, ...]
     refusal: fit.Misfit | None
     pools: ty.Sequence[claims.Pool]
@@ -59,6 +63,11 @@ class HostDecision:
         return self.refusal.text if self.refusal else None
 
     @property
+    def claimed(self) -> claims.WalkResult | None:
+        """The walk of the candidate the scheduler claims (the first)."""
+        return self.walks[0] if self.walks else None
+
+    @property
     def keeps_one_node(self) -> bool:
         """Whether a surviving candidate keeps each GPU request on a node."""
         return not all(self.split)
@@ -68,20 +77,33 @@ class HostDecision:
         """Free devices of the host, built only when asked (for logs)."""
         return inventory.Inventory.from_pools(self.pools)
 
-    def one_node_only(self, able_hosts: int) -> 'HostDecision':
+    def one_node_only(self, requests: ty.Sequence[claims.DeviceRequest],
+                      keeping: int) -> 'HostDecision':
         """Keep only the candidates that split no GPU request."""
         if not any(self.split):
             return self
-        kept = [(i, s) for i, s in zip(self.order, self.split) if not s]
+        kept = [(i, w, s) for i, w, s in
+                zip(self.order, self.walks, self.split) if not s]
         if kept:
-            order, split = zip(*kept)
-            return dataclasses.replace(self, order=order, split=split)
+            order, walks, split = zip(*kept)
+            return dataclasses.replace(self, order=order, walks=walks,
+                                       split=split)
+        index, takes = _split_request(requests, self.walks[0])
         refusal = fit.Misfit(
             fit.Why.AVOIDABLE_SPLIT,
             f'every way this host can give the devices splits a GPU request '
-            f'over NUMA nodes, and {able_hosts} host(s) can keep it on one '
-            f'(gpu:numa=prefer)')
-        return dataclasses.replace(self, order=(), split=(), refusal=refusal)
+            f'over NUMA nodes, and {keeping} host(s) can keep it on one '
+            f'(gpu:numa=prefer)', index, takes=takes, keeping=keeping)
+        return dataclasses.replace(self, order=(), walks=(), split=(),
+                                   refusal=refusal)
+
+
+def _split_request(requests, result) -> tuple[int | None, tuple]:
+    """The first GPU request a walk splits over NUMA nodes, and its takes."""
+    for index, (request, takes) in enumerate(zip(requests, result.takes)):
+        if request.is_gpu and len({t.numa_node for t in takes}) > 1:
+            return index, takes
+    return None, ()
 
 
 def claimed_mappings(mappings: ty.Sequence[claims.Mapping | None],
@@ -96,11 +118,15 @@ def claimed_mappings(mappings: ty.Sequence[claims.Mapping | None],
     return [LEGACY_MAPPING] * len(mappings) if move else list(mappings)
 
 
+def _refused(refusal: fit.Misfit, pools) -> HostDecision:
+    return HostDecision((), (), (), refusal, pools)
+
+
 class Judge:
     """Judges the hosts of one scheduling request for GpuPassthroughFilter.
 
     Lives for one call of ``filter_all``: hosts whose pools read alike
-    (``claims.content``) and that are walked alike are judged once.
+    and that are walked alike are judged once (``claims.Alike``).
     """
 
     def __init__(self, requests: ty.Sequence[claims.DeviceRequest],
@@ -108,28 +134,29 @@ class Judge:
         self.requests = requests
         self.policy = policy
         self.move = move
-        self._keys = claims.read_keys(requests)
-        self._verdicts = {}
+        self._alike = claims.Alike(claims.read_keys(requests))
 
     def _rps(self, mapping) -> tuple:
         return tuple(tuple(claims.rp_uuids_for(r, mapping))
                      for r in self.requests)
 
-    def _judge(self, result: claims.WalkResult) -> tuple:
-        return (fit.misfit(self.requests, result, self.policy),
-                bool(fit.numa_splits(self.requests, result)))
+    def _offered_rps(self, rps: ty.Sequence[tuple]) -> list:
+        """Per request, the providers any candidate gives it (or None)."""
+        offered = []
+        for index in range(len(self.requests)):
+            found = {rp for key in rps for rp in key[index]}
+            offered.append(found or None)
+        return offered
 
-    def _verdict(self, pools, mapping, rps) -> tuple:
-        """(refusal, split) of one walk, once per kind of host."""
-        try:
-            key = (claims.content(pools, self._keys), rps)
-            return self._verdicts[key]
-        except KeyError:
-            verdict = self._verdicts[key] = self._judge(
-                claims.walk(pools, self.requests, mapping))
-            return verdict
-        except TypeError:
-            return self._judge(claims.walk(pools, self.requests, mapping))
+    def _judge(self, host: claims.HostWalk, mapping, offered_rps=()):
+        """(refusal with its evidence, walk) of one candidate's mapping."""
+        result = host.walk(mapping)
+        refusal = fit.misfit(self.requests, result, self.policy)
+        if refusal:
+            refusal = fit.misfit(self.requests,
+                                 host.walk(mapping, evidence=True),
+                                 self.policy, offered_rps)
+        return refusal, result
 
     def decide(self, pools: ty.Sequence[claims.Pool],
                mappings: ty.Sequence[claims.Mapping | None]) -> HostDecision:
@@ -142,40 +169,44 @@ class Judge:
         the compute really does (``claimed_mappings``).
         """
         if not mappings:
-            return HostDecision((), (), fit.Misfit(
+            return _refused(fit.Misfit(
                 fit.Why.NO_CANDIDATES,
                 'no allocation candidates left for this host'), pools)
         mappings = claimed_mappings(mappings, self.move)
         rps = [self._rps(m) for m in mappings]
         if len(set(rps)) == 1:
-            refusal, split = self._verdict(pools, mappings[0], rps[0])
+            refusal, result = self._alike.get(
+                pools, rps[0], lambda: self._judge(
+                    claims.HostWalk(pools, self.requests), mappings[0],
+                    self._offered_rps(rps[:1])))
             if refusal:
-                return HostDecision((), (), refusal, pools)
-            return HostDecision(tuple(range(len(mappings))),
-                                (split,) * len(mappings), None, pools)
+                return _refused(refusal, pools)
+            split = bool(fit.numa_splits(self.requests, result))
+            count = len(mappings)
+            return HostDecision(tuple(range(count)), (result,) * count,
+                                (split,) * count, None, pools)
         return self._candidates(pools, mappings, rps)
 
     def _candidates(self, pools, mappings, rps) -> HostDecision:
         host = claims.HostWalk(pools, self.requests)
+        offered = self._offered_rps(rps)
         judged = {}
         survivors = []
         for index, (mapping, key) in enumerate(zip(mappings, rps)):
             if key not in judged:
-                result = host.walk(mapping)
-                judged[key] = (fit.misfit(self.requests, result,
-                                          self.policy), result)
+                judged[key] = self._judge(host, mapping, offered)
             refusal, result = judged[key]
             if refusal is None:
                 survivors.append((index, result))
         if not survivors:
-            refusal = max((r for r, _ in judged.values()),
-                          key=lambda r: r.why.rank)
-            return HostDecision((), (), refusal, pools)
+            return _refused(max((r for r, _ in judged.values()),
+                                key=lambda r: r.why.rank), pools)
         free = inventory.Inventory.from_pools(pools)
         survivors.sort(key=lambda s: (
             scoring.placement_key(self.requests, s[1], free), s[0]))
         return HostDecision(
             tuple(index for index, _ in survivors),
+            tuple(result for _, result in survivors),
             tuple(bool(fit.numa_splits(self.requests, r))
                   for _, r in survivors),
             None, pools)
@@ -190,7 +221,14 @@ def decide(pools: ty.Sequence[claims.Pool],
     return Judge(requests, policy, move).decide(pools, mappings)
 
 
+def keeping_one_node(decisions: ty.Sequence[HostDecision]) -> list[int]:
+    """The hosts (indices) that pass and keep each GPU request on a node."""
+    return [i for i, d in enumerate(decisions)
+            if d.passes and d.keeps_one_node]
+
+
 def keep_one_node(decisions: ty.Sequence[HostDecision],
+                  requests: ty.Sequence[claims.DeviceRequest],
                   policy: models.GpuPolicy) -> list:
     """``gpu:numa=prefer`` over the whole host list of one request.
 
@@ -200,10 +238,11 @@ def keep_one_node(decisions: ty.Sequence[HostDecision],
     """
     if policy.numa is not models.NumaMode.PREFER:
         return list(decisions)
-    able = sum(d.passes and d.keeps_one_node for d in decisions)
-    if not able:
+    keeping = len(keeping_one_node(decisions))
+    if not keeping:
         return list(decisions)
-    return [d.one_node_only(able) if d.passes else d for d in decisions]
+    return [d.one_node_only(requests, keeping) if d.passes else d
+            for d in decisions]
 
 
 def no_host_summary(requests: ty.Sequence[claims.DeviceRequest],

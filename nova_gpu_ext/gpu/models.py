@@ -52,13 +52,23 @@ class NumaMode(str, enum.Enum):
 
 @dataclasses.dataclass(frozen=True)
 class GpuPolicy:
-    """What a flavor asks of the GPUs given for each of its requests."""
+    """What a flavor asks of the GPUs given for each of its requests.
 
-    same_model: bool = True
-    numa: NumaMode = NumaMode.ANY
+    No field has a default: what a flavor without ``gpu:`` extra specs
+    gets is the scheduler's ``[nova_gpu_ext]`` options, read where the
+    policy is made (``policy_from_extra_specs``'s ``default``).
+    """
+
+    same_model: bool
+    numa: NumaMode
 
     def __str__(self):
         return f'same_model={self.same_model}, numa={self.numa.value}'
+
+
+# What nova's in-tree PciPassthroughFilter asks of a host's devices:
+# enough of them, of any models, on any NUMA nodes.
+IN_TREE = GpuPolicy(same_model=False, numa=NumaMode.ANY)
 
 
 def policy_from_extra_specs(

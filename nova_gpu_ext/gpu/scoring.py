@@ -101,15 +101,14 @@ class Scorer:
     """Weighs the hosts of one GPU request for GpuWeigher.
 
     Lives for one call of ``weigh_objects``: hosts whose pools read alike
-    (``claims.content``) and that are walked alike are weighed once.
+    and that are walked alike are weighed once (``claims.Alike``).
     """
 
     def __init__(self, requests: ty.Sequence[claims.DeviceRequest],
                  spread: bool = False):
         self.requests = requests
         self.spread = spread
-        self._keys = claims.read_keys(requests)
-        self._scores = {}
+        self._alike = claims.Alike(claims.read_keys(requests))
 
     def _score(self, pools, mapping) -> Scored:
         result = claims.walk(pools, self.requests, mapping)
@@ -123,14 +122,8 @@ class Scorer:
         """The weight of the walk the compute does by ``mapping``."""
         rps = tuple(tuple(claims.rp_uuids_for(r, mapping))
                     for r in self.requests)
-        try:
-            key = (claims.content(pools, self._keys), rps)
-            return self._scores[key]
-        except KeyError:
-            scored = self._scores[key] = self._score(pools, mapping)
-            return scored
-        except TypeError:
-            return self._score(pools, mapping)
+        return self._alike.get(pools, rps,
+                               lambda: self._score(pools, mapping))
 
 
 def free_passthrough_devices(pools: ty.Iterable[claims.Pool]) -> int:

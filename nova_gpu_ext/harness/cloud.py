@@ -184,16 +184,20 @@ class GpuCloudTestBase(base.ServersTestBase):
 
 
 class _StreamRun(GpuCloudTestBase):
-    """Boot the scenario's stream; the outcomes go to ``cls.outcomes``.
+    """Boot the scenario's stream into the caller's ``outcomes`` list.
 
-    ``POLICY`` is ``[nova_gpu_ext] weigher_policy``; ``report`` (if set)
-    gets each outcome as soon as the server settles. nova's TestCase
-    deletes instance attributes after a test, hence the class attribute.
+    ``policy`` is ``[nova_gpu_ext] weigher_policy``; ``report`` gets each
+    outcome as soon as the server settles.
     """
 
-    POLICY = 'pack'
-    report = None
-    outcomes = None
+    def __init__(self, *, ours: bool, placement: bool, policy: str,
+                 outcomes: list, report=None):
+        super().__init__('test_stream')
+        self.OURS = ours
+        self.PLACEMENT = placement
+        self.POLICY = policy
+        self._outcomes = outcomes
+        self._report = report
 
     def setUp(self):
         # Set like the other nova.conf options of the cloud: an override
@@ -212,7 +216,6 @@ class _StreamRun(GpuCloudTestBase):
         for hostname, gpus in scenario.FLEET:
             self.start_gpu_host(hostname, gpus)
         flavors = {}
-        outcomes = []
         for name, items, extra_specs in scenario.STREAM:
             if name not in flavors:
                 flavors[name] = self.gpu_flavor(items, name=name,
@@ -221,10 +224,9 @@ class _StreamRun(GpuCloudTestBase):
                 'server': self._build_server(flavor_id=flavors[name],
                                              networks='none')}))
             outcome = self._result(name, server)
-            if self.report:
-                self.report(outcome)
-            outcomes.append(outcome)
-        type(self).outcomes = outcomes
+            if self._report:
+                self._report(outcome)
+            self._outcomes.append(outcome)
 
     def _result(self, flavor, server):
         if server['status'] != 'ACTIVE':
@@ -297,11 +299,10 @@ def run_stream(ours: bool, placement: bool = False, policy: str = 'pack',
 
     Raises RuntimeError with nova's traceback if the cloud fails.
     """
-    run = type('StreamRun', (_StreamRun,), {
-        'OURS': ours, 'PLACEMENT': placement, 'POLICY': policy,
-        'report': staticmethod(report) if report else None})
+    outcomes = []
     result = unittest.TestResult()
-    run('test_stream').run(result)
+    _StreamRun(ours=ours, placement=placement, policy=policy,
+               outcomes=outcomes, report=report).run(result)
     for _, text in result.errors + result.failures:
         raise RuntimeError(text)
-    return run.outcomes
+    return outcomes

@@ -13,27 +13,25 @@
 """Why a server got no host, in the words of the filter's own reasoning.
 
 nova answers a refused boot with "No valid host was found". The demo
-says why: it runs the core code GpuPassthroughFilter runs
-(``decision.decide`` over nova's device walk, ``claims.walk``) on every
-host's pools as they were when the server was refused. nova's in-tree
-``PciPassthroughFilter`` checks the same walk with no GPU policy (any
-models, any NUMA nodes), which is ``IN_TREE`` here. In placement mode the
+says why: it asks the core GpuPassthroughFilter runs
+(``decision.decide``) about every host's pools as they were when the
+server was refused, and formats the evidence the decision carries: the
+request refused, the free devices it was offered, what the claim would
+have given it. nova's in-tree ``PciPassthroughFilter`` checks the same
+walk with no GPU policy (``models.IN_TREE``). In placement mode the
 hosts' allocation candidates are the ones placement would return
-(:mod:`nova_gpu_ext.harness.candidates`).
+(:mod:`nova_gpu_ext.admin.fleet.candidates`), and a host without any is
+refused for what placement cannot give it.
 """
 
 import collections
 import dataclasses
 import typing as ty
 
-from nova_gpu_ext.admin.fleet import judge
+from nova_gpu_ext.admin.fleet import candidates
 from nova_gpu_ext.gpu import claims
 from nova_gpu_ext.gpu import decision
 from nova_gpu_ext.gpu import models
-from nova_gpu_ext.harness import candidates
-
-# What nova's PciPassthroughFilter asks of a host's devices: enough of them.
-IN_TREE = models.GpuPolicy(same_model=False, numa=models.NumaMode.ANY)
 
 NameOf = ty.Callable[[models.ModelKey], str]
 
@@ -55,69 +53,30 @@ class HostFacts:
     takes: tuple[claims.Take, ...]
 
 
-def _matching(pools, request: claims.DeviceRequest) -> list:
-    return [p for p in pools
-            if any(judge.provides(p, s) for s in request.specs)]
-
-
-def _free(pools, request) -> collections.Counter:
-    free = collections.Counter()
-    for pool in _matching(pools, request):
-        free[models.model_of(pool), pool.get('numa_node')] += int(
-            pool.get('count') or 0)
-    return +free
-
-
-def _unfit(request, takes, policy) -> bool:
-    return request.is_gpu and (
-        (policy.same_model and len({t.model for t in takes}) > 1) or
-        (policy.numa is models.NumaMode.SINGLE and
-         len({t.numa_node for t in takes}) > 1))
-
-
-def _closest(requests, walks, policy) -> tuple[int, tuple]:
-    """The failing request and its devices in the best walk there is.
-
-    A walk that keeps one model (and so only splits NUMA nodes) is closer
-    to a fit than one that mixes models.
-    """
-    found = []
-    for walk in walks:
-        if not walk.ok:
-            found.append((2, walk.failed, ()))
-            continue
-        for index, (request, takes) in enumerate(zip(requests, walk.takes)):
-            if _unfit(request, takes, policy):
-                mixed = len({t.model for t in takes}) > 1
-                found.append((int(mixed), index, takes))
-                break
-    if not found:
-        return 0, ()
-    _, index, takes = min(found, key=lambda f: f[0])
-    return index, takes
-
-
 def host_facts(host: str, pools: ty.Sequence[claims.Pool],
                requests: ty.Sequence[claims.DeviceRequest],
                policy: models.GpuPolicy,
                placement: bool) -> HostFacts:
-    """What the filter decides for one host and why, as plain facts."""
+    """The filter's decision on one host, and its evidence, as facts."""
     mappings = (candidates.mappings(requests, pools) if placement
                 else [decision.LEGACY_MAPPING])
-    verdict = decision.decide(pools, requests, policy, mappings)
-    walks = [claims.walk(pools, requests, m) for m in mappings]
-    index, takes = _closest(requests, walks, policy)
-    if not mappings:
-        index = next((i for i, r in enumerate(requests)
-                      if sum(_free(pools, r).values()) < r.count), 0)
-    return HostFacts(host, verdict.passes, index,
-                     _free(pools, requests[index]), tuple(takes))
+    found = decision.decide(pools, requests, policy, mappings)
+    refusal = found.refusal
+    if found.passes:
+        return HostFacts(host, True, 0, {}, ())
+    if refusal.request is None:
+        index = candidates.short(pools, requests) or 0
+        return HostFacts(host, False, index,
+                         candidates.free_for(pools, requests[index]), ())
+    return HostFacts(host, False, refusal.request,
+                     {k: n for k, n in refusal.free.items() if n},
+                     tuple(refusal.takes))
 
 
 def _models(hosts, request) -> list:
     seen = []
     for _, pools in hosts:
-        for pool in _matching(pools, request):
+        for pool in candidates.offering(pools, request):
             if models.model_of(pool) not in seen:
                 seen.append(models.model_of(pool))
     return seen
@@ -177,7 +136,7 @@ def explain(hosts: ty.Sequence[tuple[str, ty.Sequence[claims.Pool]]],
 
     ``policy`` None stands for nova's in-tree scheduling.
     """
-    policy = policy or IN_TREE
+    policy = policy or models.IN_TREE
     if not any(r.is_gpu for r in requests):
         return 'refused, though it asks for no GPU'
     facts = [host_facts(name, pools, requests, policy, placement)

@@ -39,9 +39,9 @@ from nova.scheduler import host_manager
 from nova.scheduler import weights
 from oslo_utils import uuidutils
 
+from nova_gpu_ext.admin.fleet import candidates
 from nova_gpu_ext.gpu import claims
 from nova_gpu_ext.gpu import models
-from nova_gpu_ext.harness import candidates
 
 objects.register_all()
 
@@ -117,17 +117,18 @@ class Host:
         self.state.allocation_candidates = self.candidates(spec)
 
     def candidates(self, spec) -> list:
-        root = {'': [self.name]}
         requests = _field(_field(spec, 'pci_requests'), 'requests') or []
         if not self.placement or not requests:
-            return [{'allocations': {}, 'mappings': root}]
+            return [{'allocations': {},
+                     'mappings': {candidates.ROOT: [self.name]}}]
         wanted = [claims.DeviceRequest(r.count, tuple(r.spec), r.request_id)
                   for r in requests]
         return [{'allocations': {rp: {'resources': {RESOURCE_CLASS: 1}}
-                                 for [rp] in groups.values()},
-                 'mappings': {**root, **groups}}
-                for groups in candidates.mappings(wanted, self.pools,
-                                                  self.candidate_limit)]
+                                 for group, [rp] in mapping.items()
+                                 if group != candidates.ROOT},
+                 'mappings': mapping}
+                for mapping in candidates.mappings(
+                    wanted, self.pools, self.candidate_limit, self.name)]
 
     def claim(self, requests) -> list:
         """Consume with nova's code; return the pools taken, one per GPU."""

@@ -19,6 +19,7 @@ weigher must decide and log, never raise.
 import typing as ty
 
 from nova_gpu_ext import conf
+from nova_gpu_ext.conf import scheduler as scheduler_opts
 from nova_gpu_ext.gpu import claims
 from nova_gpu_ext.gpu import models
 
@@ -90,9 +91,7 @@ class RequestView:
 
 def default_policy() -> models.GpuPolicy:
     """The flavor policy of ``[nova_gpu_ext]`` for flavors that set none."""
-    group = conf.CONF.nova_gpu_ext
-    return models.GpuPolicy(same_model=group.same_model_default,
-                            numa=models.NumaMode(group.numa_default))
+    return scheduler_opts.default_policy(conf.CONF.nova_gpu_ext)
 
 
 def pools(host_state) -> ty.Sequence[dict]:

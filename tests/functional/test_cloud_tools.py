@@ -160,7 +160,7 @@ class CloudToolsBase(base.GpuServersTestBase):
 
 
 def records(out):
-    return {r['Flavor']: (r['Action'], r['Detail']) for r in json.loads(out)}
+    return {r['flavor']: (r['action'], r['detail']) for r in json.loads(out)}
 
 
 class TestFlavorSync(CloudToolsBase):
@@ -206,7 +206,7 @@ class TestFlavorSync(CloudToolsBase):
     def test_dry_run_changes_nothing(self):
         status, out, err = self.openstack(
             'gpu', 'flavor', 'sync', '--dry-run', '--catalog',
-            self.catalog(), '-f', 'value', '-c', 'Action')
+            self.catalog(), '-f', 'value', '-c', 'action')
         self.assertEqual((0, 'create\n' * 4), (status, out))
         self.assertEqual('dry run, nothing changed: 4 create\n', err)
         self.assertFalse([n for n in self.flavors() if n.startswith('gpu.')])

@@ -26,8 +26,8 @@ from nova_gpu_ext import exception
 from nova_gpu_ext.harness import runner
 from nova_gpu_ext.harness import scenario
 from nova_gpu_ext.harness import showcase
-
 from tests import base as test_base
+
 
 IN_TREE = runner.Run(ours=False)
 OURS = runner.Run(ours=True)

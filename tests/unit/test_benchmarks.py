@@ -26,8 +26,8 @@ from benchmarks import packing
 from benchmarks import report
 from benchmarks import workload
 from nova_gpu_ext.harness import sim
-
 from tests import base as test_base
+
 
 TINY = ['--fleet-hosts', '20', '--placement-hosts', '3',
         '--placement-latency', '0',

@@ -37,6 +37,7 @@ import sys
 
 from tests import base as test_base
 
+
 PLUGIN = ('nova_gpu_ext.scheduler.filters.gpu_passthrough',
           'nova_gpu_ext.scheduler.weights.gpu',
           'nova_gpu_ext.scheduler.filters',

@@ -15,30 +15,13 @@
 Failed migrations, evacuations and resizes can leave devices ``allocated``
 or ``claimed`` for instances that are gone or run elsewhere; the scheduler
 then never sees those GPUs again. This package finds such rows and, on
-request, frees them after writing a backup. It talks to the databases with
+request, frees them after writing a backup. It talks to the databases
+through the one database layer (:mod:`nova_gpu_ext.admin.database`),
 SQLAlchemy Core only, so it runs without nova importable.
 
-Its errors are of three kinds, each a :mod:`nova_gpu_ext.exception` class
-with its exit status: the input cannot be used (nothing was changed), a
-database could not be reached or timed out (nothing was changed), or
-something failed after rows were changed (the message says which and where
-the backup is).
+Its errors are the :mod:`nova_gpu_ext.exception` classes, each with its
+exit status: the input cannot be used (nothing was changed), a database
+could not be reached or timed out (nothing was changed), or something
+failed after rows were changed (the message says which and where the
+backup is).
 """
-
-from nova_gpu_ext import exception
-
-
-class AuditError(exception.NovaGpuExtError):
-    """The audit cannot go on: the message names what and how to fix it."""
-
-
-class AuditInputError(AuditError, exception.BadInput):
-    """A nova.conf, database URL, database or backup that cannot be used."""
-
-
-class AuditUnreachable(AuditError, exception.Unreachable):
-    """A database that did not answer, or not in time."""
-
-
-class AuditChangedThenFailed(AuditError, exception.ChangedThenFailed):
-    """A failure after rows were changed; says which and the backup."""

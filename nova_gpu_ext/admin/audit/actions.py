@@ -15,7 +15,7 @@
 Nothing is changed without a verified backup; a restore first checks,
 reading only, that every database is the one its rows were backed up
 from. Each cell is changed in one transaction; if anything fails (or is
-interrupted) after a cell was changed, AuditChangedThenFailed says which
+interrupted) after a cell was changed, ChangedThenFailed says which
 cells and hosts were changed and where the backup is. An ``--apply`` that
 fails before changing anything removes its backup.
 """
@@ -23,11 +23,10 @@ fails before changing anything removes its backup.
 import dataclasses
 import itertools
 
-from nova_gpu_ext.admin.audit import AuditChangedThenFailed
-from nova_gpu_ext.admin.audit import AuditError
-from nova_gpu_ext.admin.audit import AuditInputError
 from nova_gpu_ext.admin.audit import backup
 from nova_gpu_ext.admin.audit import db
+from nova_gpu_ext.admin import database
+from nova_gpu_ext import exception
 
 # How many identity differences a refused restore lists.
 _SHOWN = 3
@@ -49,29 +48,30 @@ class Outcome:
         return sorted({f.host for f in self.changed if f.host})
 
 
-def report(cells):
-    """Every stale row of every cell; reads only, one transaction a cell."""
+def report(cells, timeout=database.DEFAULT_TIMEOUT):
+    """Every stale row of every cell; read-only, one transaction a cell."""
     found = []
     for cell in cells:
-        with db.transaction(cell.url) as conn:
-            db.require_tables(conn, cell.url)
+        with database.read_only(cell.url, timeout,
+                                database.AUDIT_TABLES) as conn:
             found.extend(db.find(conn, cell.key))
     return found
 
 
-def apply(cells, found, backup_path):
+def apply(cells, found, backup_path, timeout=database.DEFAULT_TIMEOUT):
     """Back up the findings, then free those still stale and unchanged.
 
-    :raises AuditChangedThenFailed: when a cell failed after another was
-        changed; any other AuditError means nothing was changed, and the
+    :raises ChangedThenFailed: when a cell failed after another was
+        changed; any other error means nothing was changed, and the
         backup was removed (or the message says it was left).
     """
     backup.write(backup_path, found)
     try:
-        return _per_cell(cells, found, db.free, backup_path, 'freed')
-    except AuditChangedThenFailed:
+        return _per_cell(cells, found, db.free, backup_path, 'freed',
+                         timeout)
+    except exception.ChangedThenFailed:
         raise
-    except AuditError as exc:
+    except exception.NovaGpuExtError as exc:
         raise type(exc)(f'{exc}; {_unchanged(backup_path)}') from exc
     except KeyboardInterrupt:
         backup.discard(backup_path)
@@ -84,44 +84,45 @@ def _unchanged(backup_path):
     return f'nothing was changed; the backup {backup_path} was left'
 
 
-def restore(cells, backup_path):
+def restore(cells, backup_path, timeout=database.DEFAULT_TIMEOUT):
     """The backed-up findings and the Outcome of putting them back.
 
-    :raises AuditInputError: with nothing changed, when the backup holds
-        cells not given or rows of another database.
+    :raises BadInput: with nothing changed, when the backup holds cells
+        not given or rows of another database.
     """
     found = backup.read(backup_path)
     missing = sorted({f.cell for f in found} - {cell.key for cell in cells})
     if missing:
-        raise AuditInputError(
+        raise exception.BadInput(
             f'{backup_path} holds rows of {", ".join(missing)}, not among '
             'the databases given; nothing was changed; use the same '
             '--nova-conf or --connection as for --apply')
-    _check_identity(cells, found, backup_path)
+    _check_identity(cells, found, backup_path, timeout)
     return found, _per_cell(cells, found, db.restore, backup_path,
-                            'restored')
+                            'restored', timeout)
 
 
-def _check_identity(cells, found, backup_path):
+def _check_identity(cells, found, backup_path, timeout):
     """Refuse, reading only, a backup taken from other databases."""
     for cell in cells:
         rows = [f for f in found if f.cell == cell.key]
         if not rows:
             continue
-        with db.transaction(cell.url) as conn:
-            db.require_tables(conn, cell.url)
+        with database.read_only(cell.url, timeout,
+                                database.AUDIT_TABLES) as conn:
             foreign = db.foreign_rows(conn, rows)
         if foreign:
             more = (f' (and {len(foreign) - _SHOWN} more)'
                     if len(foreign) > _SHOWN else '')
-            raise AuditInputError(
+            raise exception.BadInput(
                 f'{backup_path} was not taken from the database '
-                f'{db.mask(cell.url)}: {"; ".join(foreign[:_SHOWN])}{more}; '
+                f'{database.mask(cell.url)}: '
+                f'{"; ".join(foreign[:_SHOWN])}{more}; '
                 'nothing was changed; restore it into the database --apply '
                 'changed')
 
 
-def _per_cell(cells, found, change, backup_path, verb):
+def _per_cell(cells, found, change, backup_path, verb, timeout):
     """Run ``change`` on each cell's findings in one transaction per cell.
 
     If a cell fails (or the run is interrupted) after others were
@@ -135,17 +136,17 @@ def _per_cell(cells, found, change, backup_path, verb):
     for key, group in by_cell:
         cell = cells_by_key[key]
         try:
-            with db.transaction(cell.url, writes=True) as conn:
-                db.require_tables(conn, cell.url)
+            with database.writable(cell.url, timeout,
+                                   database.AUDIT_TABLES) as conn:
                 changed, skipped = change(conn, list(group))
-        except AuditChangedThenFailed as exc:
-            raise AuditChangedThenFailed(
+        except exception.ChangedThenFailed as exc:
+            raise exception.ChangedThenFailed(
                 f'cell {cell.name}: {exc}; {_done(done, outcome)}'
                 f'{backup_path} holds every row') from exc
-        except (AuditError, KeyboardInterrupt) as exc:
+        except (exception.NovaGpuExtError, KeyboardInterrupt) as exc:
             if not outcome.changed:
                 raise
-            raise AuditChangedThenFailed(
+            raise exception.ChangedThenFailed(
                 f'cell {cell.name} failed and was not changed '
                 f'({_reason(exc)}); {_done(done, outcome)}'
                 f'{backup_path} holds every row') from exc
@@ -164,4 +165,5 @@ def _done(done, outcome):
 
 
 def _reason(exc):
-    return str(exc) if isinstance(exc, AuditError) else 'interrupted'
+    return (str(exc) if isinstance(exc, exception.NovaGpuExtError)
+            else 'interrupted')

@@ -26,8 +26,8 @@ import os
 
 from oslo_utils import timeutils
 
-from nova_gpu_ext.admin.audit import AuditInputError
 from nova_gpu_ext.admin.audit import findings as rules
+from nova_gpu_ext import exception
 
 # 2: the device uuid and the compute node uuid identify each row.
 VERSION = 2
@@ -57,17 +57,17 @@ def write(path, found):
     try:
         _write_durably(path, text)
     except OSError as exc:
-        raise AuditInputError(
+        raise exception.BadInput(
             f'cannot write the backup {path}: {exc.strerror}; nothing was '
             'changed; give --backup a new file in a writable '
             'directory') from exc
     try:
         same = _as_saved(read(path)) == _as_saved(found)
-    except AuditInputError:
+    except exception.BadInput:
         same = False
     if not same:
         discard(path)
-        raise AuditInputError(
+        raise exception.BadInput(
             f'the backup {path} does not read back as written; nothing was '
             'changed and the file was removed; check the disk')
 
@@ -114,11 +114,11 @@ def read(path):
         with open(path, 'rb') as stream:
             data = json.loads(stream.read().decode('utf-8'))
     except OSError as exc:
-        raise AuditInputError(
+        raise exception.BadInput(
             f'cannot read the backup {path}: {exc.strerror}; give the file '
             '--apply wrote') from exc
     except ValueError as exc:
-        raise AuditInputError(
+        raise exception.BadInput(
             f'{path} is not a pci-audit backup: not UTF-8 JSON '
             f'({" ".join(str(exc).split())})') from exc
     try:
@@ -135,5 +135,5 @@ def read(path):
                 raise ValueError(f'device row without {missing}')
         return found
     except (KeyError, TypeError, ValueError) as exc:
-        raise AuditInputError(
+        raise exception.BadInput(
             f'{path} is not a pci-audit backup: {exc!r}') from exc

@@ -10,168 +10,24 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Reading and changing the nova cell databases, SQLAlchemy Core only.
+"""Finding and freeing stale ``pci_devices`` rows, SQLAlchemy Core only.
 
-Every function uses one short transaction, so the audit can run against
-databases that running nova services use at the same time. Only the
-columns named below are read, and only ``pci_devices`` rows that are in a
-finding are ever written. Every connection has a timeout
-(:data:`TIMEOUT`, unless the URL sets its own), so a database that
-accepts the connection and never answers ends the audit instead of
-hanging it.
+Sessions come from the one database layer (:mod:`database`): the report
+reads in a read-only transaction, and only ``free`` and ``restore`` run
+in the writable one. Only the columns of the layer's tables are read, and
+only ``pci_devices`` rows that are in a finding are ever written.
 """
-
-import contextlib
-import os
 
 from oslo_utils import timeutils
 import sqlalchemy as sa
 
-from nova_gpu_ext.admin.audit import AuditChangedThenFailed
-from nova_gpu_ext.admin.audit import AuditInputError
-from nova_gpu_ext.admin.audit import AuditUnreachable
 from nova_gpu_ext.admin.audit import findings as rules
 from nova_gpu_ext.admin import database
 
-# Seconds to connect, and to wait for any one answer. A row lock held by
-# nova is released within milliseconds; half a minute means the database
-# or the network is in trouble.
-TIMEOUT = 30
-
-# DBAPI errors that mean the database did not answer (connection refused
-# or lost, timeout), not that it refused what was asked.
-_UNREACHABLE = (sa.exc.OperationalError, sa.exc.InterfaceError,
-                sa.exc.TimeoutError, sa.exc.DisconnectionError)
-
-# Column lists of the nova tables the audit uses, typed so that dates and
-# booleans read the same from SQLite and MariaDB. The schema itself is
-# nova's: the tests create it with nova's own models.
-PCI_DEVICES = sa.table(
-    'pci_devices',
-    sa.column('id', sa.Integer), sa.column('uuid', sa.String),
-    sa.column('compute_node_id', sa.Integer),
-    sa.column('address', sa.String), sa.column('vendor_id', sa.String),
-    sa.column('product_id', sa.String), sa.column('dev_type', sa.String),
-    sa.column('dev_id', sa.String), sa.column('label', sa.String),
-    sa.column('status', sa.String), sa.column('request_id', sa.String),
-    sa.column('extra_info', sa.Text),
-    sa.column('instance_uuid', sa.String),
-    sa.column('numa_node', sa.Integer), sa.column('parent_addr', sa.String),
-    sa.column('created_at', sa.DateTime),
-    sa.column('updated_at', sa.DateTime),
-    sa.column('deleted_at', sa.DateTime), sa.column('deleted', sa.Integer))
-COMPUTE_NODES = sa.table(
-    'compute_nodes', sa.column('id', sa.Integer),
-    sa.column('uuid', sa.String), sa.column('host', sa.String),
-    sa.column('hypervisor_hostname', sa.String))
-INSTANCES = sa.table(
-    'instances', sa.column('uuid', sa.String), sa.column('host', sa.String),
-    sa.column('node', sa.String), sa.column('deleted', sa.Integer),
-    sa.column('task_state', sa.String))
-MIGRATIONS = sa.table(
-    'migrations', sa.column('instance_uuid', sa.String),
-    sa.column('status', sa.String), sa.column('deleted', sa.Integer))
-CELL_TABLES = ('pci_devices', 'compute_nodes', 'instances', 'migrations')
-CELL_MAPPINGS = sa.table(
-    'cell_mappings', sa.column('uuid', sa.String),
-    sa.column('name', sa.String),
-    sa.column('database_connection', sa.Text))
-
-
-def mask(url):
-    """The URL with its password replaced by ``***``, for messages."""
-    try:
-        return sa.engine.make_url(url).render_as_string(hide_password=True)
-    except sa.exc.ArgumentError:
-        return '<unparsable database URL>'
-
-
-@contextlib.contextmanager
-def transaction(url, *, writes=False):
-    """A connection in a transaction; any database error as an AuditError.
-
-    The message is one line naming the (masked) URL, so an unreachable or
-    wrong database is reported without a traceback. A transaction that
-    ``writes`` and whose commit fails raises AuditChangedThenFailed: the
-    database may or may not have applied it.
-    """
-    engine = _engine(url)
-    try:
-        # A body that raises leaves the transaction open: closing the
-        # connection rolls it back.
-        with engine.connect() as conn:
-            trans = conn.begin()
-            yield conn
-            _commit(trans, url, writes)
-    except sa.exc.SQLAlchemyError as exc:
-        raise _error(url, exc) from exc
-    finally:
-        engine.dispose()
-
-
-def _engine(url):
-    try:
-        parsed = _existing(url)
-        return sa.create_engine(
-            parsed, connect_args=database.timeout_args(parsed, TIMEOUT))
-    except (sa.exc.ArgumentError, ImportError) as exc:
-        raise AuditInputError(
-            f'cannot use the database {mask(url)}: {_one_line(exc)}; check '
-            'the URL and that its driver is installed') from exc
-
-
-def _commit(trans, url, writes):
-    try:
-        trans.commit()
-    except sa.exc.SQLAlchemyError as exc:
-        if not writes:
-            raise
-        raise AuditChangedThenFailed(
-            f'the database {mask(url)} did not confirm the commit '
-            f'({_one_line(getattr(exc, "orig", None) or exc)}): its rows '
-            'may or may not have been changed') from exc
-
-
-def _error(url, exc):
-    reason = _one_line(getattr(exc, 'orig', None) or exc)
-    if isinstance(exc, _UNREACHABLE):
-        return AuditUnreachable(
-            f'cannot use the database {mask(url)}: {reason}; check that it '
-            f'runs and answers within {TIMEOUT} s, and the URL')
-    return AuditInputError(
-        f'the database {mask(url)} refused the audit: {reason}; is it a '
-        'nova cell database?')
-
-
-def _one_line(reason):
-    return ' '.join(str(reason).split())
-
-
-def _existing(url):
-    """Refuse an SQLite file that does not exist: SQLite would create it."""
-    parsed = sa.engine.make_url(url)
-    path = parsed.database
-    if (parsed.get_backend_name() == 'sqlite' and path
-            and path != ':memory:' and not os.path.isfile(path)):
-        raise sa.exc.ArgumentError(f'no SQLite file {path}')
-    return parsed
-
-
-def require_tables(conn, url, names=CELL_TABLES):
-    """Refuse a database that lacks nova's tables: it is not a nova one."""
-    inspector = sa.inspect(conn)
-    missing = [name for name in names if not inspector.has_table(name)]
-    if missing:
-        raise AuditInputError(
-            f'the database {mask(url)} has no {", ".join(missing)} table: '
-            'it is not a nova cell (or API) database; check the URL')
-
-
-def cell_mappings(conn):
-    """``(uuid, name, database_connection)`` of every cell, API database."""
-    query = sa.select(CELL_MAPPINGS.c.uuid, CELL_MAPPINGS.c.name,
-                      CELL_MAPPINGS.c.database_connection)
-    return [tuple(row) for row in conn.execute(query.order_by('uuid'))]
+PCI_DEVICES = database.PCI_DEVICES
+COMPUTE_NODES = database.COMPUTE_NODES
+INSTANCES = database.INSTANCES
+MIGRATIONS = database.MIGRATIONS
 
 
 def find(conn, cell):
@@ -203,7 +59,10 @@ def _stale(conn, cell, devices):
 
 
 def _locations(conn, node_ids):
-    query = sa.select(COMPUTE_NODES).where(COMPUTE_NODES.c.id.in_(node_ids))
+    query = sa.select(COMPUTE_NODES.c.id, COMPUTE_NODES.c.host,
+                      COMPUTE_NODES.c.hypervisor_hostname,
+                      COMPUTE_NODES.c.uuid).where(
+                          COMPUTE_NODES.c.id.in_(node_ids))
     return {row.id: (row.host, row.hypervisor_hostname, row.uuid)
             for row in conn.execute(query)}
 
@@ -249,7 +108,9 @@ def same_device(row, device):
 
 
 def _instances(conn, uuids):
-    query = sa.select(INSTANCES).where(INSTANCES.c.uuid.in_(uuids))
+    query = sa.select(INSTANCES.c.uuid, INSTANCES.c.host, INSTANCES.c.node,
+                      INSTANCES.c.deleted, INSTANCES.c.task_state).where(
+                          INSTANCES.c.uuid.in_(uuids))
     return {row.uuid: row._asdict() for row in conn.execute(query)}
 
 

@@ -21,18 +21,20 @@
 * ``stranded``: free GPUs that no request of the list would be given
   where they are now.
 
-Hosts with the same pools give the same answers, so a verdict is computed
-once per distinct set of pools: a fleet of many alike hosts costs little
-more than its distinct layouts.
+Hosts with the same pools give the same answers, so a decision is made
+once per kind of host (``claims.Alike``): a fleet of many alike hosts
+costs little more than its distinct layouts.
 """
 
 import collections
 import dataclasses
 import typing as ty
 
+from nova_gpu_ext.admin.fleet import candidates
 from nova_gpu_ext.admin.fleet import gpu_requests
-from nova_gpu_ext.admin.fleet import judge
 from nova_gpu_ext.admin.fleet import snapshot
+from nova_gpu_ext.gpu import claims
+from nova_gpu_ext.gpu import decision
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,80 +112,57 @@ def summary(snap: snapshot.Snapshot,
 
 
 class Placer:
-    """Places requests on pools with the filter's rules, memoized.
+    """Places requests on pools with the filter's rules, remembered.
 
     Answers depend only on the pools and the request, so they are kept per
-    pools signature: alike hosts, and a host after a claim that leaves it
+    kind of host: alike hosts, and a host after a claim that leaves it
     like another one, cost nothing more.
     """
 
     def __init__(self, aliases: ty.Mapping[str, gpu_requests.Alias]):
         self.aliases = aliases
-        self.signature = Signatures()
+        self.alike = claims.Alike()
         self._devices: dict = {}
-        self._verdicts: dict = {}
         self._fits: dict = {}
 
-    def _verdict(self, pools, sig, request) -> judge.Verdict:
-        key = (sig, request)
-        if key not in self._verdicts:
-            if request not in self._devices:
-                self._devices[request] = request.device_requests(
-                    self.aliases)
-            self._verdicts[key] = judge.judge(
-                pools, self._devices[request], request.policy)
-        return self._verdicts[key]
+    def devices(self, request: gpu_requests.GpuRequest) -> list:
+        if request not in self._devices:
+            self._devices[request] = request.device_requests(self.aliases)
+        return self._devices[request]
 
-    def fits_on(self, pools, request: gpu_requests.GpuRequest,
-                sig: int | None = None) -> int:
+    def decide(self, pools, request: gpu_requests.GpuRequest,
+               kind: int | None = None) -> decision.HostDecision:
+        """The filter's decision on these pools, once per kind of host."""
+        return self.alike.get(pools, ('decide', request), lambda: (
+            candidates.decide(pools, self.devices(request),
+                              request.policy)), kind)
+
+    def fits_on(self, pools, request: gpu_requests.GpuRequest) -> int:
         """How many servers of ``request`` one host takes, one by one."""
-        sig = self.signature(pools) if sig is None else sig
+        kind = self.alike.kind(pools)
         chain = []
-        while (sig, request) not in self._fits:
-            verdict = self._verdict(pools, sig, request)
-            if not verdict.passes:
-                self._fits[sig, request] = 0
+        while (kind, request) not in self._fits:
+            found = self.decide(pools, request, kind)
+            if not found.passes:
+                self._fits[kind, request] = 0
                 break
-            chain.append((sig, request))
-            pools = judge.consume(pools, verdict.result)
-            sig = self.signature(pools)
-        count = self._fits[sig, request]
+            chain.append((kind, request))
+            pools = candidates.consume(pools, found.claimed)
+            kind = self.alike.kind(pools)
+        count = self._fits[kind, request]
         for key in reversed(chain):
             count += 1
             self._fits[key] = count
         return count
 
-    def models_taken(self, pools, request: gpu_requests.GpuRequest,
-                     sig: int | None = None) -> frozenset:
+    def models_taken(self, pools,
+                     request: gpu_requests.GpuRequest) -> frozenset:
         """The models one server of ``request`` would get on these pools."""
-        sig = self.signature(pools) if sig is None else sig
-        verdict = self._verdict(pools, sig, request)
-        if not verdict.passes:
+        found = self.decide(pools, request)
+        if not found.passes:
             return frozenset()
-        return frozenset(take.model for takes in verdict.result.takes
+        return frozenset(take.model for takes in found.claimed.takes
                          for take in takes)
-
-
-def signature(pools) -> tuple:
-    """A hashable value equal for equal pools (in the same order)."""
-    try:
-        return tuple(tuple(p.items()) for p in pools)
-    except TypeError:
-        return tuple(repr(sorted(p.items())) for p in pools)
-
-
-class Signatures:
-    """Small integers for pool signatures.
-
-    Python does not cache the hash of a tuple, and a signature is a tuple
-    of tuples: memo keys use its number instead.
-    """
-
-    def __init__(self):
-        self._ids: dict[tuple, int] = {}
-
-    def __call__(self, pools) -> int:
-        return self._ids.setdefault(signature(pools), len(self._ids))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -204,9 +183,8 @@ def fits(snap: snapshot.Snapshot,
     servers = collections.Counter()
     hosts = collections.Counter()
     for host in snap.hosts:
-        sig = placer.signature(host.pools)
         for request in wanted:
-            n = placer.fits_on(host.pools, request, sig)
+            n = placer.fits_on(host.pools, request)
             servers[request] += n
             hosts[request] += bool(n)
     return [Fit(r.label, r.gpus, r.policy.numa.value, servers[r], hosts[r])
@@ -235,10 +213,9 @@ def stranded(snap: snapshot.Snapshot,
     lost = collections.Counter()
     hosts = collections.Counter()
     for host in snap.hosts:
-        sig = placer.signature(host.pools)
         usable = set()
         for request in wanted:
-            usable |= placer.models_taken(host.pools, request, sig)
+            usable |= placer.models_taken(host.pools, request)
         for model in host.gpu_models:
             n = host.count(model, state=snapshot.FREE)
             free[model] += n

@@ -29,16 +29,12 @@ import sqlalchemy as sa
 from nova_gpu_ext.admin import database
 from nova_gpu_ext.admin.fleet import gpu_requests
 from nova_gpu_ext.admin.fleet import snapshot
+from nova_gpu_ext.gpu import models
 
-COMPUTE_NODES = sa.table(
-    'compute_nodes', sa.column('id', sa.Integer),
-    sa.column('host', sa.String), sa.column('pci_stats', sa.Text),
-    sa.column('deleted', sa.Integer))
-PCI_DEVICES = sa.table(
-    'pci_devices', sa.column('compute_node_id', sa.Integer),
-    sa.column('vendor_id', sa.String), sa.column('product_id', sa.String),
-    sa.column('dev_type', sa.String), sa.column('numa_node', sa.Integer),
-    sa.column('status', sa.String), sa.column('deleted', sa.Integer))
+COMPUTE_NODES = database.COMPUTE_NODES
+PCI_DEVICES = database.PCI_DEVICES
+INSTANCES = database.INSTANCES
+INSTANCE_EXTRA = database.INSTANCE_EXTRA
 
 _GROUP = (PCI_DEVICES.c.compute_node_id, PCI_DEVICES.c.vendor_id,
           PCI_DEVICES.c.product_id, PCI_DEVICES.c.dev_type,
@@ -86,22 +82,13 @@ def take(cells: ty.Sequence, wanted: snapshot.ModelFilter,
     taken_at = time.time()
     hosts = []
     for cell in cells:
-        with database.read_only(cell.url, timeout) as conn:
+        with database.read_only(cell.url, timeout,
+                                database.FLEET_TABLES) as conn:
             hosts.extend(read_cell(conn, cell.name, wanted))
     names = ', '.join(cell.name for cell in cells)
     return snapshot.Snapshot(
         hosts=tuple(sorted(hosts, key=lambda h: (h.host, h.cell))),
         source=f'cell database(s) {names}', taken_at=taken_at)
-
-
-INSTANCES = sa.table(
-    'instances', sa.column('uuid', sa.String),
-    sa.column('display_name', sa.String), sa.column('host', sa.String),
-    sa.column('deleted', sa.Integer))
-INSTANCE_EXTRA = sa.table(
-    'instance_extra', sa.column('instance_uuid', sa.String),
-    sa.column('pci_requests', sa.Text), sa.column('flavor', sa.Text),
-    sa.column('deleted', sa.Integer))
 
 
 def servers_query(host: str) -> sa.Select:
@@ -118,20 +105,24 @@ def servers_query(host: str) -> sa.Select:
 
 
 def host_servers(cells: ty.Sequence, host: str,
+                 default: models.GpuPolicy,
                  timeout: float = database.DEFAULT_TIMEOUT) -> list:
     """The GPU servers on ``host``, as ``gpu_requests.GpuRequest`` values.
 
     Each keeps the specs nova stored with its PCI requests and the GPU
-    policy of its flavor's extra specs; servers whose PCI requests are
-    all neutron ports are left out.
+    policy of its flavor's extra specs, ``default`` (the scheduler's
+    ``[nova_gpu_ext]`` options) for what they do not set; servers whose
+    PCI requests are all neutron ports are left out.
     """
     servers = []
     for cell in cells:
-        with database.read_only(cell.url, timeout) as conn:
+        with database.read_only(cell.url, timeout,
+                                database.SERVER_TABLES) as conn:
             for row in conn.execute(servers_query(host)):
                 server = gpu_requests.from_instance(
                     f'{row.display_name} ({row.uuid})',
-                    _primitive(row.pci_requests), _primitive(row.flavor))
+                    _primitive(row.pci_requests), _primitive(row.flavor),
+                    default)
                 if server is not None:
                     servers.append(server)
     return servers

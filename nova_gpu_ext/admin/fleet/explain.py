@@ -11,15 +11,18 @@
 # under the License.
 
 """Why a request would, or would not, get each host: GpuPassthroughFilter's
-verdict on a snapshot, in words.
+decision on a snapshot, in words.
 
-The verdict is the filter's own (:mod:`judge`, the core the filter runs);
-the words say which of these it is: no such alias, wrong model (no device
-of the alias's models on the host), too few free of one model, would mix
-models, would split NUMA nodes. ``gpu:numa=prefer`` is decided over all
-hosts, as the filter decides it over the scheduler's host list: a host
-that can only split is refused while another host keeps the request on
-one NUMA node.
+The decision is the core's own (:mod:`nova_gpu_ext.gpu.decision`, on the
+candidates placement would return: :mod:`candidates`), and so is its
+evidence: the devices the claim would give each request, or, for a
+refused host, the request refused and the free devices it was offered.
+The words only format that evidence: no such alias, wrong model (no
+device of the alias's models on the host), too few free of one model,
+would mix models, would split NUMA nodes. ``gpu:numa=prefer`` is decided
+over all hosts, as the filter decides it over the scheduler's host list:
+a host that can only split is refused while another host keeps the
+request on one NUMA node.
 
 How it can differ from the live scheduler: the other filters (RAM, CPU,
 aggregates, server groups...) are not run; Placement may return fewer
@@ -33,18 +36,21 @@ import typing as ty
 
 from nova_gpu_ext.admin.fleet import capacity
 from nova_gpu_ext.admin.fleet import gpu_requests
-from nova_gpu_ext.admin.fleet import judge
 from nova_gpu_ext.admin.fleet import snapshot
 from nova_gpu_ext.gpu import claims
 from nova_gpu_ext.gpu import decision
+from nova_gpu_ext.gpu import fit
 from nova_gpu_ext.gpu import models
 
-SINGLE = models.NumaMode.SINGLE
 PREFER = models.NumaMode.PREFER
+# Hosts named in the words of a refusal under gpu:numa=prefer.
+SHOWN = 3
 
 
 @dataclasses.dataclass(frozen=True)
-class HostVerdict:
+class Explanation:
+    """One host of the snapshot, the filter's decision on it, in words."""
+
     host: str
     passes: bool
     reason: str
@@ -64,112 +70,88 @@ class Words:
                           for (name, numa), n in sorted(
                               counts.items(), key=lambda i: str(i[0])))
 
-    def free(self, pools) -> str:
+    def free(self, free: fit.FreeCounts) -> str:
         counts = collections.Counter()
-        for pool in pools:
-            counts[self.names.name(models.model_of(pool))] += int(
-                pool.get('count') or 0)
+        for (model, _), n in free.items():
+            counts[self.names.name(model)] += n
         return ', '.join(f'{name} {n}' for name, n in sorted(counts.items())
                          if n) or 'none'
+
+    def per_node(self, free: fit.FreeCounts) -> str:
+        return ', '.join(f'{self.names.name(m)} {n} on NUMA {_node(numa)}'
+                         for (m, numa), n in sorted(free.items(),
+                                                    key=lambda i: str(i[0]))
+                         if n)
 
 
 def _node(numa) -> str:
     return '?' if numa is None else str(numa)
 
 
+def _host_free(pools) -> fit.FreeCounts:
+    counts = collections.Counter()
+    for pool in pools:
+        counts[models.model_of(pool), pool.get('numa_node')] += int(
+            pool.get('count') or 0)
+    return counts
+
+
 def explain(snap: snapshot.Snapshot, request: gpu_requests.GpuRequest,
             aliases: ty.Mapping[str, gpu_requests.Alias],
-            names: snapshot.ModelFilter) -> list[HostVerdict]:
-    """Every host of the snapshot with the filter's verdict and why."""
-    words = Words(names)
+            names: snapshot.ModelFilter) -> list[Explanation]:
+    """Every host of the snapshot with the filter's decision and why."""
     unknown = request.unknown_aliases(aliases)
     if unknown:
         known = ', '.join(sorted(aliases)) or 'none'
         reason = (f'no such alias {", ".join(unknown)} (the aliases are: '
                   f'{known})')
-        return [HostVerdict(h.host, False, reason) for h in snap.hosts]
-    devices = request.device_requests(aliases)
-    policy = request.policy
-    signature = capacity.Signatures()
-    memo: dict = {}
-    verdicts = []
-    for host in snap.hosts:
-        sig = signature(host.pools)
-        if sig not in memo:
-            memo[sig] = judge.judge(host.pools, devices, policy)
-        verdicts.append(memo[sig])
-    decisions = decision.keep_one_node([v.decision for v in verdicts],
-                                       policy)
-    able = [h.host for h, d in zip(snap.hosts, decisions)
-            if d.passes and d.keeps_one_node]
-    return [HostVerdict(host.host, kept.passes, _reason(
-        host.pools, devices, policy, verdict, kept, able, words))
-        for host, verdict, kept in zip(snap.hosts, verdicts, decisions)]
+        return [Explanation(h.host, False, reason) for h in snap.hosts]
+    placer = capacity.Placer(aliases)
+    devices = placer.devices(request)
+    found = [placer.decide(host.pools, request) for host in snap.hosts]
+    kept = decision.keep_one_node(found, devices, request.policy)
+    keeping = [snap.hosts[i].host for i in decision.keeping_one_node(found)]
+    words = Words(names)
+    return [Explanation(host.host, decided.passes, _reason(
+        host.pools, devices, request.policy, decided, keeping, words))
+        for host, decided in zip(snap.hosts, kept)]
 
 
-def _reason(pools, devices, policy, verdict, kept, able, words) -> str:
-    if kept.passes:
-        claimed = claims.walk(pools, devices, verdict.mappings[kept.order[0]])
+def _reason(pools, devices, policy, decided, keeping, words) -> str:
+    if decided.passes:
         got = '; '.join(f'{d.label()} <- {words.takes(t)}'
-                        for d, t in zip(devices, claimed.takes))
+                        for d, t in zip(devices, decided.claimed.takes))
         split = (' (split over NUMA nodes: no host keeps it on one)'
-                 if policy.numa is PREFER and not able else '')
+                 if policy.numa is PREFER and not keeping else '')
         return f'passes: {got}{split}'
-    if verdict.passes:
-        shown = ', '.join(able[:3]) + (
-            f' and {len(able) - 3} more' if len(able) > 3 else '')
+    return why_not(pools, devices, decided.refusal, keeping, words)
+
+
+def why_not(pools, devices, refusal: fit.Misfit, keeping, words) -> str:
+    """A refusal and its evidence in words."""
+    if refusal.why is fit.Why.AVOIDABLE_SPLIT:
+        shown = ', '.join(keeping[:SHOWN]) + (
+            f' and {len(keeping) - SHOWN} more'
+            if len(keeping) > SHOWN else '')
         return (f'would split NUMA under gpu:numa=prefer while '
-                f'{len(able)} host(s) keep it on one node ({shown})')
-    return why_not(pools, devices, policy, verdict, words)
-
-
-def why_not(pools, devices, policy, verdict, words) -> str:
-    """The refusal in words, first from what the host lacks."""
-    live = list(pools)
-    for device in devices:
-        matching = [p for p in live
-                    if any(claims.spec_matches(p, s) for s in device.specs)]
-        if not matching:
-            return (f'wrong model: no device for {device.label()} on this '
-                    f'host (it has: {words.free(pools)} free)')
-        free = sum(int(p.get('count') or 0) for p in matching)
-        best = max(_free_by(matching, models.model_of).values(), default=0)
-        if free < device.count or (policy.same_model and best < device.count
-                                   and device.is_gpu):
-            return (f'too few free of one model: {device.label()} needs '
-                    f'{device.count}, free: {words.free(matching)}')
-        if policy.numa is SINGLE and device.is_gpu and max(
-                _free_by(matching, _model_node).values()) < device.count:
-            return (f'would split NUMA: no node has {device.count} free of '
-                    f'one model for {device.label()} under gpu:numa=single '
-                    f'(free: {_per_node(matching, words)})')
-    if verdict.mappings:
-        result = claims.walk(pools, devices, verdict.mappings[0])
-        for device, takes in zip(devices, result.takes):
-            if device.is_gpu and len({t.model for t in takes}) > 1:
-                return (f'would mix models: the claim would give '
-                        f'{device.label()} {words.takes(takes)}')
-            if (device.is_gpu and policy.numa is SINGLE
-                    and len({t.numa_node for t in takes}) > 1):
-                return (f'would split NUMA: the claim would give '
-                        f'{device.label()} {words.takes(takes)}')
-    return verdict.decision.reason or 'refused'
-
-
-def _model_node(pool):
-    return models.model_of(pool), pool.get('numa_node')
-
-
-def _free_by(pools, key) -> dict:
-    counts = collections.Counter()
-    for pool in pools:
-        counts[key(pool)] += int(pool.get('count') or 0)
-    return counts
-
-
-def _per_node(pools, words) -> str:
-    counts = _free_by(pools, _model_node)
-    return ', '.join(f'{words.names.name(m)} {n} on NUMA {_node(numa)}'
-                     for (m, numa), n in sorted(counts.items(),
-                                                key=lambda i: str(i[0]))
-                     if n)
+                f'{refusal.keeping} host(s) keep it on one node ({shown})')
+    if refusal.request is None:
+        return refusal.text
+    device = devices[refusal.request]
+    if not refusal.free:
+        return (f'wrong model: no device for {device.label()} on this '
+                f'host (it has: {words.free(_host_free(pools))} free)')
+    if refusal.why is fit.Why.UNMET or (
+            refusal.why is fit.Why.MIXED
+            and refusal.most_of_one_model < device.count):
+        return (f'too few free of one model: {device.label()} needs '
+                f'{device.count}, free: {words.free(refusal.free)}')
+    if refusal.why is fit.Why.MIXED:
+        return (f'would mix models: the claim would give '
+                f'{device.label()} {words.takes(refusal.takes)}')
+    if refusal.most_on_one_node < device.count:
+        return (f'would split NUMA: no node has {device.count} free of '
+                f'one model for {device.label()} under gpu:numa=single '
+                f'(free: {words.per_node(refusal.free)})')
+    return (f'would split NUMA: the claim would give '
+            f'{device.label()} {words.takes(refusal.takes)}')

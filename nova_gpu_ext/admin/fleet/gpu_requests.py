@@ -24,11 +24,13 @@ import dataclasses
 import json
 import typing as ty
 
+from oslo_config import cfg
 from oslo_utils import strutils
 
 from nova_gpu_ext.admin import flavors
 from nova_gpu_ext.admin import releases
 from nova_gpu_ext.admin import render
+from nova_gpu_ext.common import inifile
 from nova_gpu_ext.conf import scheduler as scheduler_opts
 from nova_gpu_ext import exception
 from nova_gpu_ext.gpu import claims
@@ -37,16 +39,35 @@ from nova_gpu_ext.gpu import models
 ALIAS_SPEC = flavors.ALIAS_SPEC
 
 
-def default_policy() -> models.GpuPolicy:
+def scheduler_options(nova_confs: ty.Sequence[str] = ()):
+    """The ``[nova_gpu_ext]`` options as nova-scheduler reads them.
+
+    From these nova.conf files (later ones win), else the option
+    defaults; a private ConfigOpts, never the global one.
+    """
+    for path in nova_confs:
+        inifile.read(path, 'nova.conf')
+    conf = cfg.ConfigOpts()
+    scheduler_opts.register_opts(conf)
+    try:
+        conf(args=[], default_config_files=list(nova_confs),
+             default_config_dirs=[], use_env=False)
+        group = conf.nova_gpu_ext
+        scheduler_opts.default_policy(group)
+    except (cfg.Error, ValueError) as exc:
+        raise BadRequest(
+            f'{", ".join(nova_confs)}: [nova_gpu_ext] cannot be used: '
+            f'{exception.one_line(exc)}') from exc
+    return group
+
+
+def default_policy(nova_confs: ty.Sequence[str] = ()) -> models.GpuPolicy:
     """The policy of a flavor without ``gpu:`` specs.
 
-    The defaults of ``[nova_gpu_ext] same_model_default`` and
-    ``numa_default``, as a scheduler without those options set has them.
+    ``[nova_gpu_ext] same_model_default`` and ``numa_default`` as the
+    scheduler has them (:func:`scheduler_options`).
     """
-    defaults = {opt.name: opt.default for opt in scheduler_opts.FILTER_OPTS}
-    return models.GpuPolicy(
-        same_model=defaults['same_model_default'],
-        numa=models.NumaMode(defaults['numa_default']))
+    return scheduler_opts.default_policy(scheduler_options(nova_confs))
 
 
 class BadRequest(exception.BadInput):
@@ -109,7 +130,7 @@ class GpuRequest:
 
     label: str
     items: tuple[tuple[str, int], ...]
-    policy: models.GpuPolicy = models.GpuPolicy()
+    policy: models.GpuPolicy
     # The specs of each item when known without the aliases: a running
     # server's requests carry the specs nova made when it was created.
     # Each spec is frozen as sorted (key, value) pairs, so that requests
@@ -185,12 +206,14 @@ def _data(primitive):
     return {}
 
 
-def from_instance(label: str, pci_requests, flavor) -> GpuRequest | None:
+def from_instance(label: str, pci_requests, flavor,
+                  default: models.GpuPolicy) -> GpuRequest | None:
     """A running server's GPU request from its ``instance_extra`` columns.
 
     ``pci_requests`` is the serialized ``InstancePCIRequests`` (older nova:
     a list of request dicts), ``flavor`` the ``{"cur": Flavor}`` document;
-    only the flavor (alias) requests count.
+    only the flavor (alias) requests count. ``default`` is the policy of
+    a flavor without ``gpu:`` specs, as the scheduler judges it.
     """
     found = _data(pci_requests).get('requests', ()) if isinstance(
         pci_requests, dict) else (pci_requests or ())
@@ -206,6 +229,5 @@ def from_instance(label: str, pci_requests, flavor) -> GpuRequest | None:
     extra_specs = _data(_data(flavor).get('cur')).get('extra_specs') or {}
     asked = ','.join(f'{name}:{count}' for name, count in items)
     return GpuRequest(f'{label}: {asked}', tuple(items),
-                      models.policy_from_extra_specs(extra_specs,
-                                                     models.GpuPolicy()),
+                      models.policy_from_extra_specs(extra_specs, default),
                       tuple(specs))

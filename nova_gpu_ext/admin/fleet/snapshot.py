@@ -94,6 +94,9 @@ class Snapshot:
     def host(self, name: str) -> HostGpus | None:
         return next((h for h in self.hosts if h.host == name), None)
 
+    def with_warning(self, text: str) -> 'Snapshot':
+        return dataclasses.replace(self, warnings=self.warnings + (text,))
+
 
 def _numa_order(numa: ty.Optional[int]) -> tuple[bool, int]:
     return (numa is None, numa or 0)

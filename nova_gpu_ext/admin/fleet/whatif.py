@@ -19,156 +19,176 @@ Each server goes to one host, chosen as the scheduler would choose it:
   ``gpu:numa``, ``prefer`` over all hosts), the one GpuWeigher weighs
   highest (``pack`` or ``spread``);
 * nova in-tree: the hosts where nova's claim succeeds at all
-  (PciPassthroughFilter), the one with the fewest free PCI devices
-  (PCIWeigher), claimed with Placement's first candidate (the first free
-  providers in provider order) in placement mode; models may mix and NUMA
+  (PciPassthroughFilter: the core's decision under ``models.IN_TREE``),
+  the one with the fewest free PCI devices (PCIWeigher), claimed with
+  Placement's first candidate in placement mode; models may mix and NUMA
   nodes split.
 
 Ties go to the host first in name order. The devices are then taken from
 the copy the way the compute's claim takes them, so later servers see
 what earlier ones left. Nothing outside the copy changes.
+
+The work is bounded: each kind of request is judged once per kind of
+host (``claims.Alike``), the hosts that pass are kept in a heap by weight,
+and a placement changes only the host it chose, so a server costs the
+same whatever the number of hosts it does not touch. Once a server of a
+kind fits nowhere, the rest of that kind do not either, and each placed
+server takes at least one free GPU: a count larger than the fleet could
+ever hold ends at the first miss.
 """
 
 import dataclasses
+import heapq
+import itertools
 import typing as ty
 
-from nova_gpu_ext.admin.fleet import capacity
+from nova_gpu_ext.admin.fleet import candidates
 from nova_gpu_ext.admin.fleet import gpu_requests
-from nova_gpu_ext.admin.fleet import judge
 from nova_gpu_ext.admin.fleet import snapshot
 from nova_gpu_ext.gpu import claims
 from nova_gpu_ext.gpu import decision
+from nova_gpu_ext.gpu import fit
+from nova_gpu_ext.gpu import inventory
 from nova_gpu_ext.gpu import models
+from nova_gpu_ext.gpu import scoring
 
 # nova.scheduler.weights.pci.PCIWeigher.MAX_DEVS: hosts with more free
 # PCI devices than this weigh the same.
 PCI_WEIGHER_MAX_DEVS = 100
 
 
-@dataclasses.dataclass(frozen=True)
-class Placed:
-    """Where one server went (host None: no valid host) and what it got."""
-
-    host: str | None
-    result: claims.WalkResult | None = None
-
-    @property
-    def mixed(self) -> bool:
-        return self.result is not None and any(
-            len({t.model for t in takes}) > 1 for takes in self.result.takes)
-
-    @property
-    def split(self) -> bool:
-        return self.result is not None and any(
-            len({t.numa_node for t in takes}) > 1
-            for takes in self.result.takes)
-
-
 class Fleet:
     """A copy of the snapshot's pools that placements consume.
 
-    What a scheduler works out for some pools and a request is kept, by
-    the pools' signature: alike hosts are judged once, and a placement
-    changes one host's signature only. Hosts are numbered in name order,
-    which also breaks ties.
+    Hosts are numbered in name order, which also breaks ties; what a
+    scheduler works out for a kind of host and request is remembered
+    (``claims.Alike``), so alike hosts are judged once.
     """
 
     def __init__(self, snap: snapshot.Snapshot,
+                 wanted: snapshot.ModelFilter,
                  drained: ty.Collection[str] = ()):
         self.names = sorted(h.host for h in snap.hosts
                             if h.host not in drained)
         by_name = {h.host: h.pools for h in snap.hosts}
         self.pools = [by_name[name] for name in self.names]
-        self._signature = capacity.Signatures()
-        self._sigs = [self._signature(p) for p in self.pools]
-        self._memo: dict = {}
+        self.alike = claims.Alike()
+        self.kinds = [self.alike.kind(p) for p in self.pools]
+        self._wanted = wanted
+        self.free_gpus = sum(self._free(p) for p in self.pools)
 
-    def memo(self, key, compute: ty.Callable) -> list:
-        """``compute(pools)`` of every host, kept per signature and key."""
-        return [self.memo_one(index, key, compute)
-                for index in range(len(self.pools))]
+    def remember(self, index: int, key, compute: ty.Callable):
+        """``compute(pools)`` of one host, once per kind of host and key."""
+        pools = self.pools[index]
+        return self.alike.get(pools, key, lambda: compute(pools),
+                              self.kinds[index])
 
-    def memo_one(self, index: int, key, compute: ty.Callable):
-        """``compute(pools)`` of one host, kept per signature and key."""
-        memo = self._memo.setdefault(key, {})
-        sig = self._sigs[index]
-        if sig not in memo:
-            memo[sig] = compute(self.pools[index])
-        return memo[sig]
+    def _free(self, pools) -> int:
+        return sum(int(p.get('count') or 0) for p in pools
+                   if self._wanted.counts(models.model_of(p),
+                                          p.get('dev_type')))
 
     def take(self, index: int, result: claims.WalkResult) -> None:
-        self.pools[index] = judge.consume(self.pools[index], result)
-        self._sigs[index] = self._signature(self.pools[index])
-
-    def free_gpus(self, wanted: snapshot.ModelFilter) -> int:
-        return sum(int(p.get('count') or 0) for pools in self.pools
-                   for p in pools
-                   if wanted.counts(models.model_of(p), p.get('dev_type')))
+        self.free_gpus -= self._free(self.pools[index])
+        self.pools[index] = candidates.consume(self.pools[index], result)
+        self.kinds[index] = self.alike.kind(self.pools[index])
+        self.free_gpus += self._free(self.pools[index])
 
 
-def _best(candidates: ty.Sequence[tuple[int, ty.Any]]) -> int | None:
-    """The host index of the highest weight; the first host on ties."""
-    best = None
-    for index, weight in candidates:
-        if best is None or weight > best[1]:
-            best = (index, weight)
-    return None if best is None else best[0]
+class _Ranked:
+    """The hosts that pass, best weight first (the first host on ties).
+
+    Entries of a host that changed since are dropped when they come up.
+    """
+
+    def __init__(self):
+        self._heap: list = []
+        self._current: dict[int, tuple] = {}
+        self._pushed = itertools.count()
+
+    def put(self, index: int, entry: tuple | None) -> None:
+        """``entry`` is (weight, walk) of the host, None if it fails."""
+        self._current[index] = entry
+        if entry is not None:
+            heapq.heappush(self._heap, (-entry[0], index,
+                                        next(self._pushed), entry))
+
+    def best(self) -> tuple[int, claims.WalkResult] | None:
+        while self._heap:
+            _, index, _, entry = self._heap[0]
+            if self._current.get(index) is entry:
+                return index, entry[1]
+            heapq.heappop(self._heap)
+        return None
 
 
 class Ours:
-    """GpuPassthroughFilter + GpuWeigher."""
+    """GpuPassthroughFilter + GpuWeigher, for one kind of request."""
 
-    def __init__(self, spread: bool = False):
-        self.spread = spread
+    def __init__(self, fleet: Fleet, key, devices, policy, spread: bool):
+        self.fleet, self.key, self.devices = fleet, key, devices
+        self.policy, self.spread = policy, spread
+        # gpu:numa=prefer: hosts that keep the request on one node are
+        # ranked apart and win while there is any.
+        self.one_node = _Ranked()
+        self.any_node = _Ranked()
+        for index in range(len(fleet.pools)):
+            self._rank(index)
 
-    def place(self, fleet: Fleet, key, request: gpu_requests.GpuRequest,
-              devices) -> Placed:
-        policy = request.policy
-        verdicts = fleet.memo(('ours', key), lambda pools: judge.judge(
-            pools, devices, policy))
-        decisions = decision.keep_one_node([v.decision for v in verdicts],
-                                           policy)
-        # Whether prefer narrowed the candidates: the same for every host
-        # of this placement, so the weight of a kind of host is kept.
-        narrowed = any(d is not v.decision
-                       for d, v in zip(decisions, verdicts))
-        weighed = []
-        for index, (verdict, chosen) in enumerate(zip(verdicts, decisions)):
-            if chosen.passes:
-                mapping = verdict.mappings[chosen.order[0]]
-                weighed.append((index, fleet.memo_one(
-                    index, ('ours-claim', key, narrowed),
-                    lambda pools, m=mapping: self._claim(pools, devices,
-                                                         m))))
-        index = _best([(i, claimed[1]) for i, claimed in weighed])
-        if index is None:
-            return Placed(None)
-        result = dict(weighed)[index][0]
-        fleet.take(index, result)
-        return Placed(fleet.names[index], result)
+    def _decide(self, pools) -> tuple:
+        """The decision, and the (weight, walk) of it and of one node."""
+        found = candidates.decide(pools, self.devices, self.policy)
+        if not found.passes:
+            return None, None
+        free = inventory.Inventory.from_pools(pools)
+        whole = self._weighed(found, free)
+        kept = found.one_node_only(self.devices, 1)
+        return whole, self._weighed(kept, free) if kept.passes else None
 
-    def _claim(self, pools, devices, mapping):
-        """The walk a candidate gives, and GpuWeigher's weight for it."""
-        result = claims.walk(pools, devices, mapping)
-        return result, judge.weight(pools, devices, result, self.spread)
+    def _weighed(self, found: decision.HostDecision, free) -> tuple:
+        return (scoring.gpu_weight(self.devices, found.claimed, free,
+                                   self.spread), found.claimed)
+
+    def _rank(self, index: int) -> None:
+        whole, one_node = self.fleet.remember(
+            index, ('ours', self.key), self._decide)
+        prefer = self.policy.numa is models.NumaMode.PREFER
+        self.any_node.put(index, whole)
+        self.one_node.put(index, one_node if prefer else None)
+
+    def place(self) -> tuple[int, claims.WalkResult] | None:
+        best = self.one_node.best() or self.any_node.best()
+        if best is not None:
+            self.fleet.take(best[0], best[1])
+            self._rank(best[0])
+        return best
 
 
 class InTree:
-    """PciPassthroughFilter + PCIWeigher."""
+    """PciPassthroughFilter + PCIWeigher, for one kind of request."""
 
-    def place(self, fleet: Fleet, key, request: gpu_requests.GpuRequest,
-              devices) -> Placed:
-        def compute(pools):
-            result = claims.walk(pools, devices,
-                                 _first_candidate(pools, devices))
-            return result, _pci_weight(pools)
-        found = fleet.memo(('in-tree', key), compute)
-        index = _best([(i, w) for i, (r, w) in enumerate(found) if r.ok])
-        if index is None:
-            return Placed(None)
-        result = found[index][0]
-        fleet.take(index, result)
-        return Placed(fleet.names[index], result)
+    def __init__(self, fleet: Fleet, key, devices):
+        self.fleet, self.key, self.devices = fleet, key, devices
+        self.ranked = _Ranked()
+        for index in range(len(fleet.pools)):
+            self._rank(index)
+
+    def _decide(self, pools):
+        found = decision.decide(
+            pools, self.devices, models.IN_TREE,
+            candidates.mappings(self.devices, pools, limit=1))
+        return (_pci_weight(pools), found.claimed) if found.passes else None
+
+    def _rank(self, index: int) -> None:
+        self.ranked.put(index, self.fleet.remember(
+            index, ('in-tree', self.key), self._decide))
+
+    def place(self) -> tuple[int, claims.WalkResult] | None:
+        best = self.ranked.best()
+        if best is not None:
+            self.fleet.take(best[0], best[1])
+            self._rank(best[0])
+        return best
 
 
 def _pci_weight(pools) -> int:
@@ -176,21 +196,36 @@ def _pci_weight(pools) -> int:
     return PCI_WEIGHER_MAX_DEVS - min(free, PCI_WEIGHER_MAX_DEVS - 1)
 
 
-def _first_candidate(pools, devices) -> claims.Mapping:
-    """Placement's first allocation candidate: free providers in order."""
-    if not judge.placement_mode(pools):
-        return decision.LEGACY_MAPPING
-    used, mapping = set(), {judge.ROOT: ['root']}
-    for device in devices:
-        free = [p['rp_uuid'] for p in pools
-                if p.get('rp_uuid') and p.get('count')
-                and p['rp_uuid'] not in used
-                and any(judge.provides(p, s) for s in device.specs)]
-        chosen = free[:device.count]
-        used.update(chosen)
-        mapping.update({f'{device.request_id}-{i}': [rp]
-                        for i, rp in enumerate(chosen)})
-    return mapping
+@dataclasses.dataclass
+class Placed:
+    """How the servers of one request went under one scheduler."""
+
+    fit: int = 0
+    mixed: int = 0
+    split: int = 0
+    hosts: dict = dataclasses.field(default_factory=dict)
+
+    def add(self, host: str, result: claims.WalkResult, devices) -> None:
+        self.fit += 1
+        self.hosts[host] = self.hosts.get(host, 0) + 1
+        gpu_takes = [t for d, t in zip(devices, result.takes) if d.is_gpu]
+        self.mixed += any(len({t.model for t in takes}) > 1
+                          for takes in gpu_takes)
+        self.split += bool(fit.numa_splits(devices, result))
+
+    def host_list(self) -> str:
+        return ', '.join(h if n == 1 else f'{h} x{n}'
+                         for h, n in self.hosts.items()) or '-'
+
+
+def _place(scheduler, fleet: Fleet, devices, count: int) -> Placed:
+    placed = Placed()
+    for _ in range(count):
+        best = scheduler.place()
+        if best is None:
+            break
+        placed.add(fleet.names[best[0]], best[1], devices)
+    return placed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -213,15 +248,6 @@ class Outcome:
     free_left_in_tree: int
 
 
-def _hosts(placed: ty.Sequence[Placed]) -> str:
-    counts: dict[str, int] = {}
-    for p in placed:
-        if p.host:
-            counts[p.host] = counts.get(p.host, 0) + 1
-    return ', '.join(f'{h}' if n == 1 else f'{h} x{n}'
-                     for h, n in counts.items()) or '-'
-
-
 def what_if(snap: snapshot.Snapshot,
             plan: ty.Sequence[tuple[gpu_requests.GpuRequest, int]],
             aliases: ty.Mapping[str, gpu_requests.Alias],
@@ -234,24 +260,21 @@ def what_if(snap: snapshot.Snapshot,
     ``drained`` hosts are taken out of both copies first: their servers
     (``moved``) must find room on the others.
     """
-    schedulers = (Ours(spread), InTree())
-    fleets = [Fleet(snap, drained) for _ in schedulers]
+    ours_fleet = Fleet(snap, wanted, drained)
+    in_tree_fleet = Fleet(snap, wanted, drained)
     outcomes = []
     for key, (request, count) in enumerate(
             [(s, 1) for s in moved] + list(plan)):
         devices = request.device_requests(aliases)
-        runs = [[scheduler.place(fleet, key, request, devices)
-                 for _ in range(count)]
-                for scheduler, fleet in zip(schedulers, fleets)]
-        ours, in_tree = runs
+        ours = _place(Ours(ours_fleet, key, devices, request.policy, spread),
+                      ours_fleet, devices, count)
+        in_tree = _place(InTree(in_tree_fleet, key, devices), in_tree_fleet,
+                         devices, count)
         outcomes.append(Outcome(
-            request=request.label, asked=count,
-            fit=sum(p.host is not None for p in ours),
-            fit_in_tree=sum(p.host is not None for p in in_tree),
-            mixed_in_tree=sum(p.mixed for p in in_tree),
-            split=sum(p.split for p in ours),
-            split_in_tree=sum(p.split for p in in_tree),
-            hosts=_hosts(ours), hosts_in_tree=_hosts(in_tree),
-            free_left=fleets[0].free_gpus(wanted),
-            free_left_in_tree=fleets[1].free_gpus(wanted)))
+            request=request.label, asked=count, fit=ours.fit,
+            fit_in_tree=in_tree.fit, mixed_in_tree=in_tree.mixed,
+            split=ours.split, split_in_tree=in_tree.split,
+            hosts=ours.host_list(), hosts_in_tree=in_tree.host_list(),
+            free_left=ours_fleet.free_gpus,
+            free_left_in_tree=in_tree_fleet.free_gpus))
     return outcomes

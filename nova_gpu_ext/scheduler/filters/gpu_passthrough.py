@@ -69,14 +69,14 @@ class GpuPassthroughFilter(filters.BaseHostFilter):
         decisions = decision.keep_one_node([
             judge.decide(nova_objects.pools(host),
                          nova_objects.candidate_mappings(host))
-            for host in hosts], view.policy)
+            for host in hosts], view.requests, view.policy)
         debug = LOG.isEnabledFor(logging.DEBUG)
         passed = []
-        for host, found, judged in zip(hosts, candidates, decisions):
-            host.allocation_candidates = [found[i] for i in judged.order]
+        for host, found, decided in zip(hosts, candidates, decisions):
+            host.allocation_candidates = [found[i] for i in decided.order]
             if debug:
-                _log(host, view, judged, len(found))
-            if judged.passes:
+                _log(host, view, decided, len(found))
+            if decided.passes:
                 passed.append(host)
         if hosts and not passed:
             LOG.info('GpuPassthroughFilter: no host for instance %(uuid)s '
@@ -90,16 +90,16 @@ class GpuPassthroughFilter(filters.BaseHostFilter):
         return passed
 
     def host_passes(self, host_state, spec_obj):
-        """The verdict on one host alone, as ``filter_all`` gives it."""
+        """The decision on one host alone, as ``filter_all`` makes it."""
         return bool(self.filter_all([host_state], spec_obj))
 
 
-def _log(host_state, view, judged, total):
-    LOG.debug('%(host)s %(verdict)s PCI request(s) %(request)s (free: '
+def _log(host_state, view, decided, total):
+    LOG.debug('%(host)s %(outcome)s PCI request(s) %(request)s (free: '
               '%(free)s)%(reason)s; kept %(kept)d of %(total)d allocation '
               'candidate(s)',
               {'host': host_state,
-               'verdict': 'passes' if judged.passes else 'fails',
-               'request': view.describe(), 'free': judged.free.describe(),
-               'reason': f': {judged.reason}' if judged.reason else '',
-               'kept': len(judged.order), 'total': total})
+               'outcome': 'passes' if decided.passes else 'fails',
+               'request': view.describe(), 'free': decided.free.describe(),
+               'reason': f': {decided.reason}' if decided.reason else '',
+               'kept': len(decided.order), 'total': total})

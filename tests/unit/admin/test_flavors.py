@@ -15,8 +15,8 @@
 
 from nova_gpu_ext.admin import flavors
 from nova_gpu_ext.common import catalog
-
 from tests import base as test_base
+
 
 K4200 = catalog.GpuModel(
     name='k4200', vendor_id='10de', product_id='11b4', alias='quadro',

@@ -15,12 +15,12 @@
 import os
 
 import fixtures
-from tests import base as test_base
 import testscenarios
 
 from nova_gpu_ext.admin import lint
 from nova_gpu_ext.admin import releases
 from nova_gpu_ext import exception
+from tests import base as test_base
 from tests.unit.common import unreadable
 
 NEWEST = releases.parse(releases.NEWEST)

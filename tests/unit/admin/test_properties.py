@@ -37,8 +37,8 @@ from nova_gpu_ext import exception
 from nova_gpu_ext.host import discovery
 from nova_gpu_ext.host import hostcheck
 from nova_gpu_ext.host import sysfs
-
 from tests import base as test_base
+
 
 NEWEST = releases.parse(releases.NEWEST)
 OPTION_NAMES = sorted({o.dest for o in catalog_opts.CATALOG_OPTS

@@ -12,10 +12,10 @@
 
 """Release names: option names and features per nova release."""
 
-from tests import base as test_base
 import testscenarios
 
 from nova_gpu_ext.admin import releases
+from tests import base as test_base
 
 OLD_DEFAULT = (('DEFAULT', 'pci_passthrough_whitelist'),
                ('DEFAULT', 'pci_alias'))

@@ -18,8 +18,8 @@ import json
 from nova_gpu_ext.admin import releases
 from nova_gpu_ext.admin import render
 from nova_gpu_ext.common import catalog
-
 from tests import base as test_base
+
 
 K4200 = catalog.GpuModel('k4200', '10de', '11b4', alias='k4200',
                          resource_class='CUSTOM_GPU_K4200',

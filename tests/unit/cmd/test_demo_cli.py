@@ -12,7 +12,6 @@
 
 """The demo command: the report on stdout, bad options in one line."""
 
-
 from tests import base as test_base
 from tests.unit.cmd import cli
 

@@ -14,7 +14,6 @@
 
 import os
 
-
 from tests import base as test_base
 from tests.unit.cmd import cli
 from tests.unit.host import sysfs_tree
@@ -48,7 +47,7 @@ class TestCheckHostCommand(CliTestCase):
         code, checks, err = self.records('check-host', '--root',
                                          self.tree.root)
         self.assertEqual(0, code)
-        self.assertEqual({'ok'}, {c['Status'] for c in checks})
+        self.assertEqual({'ok'}, {c['status'] for c in checks})
         self.assertTrue(err.startswith('ready: 0 problem(s)'), err)
 
     def test_problem_exits_1_with_the_fix(self):
@@ -57,18 +56,18 @@ class TestCheckHostCommand(CliTestCase):
                                          self.tree.root)
         self.assertEqual(1, code)
         self.assertTrue(err.startswith('NOT READY: 1 problem(s)'), err)
-        [problem] = [c for c in checks if c['Status'] == 'problem']
+        [problem] = [c for c in checks if c['status'] == 'problem']
         self.assertEqual(('binding', '0000:03:00.1'),
-                         (problem['Check'], problem['Subject']))
+                         (problem['check'], problem['subject']))
         self.assertIn('driverctl set-override 0000:03:00.1 vfio-pci',
-                      problem['Fix'])
-        self.assertEqual({''}, {c['Fix'] for c in checks
-                                if c['Status'] == 'ok'})
+                      problem['fix'])
+        self.assertEqual({''}, {c['fix'] for c in checks
+                                if c['status'] == 'ok'})
 
     def test_columns_are_the_check_fields(self):
         sysfs_tree.k4200(self.tree)
         _, checks, _ = self.records('check-host', '--root', self.tree.root)
-        self.assertEqual(['Status', 'Check', 'Subject', 'Message', 'Fix'],
+        self.assertEqual(['status', 'check', 'subject', 'message', 'fix'],
                          list(checks[0]))
 
     def test_catalog_compared(self):
@@ -122,8 +121,8 @@ class TestDiscoverCommand(CliTestCase):
         code, gpus, _ = self.records('discover', '--root', self.tree.root)
         [gpu] = gpus
         self.assertEqual((0, 'type-PF', 1, '10de', '20b0'),
-                         (code, gpu['Device type'], gpu['NUMA node'],
-                          gpu['Vendor ID'], gpu['Product ID']))
+                         (code, gpu['device_type'], gpu['numa_node'],
+                          gpu['vendor_id'], gpu['product_id']))
 
     def test_records_show_group_members_card_functions_and_bridge(self):
         sysfs_tree.k4200(self.tree)
@@ -131,10 +130,10 @@ class TestDiscoverCommand(CliTestCase):
         self.assertEqual(
             ('0000:03:00.0', '13', '0000:03:00.0, 0000:03:00.1',
              '0000:00:02.0', '10de:0e0a'),
-            (gpu['Address'], gpu['IOMMU group'], gpu['IOMMU group members'],
-             gpu['Parent'], gpu['Companions']))
-        self.assertTrue(gpu['Card functions'].startswith(
-            '0000:03:00.1 10de:0e0a ('), gpu['Card functions'])
+            (gpu['address'], gpu['iommu_group'], gpu['iommu_group_members'],
+             gpu['parent'], gpu['companions']))
+        self.assertTrue(gpu['card_functions'].startswith(
+            '0000:03:00.1 10de:0e0a ('), gpu['card_functions'])
 
     def test_unreadable_root_exits_2(self):
         code, out, _ = self.run_cli('discover', '--root',
@@ -149,8 +148,8 @@ class TestThisMachine(CliTestCase):
         code, checks, err = self.records('check-host')
         self.assertIn(code, (0, 1))
         self.assertTrue(err.startswith(('ready', 'NOT READY')), err)
-        [gpus] = [c for c in checks if c['Check'] == 'gpus']
-        self.assertIn('no GPU', gpus['Message'])
+        [gpus] = [c for c in checks if c['check'] == 'gpus']
+        self.assertIn('no GPU', gpus['message'])
 
     def test_discover_on_real_root_finishes_reporting_no_gpu(self):
         code, gpus, err = self.records('discover')

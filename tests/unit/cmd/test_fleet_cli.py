@@ -178,3 +178,74 @@ class TestWhatIf(FleetCliTest):
             self.catalog, '--drain', 'nope')
         self.assertEqual((2, ''), (status, out))
         self.assertIn('--drain nope: no such compute host', err)
+
+
+class TestDrainUnderTheSchedulersPolicy(test.NoDBTestCase):
+    """A drained server without gpu:numa is judged as the scheduler would.
+
+    gpu-split fits a 2-GPU server best but only over two NUMA nodes;
+    gpu-whole keeps it on one. Under ``[nova_gpu_ext] numa_default =
+    prefer`` (the default) the filter refuses the split while gpu-whole
+    can keep the server whole; under ``any`` best fit takes gpu-split.
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.db = self.useFixture(nova_db.Database('sqlite'))
+        cell = fleetdb.FleetCell(self.db.engine)
+        cell.gpu_host('gpu-drained', [
+            dev('0000:81:00.0', fleetdb.V100, 0, 'allocated'),
+            dev('0000:82:00.0', fleetdb.V100, 0, 'allocated')])
+        cell.gpu_host('gpu-split', [
+            dev('0000:81:00.0', fleetdb.V100, 0),
+            dev('0000:82:00.0', fleetdb.V100, 1)])
+        cell.gpu_host('gpu-whole', [
+            dev('0000:81:00.0', fleetdb.V100, 0),
+            dev('0000:82:00.0', fleetdb.V100, 0),
+            dev('0000:83:00.0', fleetdb.V100, 0)])
+        instance = cell.instance('gpu-drained')
+        flavor = {'cur': {'nova_object.data': {
+            'name': 'gpu.v100.x2', 'extra_specs': {
+                'pci_passthrough:alias': 'v100:2'}}}}
+        requests = {'nova_object.data': {'requests': [{'nova_object.data': {
+            'count': 2, 'alias_name': 'v100', 'request_id': 'r1',
+            'spec': [{'vendor_id': '10de', 'product_id': '1db4',
+                      'dev_type': 'type-PCI'}]}}]}}
+        cell._insert('instance_extra', instance_uuid=instance,
+                     pci_requests=json.dumps(requests),
+                     flavor=json.dumps(flavor))
+        self.catalog = catalog_files.write(
+            self, catalog_files.TWO_MODELS_AND_A_CLASS)
+
+    def drain(self, *source):
+        status, rows, err = cli.records(
+            'what-if', *source, '--catalog', self.catalog,
+            '--drain', 'gpu-drained')
+        self.assertEqual(0, status, err)
+        return [(r['hosts'], r['split']) for r in rows]
+
+    def nova_conf(self, numa_default=None):
+        text = f'[database]\nconnection = {self.db.url}\n'
+        if numa_default:
+            text += f'[nova_gpu_ext]\nnuma_default = {numa_default}\n'
+        return catalog_files.write(self, text, 'nova.conf')
+
+    def test_a_server_without_gpu_numa_is_judged_under_prefer(self):
+        self.assertEqual([('gpu-whole', 0)],
+                         self.drain('--connection', self.db.url))
+        self.assertEqual([('gpu-whole', 0)],
+                         self.drain('--nova-conf', self.nova_conf()))
+
+    def test_the_nova_conf_numa_default_applies(self):
+        self.assertEqual([('gpu-split', 1)], self.drain(
+            '--nova-conf', self.nova_conf('any')))
+
+    def test_a_bad_numa_default_is_bad_input_naming_the_file(self):
+        path = self.nova_conf('sideways')
+        status, out, err = cli.run(
+            'what-if', '--nova-conf', path, '--catalog', self.catalog,
+            '--drain', 'gpu-drained')
+        self.assertEqual((2, ''), (status, out))
+        self.assertIn(path, err)
+        self.assertIn('numa_default', err)
+        self.assertEqual(1, len(err.splitlines()))

@@ -15,10 +15,10 @@
 import os
 
 import fixtures
-from tests import base as test_base
 import testscenarios
 
 from nova_gpu_ext.admin import releases
+from tests import base as test_base
 from tests.unit.cmd import cli
 from tests.unit.common import catalog_files
 
@@ -160,9 +160,9 @@ class TestLintConf(test_base.TestCase):
         self.assertEqual(
             (path, 'filter_scheduler', 'enabled_filters', 'ComputeFilter',
              'pci-filter-not-enabled'),
-            (finding['File'], finding['Section'], finding['Option'],
-             finding['Value'], finding['Finding']))
-        self.assertIn('add GpuPassthroughFilter', finding['Fix'])
+            (finding['file'], finding['section'], finding['option'],
+             finding['value'], finding['finding']))
+        self.assertIn('add GpuPassthroughFilter', finding['fix'])
 
     def test_value_format_prints_one_fix_per_line(self):
         path = self.nova_conf(
@@ -183,7 +183,7 @@ class TestLintConf(test_base.TestCase):
                                    '--nova-conf', alias)
         self.assertEqual(1, rc)
         self.assertEqual([(alias, 'pci', 'alias')],
-                         [(f['File'], f['Section'], f['Option'])
+                         [(f['file'], f['section'], f['option'])
                           for f in found])
 
 

@@ -20,7 +20,6 @@ that a cloud that does not answer ends in one line within the cloud's
 
 import time
 
-
 from tests import base as test_base
 from tests.unit.admin.cloud import servers
 from tests.unit.cmd import cli

@@ -14,8 +14,8 @@
 
 
 from nova_gpu_ext.common import catalog
-
 from tests import base as test_base
+
 
 K4200 = catalog.GpuModel('k4200', '10de', '11b4', alias='k4200')
 A100 = catalog.GpuModel('a100', '10de', '20b5', device_type='type-PF',

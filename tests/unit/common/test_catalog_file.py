@@ -15,12 +15,12 @@
 import os
 
 import fixtures
-from tests import base as test_base
 import testscenarios
 
 from nova_gpu_ext.common import catalog
 from nova_gpu_ext.common import catalog_file
 from nova_gpu_ext import exception
+from tests import base as test_base
 from tests.unit.common import catalog_files
 from tests.unit.common import unreadable
 

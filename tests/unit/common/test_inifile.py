@@ -15,11 +15,11 @@
 import os
 
 import fixtures
-from tests import base as test_base
 import testscenarios
 
 from nova_gpu_ext.common import inifile
 from nova_gpu_ext import exception
+from tests import base as test_base
 from tests.unit.common import unreadable
 
 

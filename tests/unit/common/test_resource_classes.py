@@ -15,8 +15,8 @@
 from nova.compute import pci_placement_translator as translator
 
 from nova_gpu_ext.common import resource_classes
-
 from tests import base as test_base
+
 
 NAMES = ('CUSTOM_GPU_A', 'custom_gpu_a', 'GPU_A', 'gpu-a', 'a--b',
          'a b', 'é', 'CUSTOM_PCI_10DE_11B4', 'x_')

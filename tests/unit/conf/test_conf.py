@@ -19,8 +19,8 @@ from oslo_config import cfg
 from oslo_config import generator
 
 from nova_gpu_ext.common import opts
-
 from tests import base as test_base
+
 
 ROOT = test_base.ROOT
 GENERATOR_CONF = os.path.join(ROOT, 'etc', 'nova-gpu-ext',

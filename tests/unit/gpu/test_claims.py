@@ -15,8 +15,8 @@
 
 from nova_gpu_ext.gpu import claims
 from nova_gpu_ext.gpu import models
-
 from tests import base as test_base
+
 
 K4200 = models.ModelKey('10de', '11b4')
 V100 = models.ModelKey('10de', '1db4')

@@ -23,9 +23,9 @@ from tests.unit.gpu.test_claims import K4200
 from tests.unit.gpu.test_claims import pool
 from tests.unit.gpu.test_claims import V100
 
-SAME = models.GpuPolicy()
-SINGLE = models.GpuPolicy(numa=models.NumaMode.SINGLE)
-MIXED_OK = models.GpuPolicy(same_model=False)
+SAME = models.GpuPolicy(True, models.NumaMode.ANY)
+SINGLE = models.GpuPolicy(True, models.NumaMode.SINGLE)
+MIXED_OK = models.GpuPolicy(False, models.NumaMode.ANY)
 LEGACY = [{'': ['root']}]
 
 
@@ -134,7 +134,7 @@ class TestPlacementDecision(test_base.TestCase):
 
 class TestPreferOverTheHostList(test_base.TestCase):
 
-    PREFER = models.GpuPolicy(numa=models.NumaMode.PREFER)
+    PREFER = models.GpuPolicy(True, models.NumaMode.PREFER)
 
     def decisions(self, *layouts):
         return [decision.decide([pool(K4200, numa=n) for n in layout],
@@ -143,18 +143,20 @@ class TestPreferOverTheHostList(test_base.TestCase):
 
     def test_split_hosts_refused_while_another_keeps_one_node(self):
         kept = decision.keep_one_node(self.decisions((0, 1), (1, 1)),
-                                      self.PREFER)
+                                      [gpu_request(2, K4200)], self.PREFER)
         self.assertEqual([False, True], [d.passes for d in kept])
         self.assertEqual(fit.Why.AVOIDABLE_SPLIT, kept[0].refusal.why)
 
     def test_splits_kept_when_no_host_keeps_one_node(self):
         judged = self.decisions((0, 1), (1, 0), (0,))
-        kept = decision.keep_one_node(judged, self.PREFER)
+        kept = decision.keep_one_node(judged, [gpu_request(2, K4200)],
+                                      self.PREFER)
         self.assertEqual([True, True, False], [d.passes for d in kept])
 
     def test_other_policies_are_left_alone(self):
         judged = self.decisions((0, 1), (1, 1))
-        self.assertEqual(judged, decision.keep_one_node(judged, SAME))
+        self.assertEqual(judged, decision.keep_one_node(
+            judged, [gpu_request(2, K4200)], SAME))
 
 
 class TestNoHostSummary(test_base.TestCase):
@@ -197,7 +199,7 @@ class TestPolicy(test_base.TestCase):
     def test_extra_specs_override_the_default(self):
         policy = models.policy_from_extra_specs(
             {'gpu:same_model': 'false', 'gpu:numa': 'single'},
-            models.GpuPolicy())
+            models.GpuPolicy(True, models.NumaMode.ANY))
         self.assertEqual(models.GpuPolicy(False, models.NumaMode.SINGLE),
                          policy)
 

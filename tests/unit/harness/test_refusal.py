@@ -23,8 +23,8 @@ from tests.unit.gpu.test_claims import pool
 from tests.unit.gpu.test_claims import V100
 
 NAMES = {K4200: 'K4200', V100: 'V100'}
-SAME = models.GpuPolicy()
-SINGLE = models.GpuPolicy(numa=models.NumaMode.SINGLE)
+SAME = models.GpuPolicy(True, models.NumaMode.ANY)
+SINGLE = models.GpuPolicy(True, models.NumaMode.SINGLE)
 RC = 'CUSTOM_GPU'
 
 

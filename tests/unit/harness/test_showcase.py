@@ -21,8 +21,8 @@ import fixtures
 from nova_gpu_ext import exception
 from nova_gpu_ext.harness import scenario
 from nova_gpu_ext.harness import showcase
-
 from tests import base as test_base
+
 
 ANSI = re.compile(r'\033\[[0-9;]*m')
 Gpu = scenario.Gpu

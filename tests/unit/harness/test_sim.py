@@ -21,8 +21,8 @@ from nova.scheduler.weights import pci
 
 from nova_gpu_ext.gpu import models
 from nova_gpu_ext.harness import sim
-
 from tests import base as test_base
+
 
 A = models.ModelKey('10de', '1db4')
 B = models.ModelKey('10de', '1eb8')

@@ -14,10 +14,10 @@
 
 import os
 
-from tests import base as test_base
 import testscenarios
 
 from nova_gpu_ext.host import sysfs
+from tests import base as test_base
 from tests.unit.common import unreadable
 from tests.unit.host import sysfs_tree
 

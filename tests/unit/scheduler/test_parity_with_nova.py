@@ -233,7 +233,8 @@ class TestParity(test.NoDBTestCase):
         if extra_specs == PREFER_ONLY:
             # prefer drops a split only for a host that keeps one node.
             self.assertEqual(bool(nova), bool(ours))
-        policy = nova_objects.gpu_policy(spec, models.GpuPolicy())
+        policy = nova_objects.gpu_policy(
+            spec, models.GpuPolicy(True, models.NumaMode.ANY))
         for state in host_states(hosts):
             for candidate in state.allocation_candidates:
                 label = next(iter(candidate['allocations']))

@@ -16,14 +16,14 @@ import json
 import os
 
 import fixtures
-from tests import base as test_base
 import testscenarios
 
 from nova_gpu_ext.admin.audit import actions
-from nova_gpu_ext.admin.audit import AuditError
-from nova_gpu_ext.admin.audit import cells as cellmod
-from nova_gpu_ext.admin.audit import db
 from nova_gpu_ext.admin.audit import findings
+from nova_gpu_ext.admin import cells as cellmod
+from nova_gpu_ext.admin import database
+from nova_gpu_ext import exception
+from tests import base as test_base
 from tests.unit.admin.audit import nova_db
 
 
@@ -164,7 +164,8 @@ class TestApply(AuditTestCase):
     def test_unwritable_backup_changes_nothing(self):
         before = self.nova.devices()
         path = os.path.join(self.tmp, 'no-such-dir', 'backup.json')
-        error = self.assertRaises(AuditError, actions.apply, self.cells,
+        error = self.assertRaises(exception.NovaGpuExtError, actions.apply,
+                                  self.cells,
                                   self.report(), path)
         self.assertIn('nothing was changed', str(error))
         self.assertEqual(before, self.nova.devices())
@@ -173,7 +174,7 @@ class TestApply(AuditTestCase):
         with open(self.backup, 'w') as stream:
             stream.write('older backup')
         before = self.nova.devices()
-        self.assertRaises(AuditError, actions.apply, self.cells,
+        self.assertRaises(exception.NovaGpuExtError, actions.apply, self.cells,
                           self.report(), self.backup)
         self.assertEqual(before, self.nova.devices())
         with open(self.backup) as stream:
@@ -219,7 +220,7 @@ class TestApply(AuditTestCase):
     def test_restore_refuses_backup_of_other_databases(self):
         actions.apply(self.cells, self.report(), self.backup)
         other = self.useFixture(nova_db.Database(self.backend))
-        error = self.assertRaises(AuditError, actions.restore,
+        error = self.assertRaises(exception.NovaGpuExtError, actions.restore,
                                   cellmod.from_urls([other.url]), self.backup)
         self.assertIn('--connection as for --apply', str(error))
 
@@ -258,7 +259,8 @@ class TestCells(AuditTestCase):
 
     def test_config_without_connections_is_an_error(self):
         conf = self.write_conf('[DEFAULT]\ndebug = true\n')
-        error = self.assertRaises(AuditError, cellmod.from_config, conf)
+        error = self.assertRaises(exception.NovaGpuExtError,
+                                  cellmod.from_config, conf)
         self.assertIn('[api_database] connection', str(error))
 
 
@@ -266,4 +268,4 @@ class TestMask(test_base.TestCase):
 
     def test_password_is_masked(self):
         self.assertEqual('mysql+pymysql://nova:***@db/nova',
-                         db.mask('mysql+pymysql://nova:s3cret@db/nova'))
+                         database.mask('mysql+pymysql://nova:s3cret@db/nova'))

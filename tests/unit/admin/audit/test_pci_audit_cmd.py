@@ -18,11 +18,11 @@ import os
 from unittest import mock
 
 import fixtures
-from tests import base as test_base
 import testscenarios
 
 from nova_gpu_ext.cmd import main
 from nova_gpu_ext import exception
+from tests import base as test_base
 from tests.unit.admin.audit import nova_db
 
 
@@ -61,8 +61,8 @@ class TestPciAuditCommand(CommandMixin, testscenarios.WithScenarios,
         self.assertEqual(1, status)
         self.assertEqual([('gpu1', '0000:81:00.0', '10de:11b4', 'allocated',
                            'instance-gone')],
-                         [(f['Host'], f['Address'], f['Model'], f['Status'],
-                           f['Finding']) for f in json.loads(out)])
+                         [(f['host'], f['address'], f['model'], f['status'],
+                           f['finding']) for f in json.loads(out)])
         self.assertIn('Dry run, nothing changed: 1 stale rows', err)
         self.assertEqual(before, self.nova.devices())
 
@@ -72,7 +72,7 @@ class TestPciAuditCommand(CommandMixin, testscenarios.WithScenarios,
                                     '-f', 'json')
         self.assertEqual(0, status)
         self.assertEqual([('0000:81:00.0', 'freed')],
-                         [(f['Address'], f['Result'])
+                         [(f['address'], f['result'])
                           for f in json.loads(out)])
         self.assertIn('Freed 1 pci_devices rows (gpu1 0000:81:00.0); the '
                       f'backup is {self.backup}; restart nova-compute on '

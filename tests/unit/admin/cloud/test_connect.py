@@ -22,12 +22,12 @@ from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import session as ks_session
 from openstack import exceptions as sdk_exc
 import requests
-from tests import base as test_base
 import testscenarios
 
 from nova_gpu_ext.admin.cloud import connect
 from nova_gpu_ext.cmd import plugin
 from nova_gpu_ext import exception
+from tests import base as test_base
 
 
 def http_error(status, method='POST', url='http://nova/v2.1/flavors'):

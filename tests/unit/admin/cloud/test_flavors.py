@@ -18,8 +18,8 @@ from unittest import mock
 from nova_gpu_ext.admin.cloud import flavors as cloud_flavors
 from nova_gpu_ext.admin import flavors
 from nova_gpu_ext import exception
-
 from tests import base as test_base
+
 
 TARGET = flavors.Flavor(name='gpu.k4200.x1', vcpus=8, ram=16384, disk=40,
                         description='1 x k4200 (nova-gpu-ext)',

@@ -20,7 +20,7 @@ from nova import test
 import sqlalchemy as sa
 import testscenarios
 
-from nova_gpu_ext.admin.audit import cells
+from nova_gpu_ext.admin import cells
 from nova_gpu_ext.admin import database
 from nova_gpu_ext.admin.fleet import celldb
 from nova_gpu_ext.admin.fleet import snapshot

@@ -19,6 +19,7 @@ consumed by nova's ``PciDeviceStats.apply_requests`` (the harness's
 object-level scheduler loop, ``nova_gpu_ext.harness.sim``).
 """
 
+import fixtures
 from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -30,6 +31,7 @@ from nova_gpu_ext.admin.fleet import explain
 from nova_gpu_ext.admin.fleet import gpu_requests
 from nova_gpu_ext.admin.fleet import snapshot
 from nova_gpu_ext.admin.fleet import whatif
+from nova_gpu_ext.gpu import fit
 from nova_gpu_ext.gpu import models
 from nova_gpu_ext.harness import sim
 from nova_gpu_ext.scheduler.filters import gpu_passthrough
@@ -44,6 +46,7 @@ ALIASES = gpu_requests.alias_specs(
      'device_type': 'type-PCI'}
     for name, alias in SIM_ALIASES.items() for m in alias.models)
 NAMES = snapshot.ModelFilter()
+SAME = models.GpuPolicy(True, models.NumaMode.ANY)
 
 host_st = st.lists(st.tuples(st.sampled_from([A, B]), st.sampled_from([0, 1])),
                    min_size=0, max_size=6)
@@ -76,6 +79,14 @@ def gpu_request(alias, count, extra_specs):
         f'{alias}:{count}', ((alias, count),),
         models.policy_from_extra_specs(extra_specs,
                                        gpu_requests.default_policy()))
+
+
+def host_list(names):
+    """What-if's hosts column for servers placed on these hosts."""
+    placed = whatif.Placed()
+    for name in names:
+        placed.hosts[name] = placed.hosts.get(name, 0) + 1
+    return placed.host_list()
 
 
 OURS = ([gpu_passthrough.GpuPassthroughFilter], [gpu.GpuWeigher])
@@ -111,7 +122,7 @@ class TestExplain(test.NoDBTestCase):
         snap = snapshot_of(hosts)
         single = gpu_requests.GpuRequest(
             'gpu:2', (('gpu', 2),),
-            models.GpuPolicy(numa=models.NumaMode.SINGLE))
+            models.GpuPolicy(True, models.NumaMode.SINGLE))
         reasons = [v.reason for v in
                    explain.explain(snap, single, ALIASES, NAMES)]
         self.assertIn('too few free of one model', reasons[0])
@@ -119,12 +130,12 @@ class TestExplain(test.NoDBTestCase):
         self.assertIn('too few free of one model', reasons[2])
         self.assertIn('wrong model', reasons[3])
         mix = [v.reason for v in explain.explain(
-            snap, gpu_requests.GpuRequest('gpu:2', (('gpu', 2),)), ALIASES,
-            NAMES)]
+            snap, gpu_requests.GpuRequest('gpu:2', (('gpu', 2),), SAME),
+            ALIASES, NAMES)]
         self.assertIn('too few free of one model', mix[0])
         self.assertTrue(mix[1].startswith('passes: gpu:2 <- 1 x 10de:1db4'))
         unknown = explain.explain(snap, gpu_requests.GpuRequest(
-            'x:1', (('x', 1),)), ALIASES, NAMES)
+            'x:1', (('x', 1),), SAME), ALIASES, NAMES)
         self.assertEqual({False}, {v.passes for v in unknown})
         self.assertIn('no such alias x', unknown[0].reason)
 
@@ -132,7 +143,7 @@ class TestExplain(test.NoDBTestCase):
         hosts = sim_fleet([[(A, 0), (A, 1)], [(A, 1), (A, 1)]])
         prefer = gpu_requests.GpuRequest(
             'a:2', (('a', 2),),
-            models.GpuPolicy(numa=models.NumaMode.PREFER))
+            models.GpuPolicy(True, models.NumaMode.PREFER))
         got = explain.explain(snapshot_of(hosts), prefer, ALIASES, NAMES)
         self.assertEqual([False, True], [v.passes for v in got])
         self.assertIn('while 1 host(s) keep it on one node (h1)',
@@ -141,6 +152,45 @@ class TestExplain(test.NoDBTestCase):
                                 NAMES)
         self.assertTrue(alone[0].passes)
         self.assertIn('no host keeps it on one', alone[0].reason)
+
+
+class TestOneEngine(test.NoDBTestCase):
+    """explain formats the core's decision: change a rule, both follow."""
+
+    def filter_passes(self, hosts, spec):
+        for host in hosts:
+            host.offer(spec)
+        return {h.host for h in sim.Scheduler(*OURS).filter_handler
+                .get_filtered_objects(
+                    [gpu_passthrough.GpuPassthroughFilter()],
+                    [h.state for h in hosts], spec)}
+
+    def test_a_changed_core_rule_moves_the_filter_and_explain_together(self):
+        hosts = sim_fleet([[(A, 0), (A, 0)], [(A, 1), (A, 1)],
+                           [(A, 0), (A, 1), (A, 1)]])
+        spec = sim.request_spec([(SIM_ALIASES['a'], 1)], {})
+        request = gpu_request('a', 1, {})
+        before = explain.explain(snapshot_of(hosts), request, ALIASES, NAMES)
+        self.assertEqual({'h0', 'h1', 'h2'}, self.filter_passes(hosts, spec))
+        self.assertEqual(['h0', 'h1', 'h2'],
+                         [e.host for e in before if e.passes])
+
+        rule = fit._first_misfit
+
+        def no_node_one(requests, result, policy):
+            for index, takes in enumerate(result.takes):
+                if any(t.numa_node == 1 for t in takes):
+                    return index, fit.Why.SPLIT, 'node 1 is for tests'
+            return rule(requests, result, policy)
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova_gpu_ext.gpu.fit._first_misfit', no_node_one))
+        after = explain.explain(snapshot_of(hosts), request, ALIASES, NAMES)
+        self.assertEqual({'h0', 'h2'}, self.filter_passes(hosts, spec))
+        self.assertEqual(['h0', 'h2'], [e.host for e in after if e.passes])
+        [refused] = [e for e in after if not e.passes]
+        self.assertEqual('h1', refused.host)
+        self.assertIn('would split NUMA: the claim would give a:1 1 x '
+                      '10de:1db4 on NUMA 1', refused.reason)
 
 
 class TestWhatIf(test.NoDBTestCase):
@@ -152,8 +202,9 @@ class TestWhatIf(test.NoDBTestCase):
         outcomes = whatif.what_if(
             snapshot_of(sim_fleet(layouts)),
             [(gpu_request(*req), n) for req, n in plan], ALIASES, NAMES)
-        for setup, fit, where in ((OURS, 'fit', 'hosts'),
-                                  (IN_TREE, 'fit_in_tree', 'hosts_in_tree')):
+        for setup, fit_column, where in (
+                (OURS, 'fit', 'hosts'),
+                (IN_TREE, 'fit_in_tree', 'hosts_in_tree')):
             hosts = sim_fleet(layouts)
             scheduler = sim.Scheduler(*setup)
             for outcome, ((alias, count, extra), n) in zip(outcomes, plan):
@@ -161,14 +212,12 @@ class TestWhatIf(test.NoDBTestCase):
                     [(SIM_ALIASES[alias], count)], extra)).host
                     for _ in range(n)]
                 names = [h.name for h in placed if h]
-                self.assertEqual(len(names), getattr(outcome, fit))
-                self.assertEqual(whatif._hosts(
-                    [whatif.Placed(h) for h in names]),
-                    getattr(outcome, where))
+                self.assertEqual(len(names), getattr(outcome, fit_column))
+                self.assertEqual(host_list(names), getattr(outcome, where))
 
     def test_drained_servers_are_placed_first_on_the_other_hosts(self):
         hosts = sim_fleet([[(A, 0), (A, 0)], [(A, 0), (A, 0), (B, 1)]])
-        moved = [gpu_requests.GpuRequest('vm1 (u1)', (('a', 2),))]
+        moved = [gpu_requests.GpuRequest('vm1 (u1)', (('a', 2),), SAME)]
         out = whatif.what_if(snapshot_of(hosts), [], ALIASES, NAMES,
                              drained=['h0'], moved=moved)
         self.assertEqual([('vm1 (u1)', 1, 1, 'h1', 1)],

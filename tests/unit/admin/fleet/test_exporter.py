@@ -22,6 +22,7 @@ from nova_gpu_ext.admin.fleet import exporter
 from nova_gpu_ext.admin.fleet import gpu_requests
 from nova_gpu_ext.admin.fleet import snapshot
 from nova_gpu_ext import exception
+from nova_gpu_ext.gpu import models
 from tests.unit.admin.fleet import test_capacity
 
 K4200 = test_capacity.K4200
@@ -59,7 +60,9 @@ def sample_snapshot():
 
 def sample_questions():
     """A 2-GPU K4200 flavor, and 2 stale rows on the host."""
-    k4200x2 = gpu_requests.GpuRequest('k4200.x2', (('k4200', 2),))
+    k4200x2 = gpu_requests.GpuRequest(
+        'k4200.x2', (('k4200', 2),),
+        models.GpuPolicy(True, models.NumaMode.ANY))
     placer = capacity.Placer(test_capacity.ALIASES)
     return exporter.Questions(
         [k4200x2], lambda snap: placer,

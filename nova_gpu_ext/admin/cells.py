@@ -10,21 +10,23 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Which cell databases to audit.
+"""Which cell databases to read: the fleet commands, exporter, pci-audit.
 
 From nova.conf as nova itself finds them: the cells mapped in the API
-database named by ``[api_database] connection``, else the one database of
-``[database] connection``; or straight from database URLs.
+database named by ``[api_database] connection`` (read through the one
+read-only, time-bounded session of :mod:`database`), else the one
+database of ``[database] connection``; or straight from database URLs.
 """
 
 import dataclasses
 from urllib import parse
 
 from oslo_config import cfg
+import sqlalchemy as sa
 
-from nova_gpu_ext.admin.audit import AuditInputError
-from nova_gpu_ext.admin.audit import db
+from nova_gpu_ext.admin import database
 from nova_gpu_ext.common import inifile
+from nova_gpu_ext import exception
 
 # cell0 holds only instances that were never scheduled: no compute node,
 # no PCI device.
@@ -45,17 +47,21 @@ class Cell:
 
 
 def from_urls(urls):
-    return [Cell(db.mask(url), db.mask(url), url) for url in urls]
+    return [Cell(database.mask(url), database.mask(url), url)
+            for url in urls]
 
 
-def from_config(config_files):
-    """The cell databases named by these nova.conf files (later ones win)."""
+def from_config(config_files, timeout=database.DEFAULT_TIMEOUT):
+    """The cell databases named by these nova.conf files (later ones win).
+
+    The API database is read within ``timeout`` like any other.
+    """
     api_url, url = _load(config_files)
     if api_url:
-        return _mapped(api_url, url)
+        return _mapped(api_url, url, timeout)
     if url:
-        return [Cell(db.mask(url), db.mask(url), url)]
-    raise AuditInputError(
+        return [Cell(database.mask(url), database.mask(url), url)]
+    raise exception.BadInput(
         f'{", ".join(config_files)}: neither [api_database] connection nor '
         '[database] connection is set; give the nova.conf of a nova-api or '
         'nova-conductor host, or --connection URL')
@@ -71,7 +77,7 @@ def _load(config_files):
         try:
             inifile.read(path, 'nova.conf')
         except inifile.IniFileError as exc:
-            raise AuditInputError(str(exc)) from exc
+            raise exception.BadInput(str(exc)) from exc
     conf = cfg.ConfigOpts()
     for group in ('api_database', 'database'):
         conf.register_opt(cfg.StrOpt('connection', secret=True), group=group)
@@ -80,15 +86,17 @@ def _load(config_files):
              default_config_dirs=[], use_env=False)
         return conf.api_database.connection, conf.database.connection
     except cfg.Error as exc:
-        raise AuditInputError(
+        raise exception.BadInput(
             f'cannot read {", ".join(config_files)}: '
-            f'{" ".join(str(exc).split())}') from exc
+            f'{exception.one_line(exc)}') from exc
 
 
-def _mapped(api_url, default_url):
-    with db.transaction(api_url) as conn:
-        db.require_tables(conn, api_url, ('cell_mappings',))
-        mappings = db.cell_mappings(conn)
+def _mapped(api_url, default_url, timeout):
+    table = database.CELL_MAPPINGS
+    query = sa.select(table.c.uuid, table.c.name,
+                      table.c.database_connection).order_by(table.c.uuid)
+    with database.read_only(api_url, timeout, database.API_TABLES) as conn:
+        mappings = [tuple(row) for row in conn.execute(query)]
     return [Cell(uuid, name or uuid, _format(uuid, url, default_url))
             for uuid, name, url in mappings if uuid != CELL0_UUID]
 
@@ -102,7 +110,7 @@ def _format(cell, template, default):
     if '{' not in template:
         return template
     if not default:
-        raise AuditInputError(
+        raise exception.BadInput(
             f'cell {cell}: database_connection is a template but '
             '[database] connection is not set in nova.conf; set it as on '
             'the nova-conductor hosts')
@@ -114,7 +122,7 @@ def _format(cell, template, default):
             query=parts.query, fragment=parts.fragment,
             path=parts.path.lstrip('/'))
     except (KeyError, IndexError, ValueError) as exc:
-        raise AuditInputError(
+        raise exception.BadInput(
             f'cell {cell}: cannot fill its database_connection template '
             f'({exc!r}); only the fields {{scheme}}, {{username}}, '
             '{password}, {hostname}, {port}, {path}, {query} and '
