@@ -233,8 +233,9 @@ class TestParity(test.NoDBTestCase):
         if extra_specs == PREFER_ONLY:
             # prefer drops a split only for a host that keeps one node.
             self.assertEqual(bool(nova), bool(ours))
-        policy = nova_objects.gpu_policy(
-            spec, models.GpuPolicy(True, models.NumaMode.ANY))
+        # The policy the filter judged by: the scheduler's options for
+        # what the flavor leaves unset.
+        policy = nova_objects.gpu_policy(spec, nova_objects.default_policy())
         for state in host_states(hosts):
             for candidate in state.allocation_candidates:
                 label = next(iter(candidate['allocations']))
