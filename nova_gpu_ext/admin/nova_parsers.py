@@ -26,6 +26,8 @@ import warnings
 
 from oslo_config import cfg
 
+from nova_gpu_ext import exception
+
 
 @functools.cache
 def _nova() -> types.SimpleNamespace | None:
@@ -68,11 +70,12 @@ def device_spec_error(value: str) -> str | None:
 def alias_error(values: ty.Sequence[str], placement: bool) -> str | None:
     """Why nova refuses these ``alias`` values of one node, or None.
 
-    nova's parser (``nova.pci.request.get_alias_from_config``) reads its
-    global ``CONF``; it is given a private one holding nova's ``[pci]``
-    and ``[filter_scheduler]`` options for the call, so neither nova's
-    global configuration nor the caller's is touched, and its cache is
-    bypassed.
+    nova's parser (``nova.pci.request.get_alias_from_config`` and the
+    checks it calls) reads its module's global ``CONF``; copies of the
+    module's functions are bound to a private ConfigOpts holding nova's
+    ``[pci]`` and ``[filter_scheduler]`` options, so nova's module, its
+    global configuration and the caller's are not touched, and its cache
+    is bypassed.
 
     :raises RuntimeError: if nova is not importable (see :func:`available`).
     """
@@ -85,15 +88,22 @@ def alias_error(values: ty.Sequence[str], placement: bool) -> str | None:
     conf.set_override('alias', list(values), group='pci')
     conf.set_override('pci_in_placement', placement,
                       group='filter_scheduler')
-    global_conf = nova.request.CONF
-    nova.request.CONF = conf
+    scope = dict(vars(nova.request), CONF=conf)
+    for name, value in vars(nova.request).items():
+        if (isinstance(value, types.FunctionType)
+                and value.__module__ == nova.request.__name__):
+            scope[name] = _bound(value, scope)
     try:
-        nova.request.get_alias_from_config.__wrapped__()
+        _bound(nova.request.get_alias_from_config.__wrapped__, scope)()
     except Exception as exc:  # whatever nova raises, it refuses
         return _reason(exc)
-    finally:
-        nova.request.CONF = global_conf
     return None
+
+
+def _bound(func: types.FunctionType, scope: dict) -> types.FunctionType:
+    """A copy of nova's ``func`` that reads its globals from ``scope``."""
+    return types.FunctionType(func.__code__, scope, func.__name__,
+                              func.__defaults__, func.__closure__)
 
 
 def _require() -> types.SimpleNamespace:
@@ -104,7 +114,7 @@ def _require() -> types.SimpleNamespace:
 
 
 def _reason(exc: Exception) -> str:
-    text = ' '.join(str(exc).split())
+    text = exception.one_line(exc)
     if type(exc).__module__.startswith('nova.'):
         return text
     return f'{type(exc).__name__}: {text}'

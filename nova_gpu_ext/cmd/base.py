@@ -160,4 +160,4 @@ def nova_release(name: str) -> releases.Release:
     try:
         return releases.parse(name)
     except releases.ReleaseError as exc:
-        raise exception.BadInput(f'--nova-release: {exc}') from exc
+        raise releases.ReleaseError(f'--nova-release: {exc}') from exc

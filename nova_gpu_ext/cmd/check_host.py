@@ -13,9 +13,9 @@
 """``nova-gpu-ext check-host``: read-only GPU passthrough readiness checks."""
 
 from nova_gpu_ext.cmd import base
-from nova_gpu_ext.cmd import discover
 from nova_gpu_ext import exception
 from nova_gpu_ext.host import hostcheck
+from nova_gpu_ext.host import sysfs
 
 
 class CheckHost(base.Lister):
@@ -38,7 +38,7 @@ class CheckHost(base.Lister):
 
     def take_action(self, parsed_args):
         gpu_catalog = base.load_catalog(parsed_args.catalogs, required=False)
-        facts = discover.read_host(parsed_args.root)
+        facts = sysfs.read_host(parsed_args.root)
         checks = hostcheck.check_host(
             facts, hostcheck.passthrough_gpus(facts, gpu_catalog))
         if gpu_catalog is not None:

@@ -43,13 +43,13 @@ class Discover(base.Lister):
     def run(self, parsed_args):
         if not parsed_args.ini:
             return super().run(parsed_args)
-        facts = read_host(parsed_args.root)
+        facts = sysfs.read_host(parsed_args.root)
         self.app.stdout.write(discovery.render_ini(
             facts, discovery.found_models(facts)))
         return exception.EXIT_OK
 
     def take_action(self, parsed_args):
-        facts = read_host(parsed_args.root)
+        facts = sysfs.read_host(parsed_args.root)
         models = discovery.found_models(facts)
         for problem in facts.problems:
             self.say(f'WARNING: {problem}; GPUs may be missing below')
@@ -73,11 +73,3 @@ def _row(facts, model, gpu):
             ', '.join(f'{f.address} {f.ids} ({f.driver or "no driver"})'
                       for f in functions),
             gpu.parent, gpu.sriov_totalvfs)
-
-
-def read_host(root: str) -> sysfs.HostFacts:
-    """Host facts, or BadInput naming the unreadable root."""
-    try:
-        return sysfs.read_host(root)
-    except sysfs.HostReadError as exc:
-        raise exception.BadInput(str(exc)) from exc

@@ -17,11 +17,8 @@ lacks a feature leaves nothing half-written in a file the operator
 redirected to.
 """
 
-from nova_gpu_ext.admin import releases
 from nova_gpu_ext.admin import render
 from nova_gpu_ext.cmd import base
-from nova_gpu_ext.common import catalog
-from nova_gpu_ext import exception
 
 
 class Genconf(base.Command):
@@ -65,17 +62,12 @@ def generate(args) -> str:
     """The whole output text; BadInput on any bad input."""
     gpu_catalog = base.load_catalog(args.catalogs, required=True)
     release = base.nova_release(args.nova_release)
-    try:
-        if args.role == 'host':
-            return render.format_host_files(
-                render.host_files(gpu_catalog, args.iommu),
-                _header(args, 'a compute host (vfio-pci)'))
-        lines = render.nova_conf(gpu_catalog, args.role, release,
-                                 args.placement)
-    except catalog.CatalogError as exc:
-        raise exception.BadInput(f'bad catalog: {exc}') from exc
-    except releases.ReleaseError as exc:
-        raise exception.BadInput(str(exc)) from exc
+    if args.role == 'host':
+        return render.format_host_files(
+            render.host_files(gpu_catalog, args.iommu),
+            _header(args, 'a compute host (vfio-pci)'))
+    lines = render.nova_conf(gpu_catalog, args.role, release,
+                             args.placement)
     mode = 'placement' if args.placement else 'legacy'
     return render.format_nova_conf(
         lines, _header(args, f'nova.conf of the {args.role} role, nova '

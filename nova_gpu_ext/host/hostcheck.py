@@ -69,11 +69,6 @@ class Check:
     message: str
     remedy: str = ''
 
-    def as_dict(self) -> dict[str, str]:
-        return {'check': self.name, 'subject': self.subject,
-                'status': self.status.value, 'message': self.message,
-                'remedy': self.remedy}
-
 
 def worst(checks: ty.Iterable[Check]) -> Status:
     return max((c.status for c in checks), key=SEVERITY.index,

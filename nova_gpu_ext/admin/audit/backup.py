@@ -120,7 +120,7 @@ def read(path):
     except ValueError as exc:
         raise exception.BadInput(
             f'{path} is not a pci-audit backup: not UTF-8 JSON '
-            f'({" ".join(str(exc).split())})') from exc
+            f'({exception.one_line(exc)})') from exc
     try:
         if data['version'] != VERSION:
             raise ValueError(

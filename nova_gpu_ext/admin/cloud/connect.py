@@ -80,8 +80,8 @@ def connect(cloud: str | None, region_name: str | None,
             # anything else in the file surfaces as one of these.
             raise exception.BadInput(
                 f'{_source(config)}: cannot use cloud {cloud or "envvars"}:'
-                f' {_line(exc)}; compare it with the clouds.yaml examples of'
-                ' openstacksdk') from exc
+                f' {exception.one_line(exc)}; compare it with the clouds.yaml'
+                ' examples of openstacksdk') from exc
         conn = connection.Connection(config=region)
     set_default_timeout(conn.session)
     return conn
@@ -99,7 +99,8 @@ def _load_config(sdk_config):
         return sdk_config.OpenStackConfig()
     except yaml.YAMLError as exc:
         raise exception.BadInput(
-            f'clouds.yaml is not valid YAML: {_line(exc)}') from exc
+            'clouds.yaml is not valid YAML: '
+            f'{exception.one_line(exc)}') from exc
     except OSError as exc:
         raise exception.BadInput(
             f'cannot read {exc.filename}: {exc.strerror}') from exc
@@ -188,16 +189,16 @@ def _translate(exc: Exception) -> exception.NovaGpuExtError | None:
             f'service); check the endpoint ({_CHANGE_TIMEOUT})')
     if isinstance(exc, ks_exc.CatalogException):
         return exception.BadInput(
-            f'{_line(exc)}; check region_name and interface of the cloud '
-            'and its service catalog')
+            f'{exception.one_line(exc)}; check region_name and interface of '
+            'the cloud and its service catalog')
     if isinstance(exc, ks_exc.AuthPluginException):
         return exception.BadInput(
-            f'{_line(exc)}; name a cloud of clouds.yaml with --os-cloud or '
-            'source an openrc file')
+            f'{exception.one_line(exc)}; name a cloud of clouds.yaml with '
+            '--os-cloud or source an openrc file')
     if isinstance(exc, sdk_exc.ConfigException):
-        return exception.BadInput(_line(exc))
+        return exception.BadInput(exception.one_line(exc))
     if isinstance(exc, (sdk_exc.SDKException, ks_exc.ClientException)):
-        return exception.Unreachable(_line(exc))
+        return exception.Unreachable(exception.one_line(exc))
     return None
 
 
@@ -208,7 +209,7 @@ def _http_error(status: int | None, method: str | None, url: str | None,
     if url:
         text += f' on {method or "request to"} {url}'
     if details:
-        text += f': {_line(details)}'
+        text += f': {exception.one_line(details)}'
     hint = _HINTS.get(status)
     text = f'{text}; {hint}' if hint else text
     if status is not None and 400 <= status < 500:
@@ -244,8 +245,4 @@ def _reason(exc: BaseException) -> str:
             return os.strerror(link.errno)
         if isinstance(link, OSError) and link.strerror:
             return link.strerror
-    return _line(links[-1])
-
-
-def _line(value) -> str:
-    return ' '.join(str(value).split())
+    return exception.one_line(links[-1])
