@@ -13,8 +13,11 @@
 """capacity, explain and what-if on a cell database with nova's schema."""
 
 import json
+import os
 
+import fixtures
 from nova import test
+import sqlalchemy as sa
 
 from tests.unit.admin.audit import nova_db
 from tests.unit.admin.fleet import fleetdb
@@ -249,3 +252,37 @@ class TestDrainUnderTheSchedulersPolicy(test.NoDBTestCase):
         self.assertIn(path, err)
         self.assertIn('numa_default', err)
         self.assertEqual(1, len(err.splitlines()))
+
+
+class TestDatabasesThatCannotServe(test.NoDBTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.tmp = self.useFixture(fixtures.TempDir()).path
+
+    def test_a_database_that_is_not_nova_is_bad_input_naming_the_tables(self):
+        path = os.path.join(self.tmp, 'other.sqlite')
+        engine = sa.create_engine(f'sqlite:///{path}')
+        with engine.begin() as conn:
+            conn.exec_driver_sql('CREATE TABLE orders (id INTEGER)')
+        engine.dispose()
+        for command in ('capacity', 'explain --request gpu:1',
+                        'what-if --request gpu:1=1'):
+            argv = command.split()
+            if argv[0] != 'capacity':
+                argv += ['--catalog', catalog_files.write(
+                    self, catalog_files.TWO_MODELS_AND_A_CLASS)]
+            status, out, err = cli.run(*argv, '--connection',
+                                       f'sqlite:///{path}')
+            self.assertEqual((2, ''), (status, out), command)
+            self.assertIn('has no compute_nodes, pci_devices table', err)
+            self.assertEqual(1, len(err.splitlines()), err)
+
+    def test_a_url_that_runs_statements_before_read_only_is_refused(self):
+        status, out, err = cli.run(
+            'capacity', '--connection',
+            'mysql+pymysql://nova:s3cret@127.0.0.1:1/nova'
+            '?init_command=DELETE+FROM+migrations')
+        self.assertEqual((2, ''), (status, out))
+        self.assertIn('sets init_command', err)
+        self.assertNotIn('s3cret', err)

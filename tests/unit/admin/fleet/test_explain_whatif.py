@@ -19,6 +19,8 @@ consumed by nova's ``PciDeviceStats.apply_requests`` (the harness's
 object-level scheduler loop, ``nova_gpu_ext.harness.sim``).
 """
 
+import time
+
 import fixtures
 from hypothesis import given
 from hypothesis import settings
@@ -214,6 +216,17 @@ class TestWhatIf(test.NoDBTestCase):
                 names = [h.name for h in placed if h]
                 self.assertEqual(len(names), getattr(outcome, fit_column))
                 self.assertEqual(host_list(names), getattr(outcome, where))
+
+    def test_a_count_beyond_the_fleet_ends_at_the_first_miss(self):
+        hosts = sim_fleet([[(A, 0)] * 8] * 50)
+        start = time.monotonic()
+        [out] = whatif.what_if(snapshot_of(hosts),
+                               [(gpu_request('a', 1, {}), 10 ** 11)],
+                               ALIASES, NAMES)
+        self.assertLess(time.monotonic() - start, 20)
+        self.assertEqual((10 ** 11, 400, 400, 0, 0),
+                         (out.asked, out.fit, out.fit_in_tree, out.free_left,
+                          out.free_left_in_tree))
 
     def test_drained_servers_are_placed_first_on_the_other_hosts(self):
         hosts = sim_fleet([[(A, 0), (A, 0)], [(A, 0), (A, 0), (B, 1)]])
