@@ -17,10 +17,12 @@ from nova_gpu_ext import exception
 from nova_gpu_ext.host import discovery
 from nova_gpu_ext.host import hostcheck
 from nova_gpu_ext.host import sysfs
+from nova_gpu_ext.host import topology
 
 COLUMNS = ('Address', 'Model', 'Vendor ID', 'Product ID', 'Device type',
            'NUMA node', 'IOMMU group', 'Driver', 'Companions', 'Label',
-           'IOMMU group members', 'Card functions', 'Parent', 'SR-IOV VFs')
+           'IOMMU group members', 'Card functions', 'Parent', 'SR-IOV VFs',
+           'root_port', 'pcie_switch')
 
 
 class Discover(base.Lister):
@@ -65,13 +67,14 @@ class Discover(base.Lister):
 
 def _row(facts, model, gpu):
     functions = [f for f in hostcheck.card_functions(facts, gpu) if f != gpu]
+    path = topology.pcie_path(facts, gpu)
     return (gpu.address, model.name, gpu.vendor_id, gpu.product_id,
             model.device_type, gpu.numa_node, gpu.iommu_group, gpu.driver,
             ', '.join(model.companions), gpu.label,
             ', '.join(m.address for m in facts.group_members(gpu)),
             ', '.join(f'{f.address} {f.ids} ({f.driver or "no driver"})'
                       for f in functions),
-            gpu.parent, gpu.sriov_totalvfs)
+            gpu.parent, gpu.sriov_totalvfs, path.root_port, path.pcie_switch)
 
 
 def read_host(root: str) -> sysfs.HostFacts:
