@@ -20,6 +20,7 @@ This module also says which device_spec entry selects a GPU, as nova's
 """
 
 import dataclasses
+import re
 import typing as ty
 
 # The device_spec tag naming the PCIe switch a GPU sits behind: the PCI
@@ -27,6 +28,11 @@ import typing as ty
 # a device_spec into the device's PCI pool (nova/pci/stats.py), so the
 # scheduler sees it on each pool; a GPU behind no switch has no tag.
 PCIE_SWITCH_TAG = 'pcie_switch'
+
+# One function's full address, as sysfs names it: what a pcie_switch tag
+# belongs to (a glob would give one switch to GPUs of several).
+EXACT_ADDRESS = re.compile(
+    r'^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$', re.IGNORECASE)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -105,14 +105,15 @@ def read_gpus(root: str, say) -> list[host_gpus.HostGpu]:
     """The host's GPUs with their switches; warnings through ``say``."""
     facts = discover.read_host(root)
     for problem in facts.problems:
-        say(f'WARNING: {problem}; a GPU may lack its pcie_switch tag')
+        say(f'WARNING: {problem}; the PCIe switch of a GPU may be unknown')
     gpus = []
     for gpu in facts.gpus:
         path = topology.pcie_path(facts, gpu)
         if path.unknown is not None:
             say(f'WARNING: PCIe path of GPU {gpu.address} unknown '
                 f'({path.unknown} above it could not be read or is not a '
-                'PCI bridge): no pcie_switch tag for it')
+                'PCI bridge): its PCIe switch is unknown, it gets no '
+                'pcie_switch tag')
         gpus.append(host_gpus.HostGpu(
             gpu.address, gpu.vendor_id, gpu.product_id, path.pcie_switch,
             path_known=path.unknown is None))

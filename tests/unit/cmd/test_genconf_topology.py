@@ -127,6 +127,53 @@ class TestGenconfTopology(TopologyTestCase):
                          [s for s in device_specs(out) if s not in tagged])
 
 
+class TestLintConfTopology(TopologyTestCase):
+
+    def lint(self, text, *args):
+        path = catalog_files.write(self, text, 'nova.conf')
+        return cli.records('lint-conf', '--nova-conf', path, *args)
+
+    def test_genconf_topology_output_lints_clean_on_its_host(self):
+        _, out, _ = self.genconf('--role', 'compute', '--topology',
+                                 '--root', self.tree.root)
+        rc, findings, err = self.lint(out, '--topology', '--root',
+                                      self.tree.root)
+        self.assertEqual((0, []), (rc, findings), err)
+
+    def test_untagged_file_on_a_switch_host_exits_1(self):
+        _, out, _ = self.genconf('--role', 'compute')
+        rc, findings, _ = self.lint(out, '--topology', '--root',
+                                    self.tree.root)
+        self.assertEqual((1, ['pcie-switch-missing']),
+                         (rc, [f['Finding'] for f in findings]))
+
+    def test_without_topology_tags_are_not_judged(self):
+        _, out, _ = self.genconf('--role', 'compute')
+        rc, findings, _ = self.lint(out)
+        self.assertEqual((0, []), (rc, findings))
+
+    def test_tags_of_another_host_are_mismatches(self):
+        _, out, _ = self.genconf('--role', 'compute', '--topology',
+                                 '--root', self.tree.root)
+        other = self.useFixture(sysfs_tree.SysfsTree())
+        board = sysfs_tree.Board(other)
+        board.gpu('0000:03:00.0', board.root_port(0), 0)
+        board.switch(1, 2)
+        rc, findings, _ = self.lint(out, '--topology', '--root', other.root)
+        self.assertEqual(1, rc)
+        self.assertEqual(
+            [('pcie-switch-mismatch', 'pcie_switch "0000:01:00.0", but '
+              'sysfs shows GPU 0000:03:00.0 behind no PCIe switch'),
+             ('pcie-switch-no-such-gpu', 'no GPU at 0000:04:00.0 on this '
+              'host')],
+            [(f['Finding'], f['Problem']) for f in findings])
+
+    def test_root_without_topology_is_bad_input(self):
+        rc, findings, err = self.lint('[pci]\n', '--root', '/')
+        self.assertEqual((2, None), (rc, findings))
+        self.assertIn('add --topology or drop --root', err)
+
+
 class TestGenconfTopologyBadInput(testscenarios.WithScenarios,
                                   TopologyTestCase):
 
