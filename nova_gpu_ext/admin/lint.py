@@ -421,12 +421,16 @@ def _untagged_selector(specs, gpu) -> Entry | None:
 
 
 def _missing_tags(entry, gpus) -> Finding:
-    listed = ', '.join(f'{g.address} (switch {g.pcie_switch})' for g in gpus)
+    switches: dict[str, list[str]] = {}
+    for gpu in gpus:
+        switches.setdefault(gpu.pcie_switch, []).append(gpu.address)
+    listed = '; '.join(f'switch {switch}: {", ".join(addresses)}'
+                       for switch, addresses in switches.items())
     return Finding(
         'pcie-switch-missing', entry,
-        f'GPU(s) behind a PCIe switch selected by this entry, which has no '
-        f'pcie_switch tag: {listed}; gpu:switch cannot keep a request under '
-        'one switch on this host',
+        f'this entry, with no pcie_switch tag, selects GPUs behind PCIe '
+        f'switches ({listed}): gpu:switch cannot keep a request under one '
+        'switch on this host',
         'put the entries of genconf --role compute --topology (run on this '
         'host) in place of the device_spec lines, then restart '
         'nova-compute')

@@ -199,9 +199,12 @@ class _Renderer:
             if getattr(model, tag) is not None:
                 spec[tag] = _bool(getattr(model, tag))
                 self._use(tag)
-        comment = _describe(model)
+        tagged = self._switch_specs(model, spec)
+        comment = _describe(model) + (
+            ': its other GPUs (behind no PCIe switch, or added since)'
+            if tagged else '')
         addresses = model.addresses or (None,)
-        return self._switch_specs(model, spec) + [Line(section, option, _json(
+        return tagged + [Line(section, option, _json(
             spec if address is None else {**spec, 'address': address}),
             comment if i == 0 else '')
             for i, address in enumerate(addresses)]

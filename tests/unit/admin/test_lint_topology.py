@@ -61,8 +61,8 @@ class TestCheckTopology(test_base.TestCase):
     def test_untagged_model_entry_lists_the_gpus_behind_switches(self):
         [finding] = lint.check_topology([entry(MODEL)], GPUS)
         self.assertEqual('pcie-switch-missing', finding.code)
-        self.assertIn(f'{A} (switch 0000:01:00.0), {B} (switch '
-                      '0000:41:00.0);', finding.problem)
+        self.assertIn(f'(switch 0000:01:00.0: {A}; switch 0000:41:00.0: '
+                      f'{B})', finding.problem)
         self.assertNotIn(LONE, finding.problem)
 
     def test_first_matching_entry_decides_as_in_nova(self):

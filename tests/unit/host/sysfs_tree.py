@@ -209,10 +209,11 @@ class Board:
                                group=self._group, **kwargs)
         return address
 
-    def root_port(self, index):
+    def root_port(self, index, numa=None):
         bus = root_bus(index)
         return self.add(f'0000:{bus:02x}:01.1', ROOT_PORT, BRIDGE,
-                        driver='pcieport', numa=index // 2,
+                        driver='pcieport',
+                        numa=index // 2 if numa is None else numa,
                         host_bridge=f'pci0000:{bus:02x}')
 
     def gpu(self, address, parent, numa, audio=False):
@@ -224,16 +225,17 @@ class Board:
                      driver='vfio-pci', numa=numa, parent=parent)
         return address
 
-    def switch(self, index, gpus, nics=0, audio=False):
+    def switch(self, index, gpus, nics=0, audio=False, numa=None):
         """A switch on root port ``index``, a downstream port per device.
 
         Root port -> upstream port -> downstream ports -> a GPU (or NIC)
         each; returns (upstream port, GPU addresses).
         """
-        bus, numa = root_bus(index), index // 2
+        bus = root_bus(index)
+        numa = index // 2 if numa is None else numa
         upstream = self.add(f'0000:{bus + 1:02x}:00.0', SWITCH_PORT, BRIDGE,
                             driver='pcieport', numa=numa,
-                            parent=self.root_port(index))
+                            parent=self.root_port(index, numa))
         addresses = []
         for port in range(gpus + nics):
             downstream = self.add(
@@ -257,8 +259,10 @@ class Board:
 def switch_server(tree, switches, gpus_per_switch, **kwargs):
     """``switches`` switches of ``gpus_per_switch`` GPUs each.
 
-    Returns {upstream port: [GPU addresses]}.
+    Two sockets: the first half of the switches on NUMA node 0, the
+    other half on node 1. Returns {upstream port: [GPU addresses]}.
     """
     board = Board(tree)
-    return dict(board.switch(i, gpus_per_switch, **kwargs)
+    return dict(board.switch(i, gpus_per_switch, numa=2 * i // switches,
+                             **kwargs)
                 for i in range(switches))
