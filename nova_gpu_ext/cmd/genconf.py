@@ -112,8 +112,7 @@ def read_gpus(root: str, say) -> list[host_gpus.HostGpu]:
         if path.unknown is not None:
             say(f'WARNING: PCIe path of GPU {gpu.address} unknown '
                 f'({path.unknown} above it could not be read or is not a '
-                'PCI bridge): its PCIe switch is unknown, it gets no '
-                'pcie_switch tag')
+                'PCI bridge): its PCIe switch is unknown')
         gpus.append(host_gpus.HostGpu(
             gpu.address, gpu.vendor_id, gpu.product_id, path.pcie_switch,
             path_known=path.unknown is None))
