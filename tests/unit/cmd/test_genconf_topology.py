@@ -257,6 +257,31 @@ class TestPoolsCarryTheTag(testscenarios.WithScenarios, test.NoDBTestCase):
              for address, pool in pools.items()})
         self.assertNotIn('pcie_switch', pools[self.lone])
 
+    def test_the_scheduler_side_pools_keep_the_tag(self):
+        """Pools as the scheduler reads them back from the compute's report.
+
+        The compute reports a PciDevicePoolList (through the database);
+        a request naming the tag matches only that switch's pools.
+        """
+        self.pools()
+        reported = objects.PciDevicePoolList.obj_from_primitive(
+            self.pci_stats.to_device_pools_obj().obj_to_primitive())
+        scheduler = stats.PciDeviceStats(
+            None, stats=reported, dev_filter=whitelist.Whitelist([]))
+        self.assertEqual(
+            {'0000:01:00.0': 2, '0000:41:00.0': 2, None: 1},
+            {switch: sum(p['count'] for p in scheduler.pools
+                         if p.get('pcie_switch') == switch)
+             for switch in ('0000:01:00.0', '0000:41:00.0', None)})
+        one_switch = objects.InstancePCIRequest(
+            count=2, spec=[{'vendor_id': '10de', 'product_id': '26b9',
+                            'dev_type': 'type-PF',
+                            'pcie_switch': '0000:41:00.0'}],
+            request_id=None)
+        self.assertTrue(scheduler.support_requests([one_switch], None))
+        one_switch.count = 3
+        self.assertFalse(scheduler.support_requests([one_switch], None))
+
     def test_the_alias_still_claims_every_gpu(self):
         self.pools()
         request = objects.InstancePCIRequest(
