@@ -25,6 +25,7 @@ import dataclasses
 import json
 import typing as ty
 
+from nova_gpu_ext.admin import host_gpus
 from nova_gpu_ext.admin import nova_parsers
 from nova_gpu_ext.admin import releases
 from nova_gpu_ext.common import inifile
@@ -328,3 +329,108 @@ def _filters(entries) -> list[Finding]:
         if (entry.section, entry.option) in _FILTER_OPTIONS
         and not set(PCI_FILTERS) & {
             f.strip() for f in entry.value.split(',')}]
+
+
+def check_topology(entries: ty.Sequence[Entry],
+                   gpus: ty.Sequence[host_gpus.HostGpu]) -> list[Finding]:
+    """The ``pcie_switch`` tags of the device_spec entries against the host.
+
+    ``gpus`` are the GPUs of the host the files are for, as its sysfs
+    shows them. Each tag must name the switch its GPU sits behind, and
+    each GPU behind a switch must be selected (nova takes the first entry
+    that matches) by an entry with its tag. Values that are not JSON are
+    left to :func:`check`.
+    """
+    specs = list(_device_spec_dicts(entries))
+    by_address = {g.address: g for g in gpus}
+    findings = [f for entry, spec in specs
+                if host_gpus.PCIE_SWITCH_TAG in spec
+                for f in [_tag_finding(entry, spec, by_address)] if f]
+    untagged: dict[Entry, list[host_gpus.HostGpu]] = {}
+    for gpu in gpus:
+        entry = _untagged_selector(specs, gpu)
+        if entry is not None:
+            untagged.setdefault(entry, []).append(gpu)
+    findings += [_missing_tags(e, group) for e, group in untagged.items()]
+    return findings
+
+
+def _device_spec_dicts(entries) -> ty.Iterator[tuple[Entry, dict]]:
+    names = _names(releases.DEVICE_SPEC_NAMES)
+    for entry in entries:
+        if (entry.section, entry.option) not in names:
+            continue
+        try:
+            value = json.loads(entry.value)
+        except ValueError:
+            continue
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, dict):
+                yield entry, item
+
+
+def _tag_finding(entry, spec, by_address) -> Finding | None:
+    tag = spec[host_gpus.PCIE_SWITCH_TAG]
+    address = spec.get('address')
+    if not (isinstance(address, str)
+            and host_gpus.EXACT_ADDRESS.match(address.strip())):
+        return Finding(
+            'pcie-switch-without-address', entry,
+            f'pcie_switch "{tag}" on an entry without one exact address: '
+            'it names one switch for every GPU the entry matches',
+            'give each GPU an entry of its own address, as genconf --role '
+            'compute --topology writes them')
+    gpu = by_address.get(address.strip().lower())
+    if gpu is None:
+        return Finding(
+            'pcie-switch-no-such-gpu', entry,
+            f'no GPU at {address} on this host',
+            'run lint-conf --topology on the host these files are for; '
+            'after a hardware change, render the entries again with '
+            'genconf --role compute --topology')
+    if not gpu.path_known:
+        return Finding(
+            'pcie-switch-unverified', entry,
+            f'a PCI bridge above GPU {gpu.address} cannot be read here, so '
+            'the switch it sits behind is unknown',
+            'run lint-conf as root; check-host names the unreadable bridge')
+    if tag != gpu.pcie_switch:
+        actual = (f'behind PCIe switch {gpu.pcie_switch}' if gpu.pcie_switch
+                  else 'behind no PCIe switch')
+        fix = (f'set "pcie_switch": "{gpu.pcie_switch}"' if gpu.pcie_switch
+               else 'remove the pcie_switch tag')
+        return Finding(
+            'pcie-switch-mismatch', entry,
+            f'pcie_switch "{tag}", but sysfs shows GPU {gpu.address} '
+            f'{actual}', f'{fix}, or render the entries again with genconf '
+            '--role compute --topology')
+    return None
+
+
+def _untagged_selector(specs, gpu) -> Entry | None:
+    """The entry selecting ``gpu`` (behind a switch) if it has no tag."""
+    if gpu.pcie_switch is None:
+        return None
+    for entry, spec in specs:
+        selects = host_gpus.spec_selects(spec, gpu)
+        if selects is None:
+            return None
+        if selects:
+            return (None if host_gpus.PCIE_SWITCH_TAG in spec else entry)
+    return None
+
+
+def _missing_tags(entry, gpus) -> Finding:
+    switches: dict[str, list[str]] = {}
+    for gpu in gpus:
+        switches.setdefault(gpu.pcie_switch, []).append(gpu.address)
+    listed = '; '.join(f'switch {switch}: {", ".join(addresses)}'
+                       for switch, addresses in switches.items())
+    return Finding(
+        'pcie-switch-missing', entry,
+        f'this entry, with no pcie_switch tag, selects GPUs behind PCIe '
+        f'switches ({listed}): gpu:switch cannot keep a request under one '
+        'switch on this host',
+        'put the entries of genconf --role compute --topology (run on this '
+        'host) in place of the device_spec lines, then restart '
+        'nova-compute')

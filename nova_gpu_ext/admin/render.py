@@ -24,6 +24,7 @@ import dataclasses
 import json
 import typing as ty
 
+from nova_gpu_ext.admin import host_gpus
 from nova_gpu_ext.admin import nova_parsers
 from nova_gpu_ext.admin import releases
 from nova_gpu_ext.common import catalog
@@ -76,14 +77,22 @@ class Block:
 
 
 def nova_conf(gpu_catalog: catalog.Catalog, role: str,
-              release: releases.Release, placement: bool) -> list[Line]:
+              release: releases.Release, placement: bool,
+              host: ty.Sequence[host_gpus.HostGpu] | None = None
+              ) -> list[Line]:
     """The nova.conf lines ``role`` needs.
+
+    ``host``, the GPUs of the compute host the lines are for, adds the
+    ``pcie_switch`` tag: each GPU behind a PCIe switch gets a device_spec
+    entry of its own address with the tag, ahead of its model's entries
+    (nova takes the first entry that matches a device), which stay as
+    they are for the GPUs behind no switch and for GPUs added later.
 
     :raises ReleaseError: if the release lacks a feature the lines use.
     :raises CatalogError: if the catalog cannot work in this mode.
     :raises NovaRefusesError: if nova's parser refuses a rendered line.
     """
-    renderer = _Renderer(gpu_catalog, release, placement)
+    renderer = _Renderer(gpu_catalog, release, placement, host or ())
     lines = {'compute': renderer.compute,
              'controller': renderer.controller,
              'scheduler': renderer.scheduler}[role]()
@@ -128,10 +137,11 @@ def _refused(what: str, reason: str | None) -> None:
 class _Renderer:
     """Builds the lines and records which release features they use."""
 
-    def __init__(self, gpu_catalog, release, placement):
+    def __init__(self, gpu_catalog, release, placement, host):
         self.catalog = gpu_catalog
         self.release = release
         self.placement = placement
+        self.host = host
         self.features = {'placement'} if placement else set()
         if placement:
             _check_placement_classes(gpu_catalog)
@@ -189,12 +199,33 @@ class _Renderer:
             if getattr(model, tag) is not None:
                 spec[tag] = _bool(getattr(model, tag))
                 self._use(tag)
-        comment = _describe(model)
+        tagged = self._switch_specs(model, spec)
+        comment = _describe(model) + (
+            ': its other GPUs (behind no PCIe switch, or added since)'
+            if tagged else '')
         addresses = model.addresses or (None,)
-        return [Line(section, option, _json(
+        return tagged + [Line(section, option, _json(
             spec if address is None else {**spec, 'address': address}),
             comment if i == 0 else '')
             for i, address in enumerate(addresses)]
+
+    def _switch_specs(self, model, spec) -> list[Line]:
+        """An entry per GPU of ``model`` behind a switch, with its tag.
+
+        Only GPUs the model's own entries select: its ``addresses`` keep
+        a GPU out of nova whether or not it sits behind a switch.
+        """
+        section, option = self.release.device_spec_option
+        gpus = [g for g in self.host if g.ids == model.ids
+                and g.pcie_switch is not None
+                and _selected(model, g.address)]
+        comment = (f'{_describe(model)}: GPUs behind a PCIe switch, each '
+                   f'with the switch\'s upstream port as '
+                   f'{host_gpus.PCIE_SWITCH_TAG}')
+        return [Line(section, option, _json(
+            {**spec, 'address': g.address,
+             host_gpus.PCIE_SWITCH_TAG: g.pcie_switch}),
+            comment if i == 0 else '') for i, g in enumerate(gpus)]
 
     def _aliases(self) -> list[Line]:
         section, option = self.release.alias_option
@@ -314,6 +345,11 @@ def format_host_files(blocks: ty.Sequence[Block], header: str) -> str:
     for block in blocks:
         out += ['', f'# {block.title}', *block.lines]
     return '\n'.join(out) + '\n'
+
+
+def _selected(model: catalog.GpuModel, address: str) -> bool:
+    return not model.addresses or any(
+        host_gpus.address_matches(glob, address) for glob in model.addresses)
 
 
 def _describe(model: catalog.GpuModel) -> str:

@@ -17,6 +17,7 @@ from nova_gpu_ext import exception
 from nova_gpu_ext.host import discovery
 from nova_gpu_ext.host import hostcheck
 from nova_gpu_ext.host import sysfs
+from nova_gpu_ext.host import topology
 
 
 class Discover(base.Lister):
@@ -30,7 +31,7 @@ class Discover(base.Lister):
     COLUMNS = ('address', 'model', 'vendor_id', 'product_id', 'device_type',
                'numa_node', 'iommu_group', 'driver', 'companions', 'label',
                'iommu_group_members', 'card_functions', 'parent',
-               'sriov_vfs')
+               'sriov_vfs', 'root_port', 'pcie_switch')
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
@@ -66,10 +67,11 @@ class Discover(base.Lister):
 
 def _row(facts, model, gpu):
     functions = [f for f in hostcheck.card_functions(facts, gpu) if f != gpu]
+    path = topology.pcie_path(facts, gpu)
     return (gpu.address, model.name, gpu.vendor_id, gpu.product_id,
             model.device_type, gpu.numa_node, gpu.iommu_group, gpu.driver,
             ', '.join(model.companions), gpu.label,
             ', '.join(m.address for m in facts.group_members(gpu)),
             ', '.join(f'{f.address} {f.ids} ({f.driver or "no driver"})'
                       for f in functions),
-            gpu.parent, gpu.sriov_totalvfs)
+            gpu.parent, gpu.sriov_totalvfs, path.root_port, path.pcie_switch)

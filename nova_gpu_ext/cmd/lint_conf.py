@@ -14,6 +14,7 @@
 
 from nova_gpu_ext.admin import lint
 from nova_gpu_ext.cmd import base
+from nova_gpu_ext.cmd import genconf
 from nova_gpu_ext import exception
 
 
@@ -35,13 +36,21 @@ class LintConf(base.Lister):
         base.add_nova_release(
             parser, 'nova release of that node; option names are '
                     'deprecated relative to it')
+        genconf.add_topology(
+            parser, 'compare the pcie_switch tags of the device_spec '
+                    'entries with the PCIe switches this host (--root) '
+                    'shows; for the files of this compute host')
         return parser
 
     def take_action(self, parsed_args):
         release = base.nova_release(parsed_args.nova_release)
+        root = genconf.topology_root(parsed_args)
         entries = [e for path in parsed_args.nova_confs
                    for e in lint.read_entries(path)]
         findings = lint.check(entries, release)
+        if root is not None:
+            findings += lint.check_topology(
+                entries, genconf.read_gpus(root, self.say))
         self.say(f'{len(findings)} finding(s) in '
                  f'{", ".join(parsed_args.nova_confs)}')
         self.exit_status = (exception.EXIT_FINDINGS if findings

@@ -26,6 +26,7 @@ import typing as ty
 from nova_gpu_ext.common import catalog
 from nova_gpu_ext.common import vfio
 from nova_gpu_ext.host import sysfs
+from nova_gpu_ext.host import topology
 
 # CPU vendor (/proc/cpuinfo) -> (firmware switch, kernel parameter).
 IOMMU_SWITCHES = {
@@ -100,6 +101,7 @@ def check_host(
     checks += check_bindings(facts, gpus)
     checks += check_isolation(facts, gpus)
     checks += check_host_drivers(facts, gpus)
+    checks += check_topology(facts, gpus)
     return checks
 
 
@@ -344,6 +346,43 @@ def check_host_driver(facts: sysfs.HostFacts, driver: str) -> Check:
                  f'host GPU driver {driver} not loaded but not '
                  'blacklisted: it can claim a GPU at the next boot',
                  remedy)
+
+
+def check_topology(facts: sysfs.HostFacts,
+                   gpus: ty.Sequence[sysfs.PciFunction]) -> list[Check]:
+    """The GPUs per PCIe switch: informational, what genconf tags.
+
+    A GPU whose path is unknown (a bridge above it unread) is a warning:
+    genconf --topology can give it no ``pcie_switch`` tag.
+    """
+    paths = topology.pcie_paths(facts, gpus)
+    checks = [unknown_path(p) for p in paths.values()
+              if p.unknown is not None]
+    for switch, group in topology.per_switch(
+            p for p in paths.values() if p.unknown is None).items():
+        checks.append(switch_check(switch, group))
+    return checks
+
+
+def switch_check(switch: str | None,
+                 paths: ty.Sequence[topology.PciePath]) -> Check:
+    if switch is None:
+        listed = ', '.join(f'{p.address} (root port {p.root_port or "-"})'
+                           for p in paths)
+        return Check('topology', 'no pcie_switch', Status.OK,
+                     f'{len(paths)} GPU(s) behind no PCIe switch, each its '
+                     f'own domain: {listed}')
+    listed = ', '.join(p.address for p in paths)
+    return Check('topology', f'pcie_switch {switch}', Status.OK,
+                 f'{len(paths)} GPU(s) behind PCIe switch {switch} (root '
+                 f'port {paths[0].root_port}): {listed}')
+
+
+def unknown_path(path: topology.PciePath) -> Check:
+    return Check('topology', path.address, Status.WARNING,
+                 f'PCIe path of GPU {path.address} unknown: {path.unknown} '
+                 'above it could not be read or is not a PCI bridge, so it '
+                 'gets no pcie_switch tag', READ_REMEDY)
 
 
 def check_catalog(facts: sysfs.HostFacts,

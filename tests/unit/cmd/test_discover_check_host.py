@@ -135,6 +135,16 @@ class TestDiscoverCommand(CliTestCase):
         self.assertTrue(gpu['card_functions'].startswith(
             '0000:03:00.1 10de:0e0a ('), gpu['card_functions'])
 
+    def test_records_show_root_port_and_pcie_switch(self):
+        sysfs_tree.switch_server(self.tree, 2, 1)
+        sysfs_tree.Board(self.tree).on_root_port(2)
+        _, gpus, _ = self.records('discover', '--root', self.tree.root)
+        self.assertEqual(
+            [('0000:03:00.0', '0000:00:01.1', '0000:01:00.0'),
+             ('0000:43:00.0', '0000:40:01.1', '0000:41:00.0'),
+             ('0000:81:00.0', '0000:80:01.1', None)],
+            [(g['address'], g['root_port'], g['pcie_switch']) for g in gpus])
+
     def test_unreadable_root_exits_2(self):
         code, out, _ = self.run_cli('discover', '--root',
                                     self.tree.root + '/missing')

@@ -12,8 +12,9 @@
 
 """Synthetic host trees with the real sysfs layout, and the test hosts.
 
-Like the kernel's: devices live under ``sys/devices/pci0000:00/`` (behind
-their bridge), ``sys/bus/pci/devices/ADDR`` is a relative symlink to them,
+Like the kernel's: devices live under ``sys/devices/pciDDDD:BB/`` (the
+host bridge of their root bus, in the directory of each bridge above
+them), ``sys/bus/pci/devices/ADDR`` is a relative symlink to them,
 ``driver`` and ``iommu_group`` are symlinks into ``sys/bus/pci/drivers``
 and ``sys/kernel/iommu_groups``, ids and class are files.
 """
@@ -65,10 +66,13 @@ class SysfsTree(fixtures.Fixture):
 
     def add_function(self, address, vendor, device, class_code, *,
                      driver=None, group=None, numa=0, totalvfs=None,
-                     parent=None, boot_vga=None):
-        """One PCI function; ``parent`` must have been added before."""
+                     parent=None, boot_vga=None, host_bridge='pci0000:00'):
+        """One PCI function; ``parent`` must have been added before.
+
+        Without a parent it sits on the root bus of ``host_bridge``.
+        """
         base = (self._device_dirs[parent] if parent
-                else self._mkdir('sys/devices/pci0000:00'))
+                else self._mkdir(f'sys/devices/{host_bridge}'))
         path = os.path.join(base, address)
         self._device_dirs[address] = path
         os.makedirs(path)
@@ -171,3 +175,94 @@ def ready_modules(tree):
     tree.write('etc/modprobe.d/blacklist-gpu.conf',
                'blacklist nouveau\ninstall nvidia /bin/false\n'
                'blacklist amdgpu # no host use\nblacklist radeon\n')
+
+
+# PCIe GPU servers (8 GPUs behind 2 or 4 switches; L40S, A40, RTX 6000,
+# H100 PCIe builds). Root buses as on a two-socket EPYC: one host bridge
+# per quarter of the bus range; the ids are those of the real parts.
+ROOT_PORT = ('1022', '1483')    # AMD EPYC PCIe GPP bridge (root port)
+SWITCH_PORT = ('1000', 'c030')  # Broadcom PEX890xx switch port
+L40S = ('10de', '26b9')
+L40S_TOTALVFS = 32
+CONNECTX6 = ('15b3', '101b')
+
+
+def root_bus(index):
+    """Bus of host bridge ``index``: 0x00, 0x40, 0x80, 0xc0."""
+    return index * 0x40
+
+
+class Board:
+    """Builds a server's PCIe tree; gives each function its own group.
+
+    Each root port gets its own root bus (host bridge); buses below it
+    are numbered as the firmware does, depth first.
+    """
+
+    def __init__(self, tree):
+        self.tree = tree
+        self._group = 100
+
+    def add(self, address, ids, class_code, **kwargs):
+        self._group += 1
+        self.tree.add_function(address, *ids, class_code,
+                               group=self._group, **kwargs)
+        return address
+
+    def root_port(self, index, numa=None):
+        bus = root_bus(index)
+        return self.add(f'0000:{bus:02x}:01.1', ROOT_PORT, BRIDGE,
+                        driver='pcieport',
+                        numa=index // 2 if numa is None else numa,
+                        host_bridge=f'pci0000:{bus:02x}')
+
+    def gpu(self, address, parent, numa, audio=False):
+        """An L40S below ``parent``; with ``audio``, its HDMI function."""
+        self.add(address, L40S, DISPLAY_3D, driver='vfio-pci', numa=numa,
+                 totalvfs=L40S_TOTALVFS, parent=parent)
+        if audio:
+            self.add(address[:-1] + '1', ('10de', '22ba'), AUDIO,
+                     driver='vfio-pci', numa=numa, parent=parent)
+        return address
+
+    def switch(self, index, gpus, nics=0, audio=False, numa=None):
+        """A switch on root port ``index``, a downstream port per device.
+
+        Root port -> upstream port -> downstream ports -> a GPU (or NIC)
+        each; returns (upstream port, GPU addresses).
+        """
+        bus = root_bus(index)
+        numa = index // 2 if numa is None else numa
+        upstream = self.add(f'0000:{bus + 1:02x}:00.0', SWITCH_PORT, BRIDGE,
+                            driver='pcieport', numa=numa,
+                            parent=self.root_port(index, numa))
+        addresses = []
+        for port in range(gpus + nics):
+            downstream = self.add(
+                f'0000:{bus + 2:02x}:{port:02x}.0', SWITCH_PORT, BRIDGE,
+                driver='pcieport', numa=numa, parent=upstream)
+            address = f'0000:{bus + 3 + port:02x}:00.0'
+            if port < gpus:
+                addresses.append(self.gpu(address, downstream, numa, audio))
+            else:
+                self.add(address, CONNECTX6, ETHERNET, driver='mlx5_core',
+                         numa=numa, parent=downstream)
+        return upstream, addresses
+
+    def on_root_port(self, index):
+        """A GPU straight on root port ``index``; returns its address."""
+        bus = root_bus(index)
+        return self.gpu(f'0000:{bus + 1:02x}:00.0', self.root_port(index),
+                        index // 2)
+
+
+def switch_server(tree, switches, gpus_per_switch, **kwargs):
+    """``switches`` switches of ``gpus_per_switch`` GPUs each.
+
+    Two sockets: the first half of the switches on NUMA node 0, the
+    other half on node 1. Returns {upstream port: [GPU addresses]}.
+    """
+    board = Board(tree)
+    return dict(board.switch(i, gpus_per_switch, numa=2 * i // switches,
+                             **kwargs)
+                for i in range(switches))

@@ -169,6 +169,40 @@ class TestCheckHost(HostCheckTestCase):
         self.assertNotIn('softdep', check.remedy)
 
 
+class TestTopology(HostCheckTestCase):
+
+    def topology(self):
+        return [(c.subject, c.status, c.message) for c in self.checks()
+                if c.name == 'topology']
+
+    def test_one_line_per_switch_with_its_gpus(self):
+        sysfs_tree.switch_server(self.tree, 2, 2, nics=1, audio=True)
+        self.assertEqual([
+            ('pcie_switch 0000:01:00.0', OK,
+             '2 GPU(s) behind PCIe switch 0000:01:00.0 (root port '
+             '0000:00:01.1): 0000:03:00.0, 0000:04:00.0'),
+            ('pcie_switch 0000:41:00.0', OK,
+             '2 GPU(s) behind PCIe switch 0000:41:00.0 (root port '
+             '0000:40:01.1): 0000:43:00.0, 0000:44:00.0')],
+            self.topology())
+
+    def test_gpus_without_switch_are_one_line_after_the_switches(self):
+        board = sysfs_tree.Board(self.tree)
+        board.switch(0, 1)
+        lone = board.on_root_port(1)
+        self.assertEqual(
+            ('no pcie_switch', OK,
+             f'1 GPU(s) behind no PCIe switch, each its own domain: {lone} '
+             '(root port 0000:40:01.1)'), self.topology()[-1])
+
+    def test_gpu_below_an_unreadable_bridge_is_a_warning(self):
+        sysfs_tree.switch_server(self.tree, 1, 2)
+        self.tree.replace('0000:02:01.0', 'class', b'\x00\n')
+        subject, status, message = self.topology()[0]
+        self.assertEqual(('0000:04:00.0', WARNING), (subject, status))
+        self.assertIn('0000:02:01.0 above it could not be read', message)
+
+
 class TestModules(HostCheckTestCase):
 
     def test_vfio_modules_not_loaded_are_warnings_with_modprobe(self):
