@@ -48,7 +48,8 @@ CORE = ('nova_gpu_ext.gpu.claims', 'nova_gpu_ext.gpu.decision',
 TOOLING = ('nova_gpu_ext.admin', 'nova_gpu_ext.cmd', 'nova_gpu_ext.common',
            'nova_gpu_ext.host', 'nova_gpu_ext.harness')
 HOST = ('nova_gpu_ext.host.sysfs', 'nova_gpu_ext.host.hostcheck',
-        'nova_gpu_ext.host.discovery')
+        'nova_gpu_ext.host.discovery', 'nova_gpu_ext.host.health',
+        'nova_gpu_ext.host.textfile')
 COMMON = ('nova_gpu_ext.common.catalog', 'nova_gpu_ext.common.catalog_file',
           'nova_gpu_ext.common.catalog_opts', 'nova_gpu_ext.common.inifile',
           'nova_gpu_ext.common.opts', 'nova_gpu_ext.common.resource_classes',
