@@ -61,7 +61,7 @@ class HealthCollector:
                 'variant driver', labels=LABELS),
             'aer': core.CounterMetricFamily(
                 f'{PREFIX}_aer_errors', 'AER errors since boot',
-                labels=LABELS + ('severity',)),
+                labels=LABELS + ('error',)),
             'width': core.GaugeMetricFamily(
                 f'{PREFIX}_link_width', 'PCIe lanes of the link now',
                 labels=LABELS),
@@ -88,8 +88,8 @@ def _add(families: dict, one: health.Health) -> None:
         families['config'].add_metric(labels, int(
             one.vendor is not None and one.vendor != health.DEAD_VENDOR))
     families['vfio'].add_metric(labels, int(one.vfio_bound))
-    for severity, count in sorted(one.aer.items()):
-        families['aer'].add_metric(labels + [severity], count)
+    for error, count in sorted(one.aer.items()):
+        families['aer'].add_metric(labels + [error], count)
     if one.link_width is not None and one.max_link_width:
         families['width'].add_metric(labels, one.link_width)
         families['max_width'].add_metric(labels, one.max_link_width)

@@ -86,9 +86,9 @@ class TestHealthOption(test_discover_check_host.CliTestCase):
         prefix = textfile.PREFIX
         self.assertEqual(2, got[f'{prefix}_health', labels(GPU)])
         self.assertEqual(2, got[f'{prefix}_aer_errors_total',
-                                labels(GPU, severity='fatal')])
+                                labels(GPU, error='fatal')])
         self.assertEqual(5, got[f'{prefix}_aer_errors_total',
-                                labels(GPU, severity='correctable')])
+                                labels(GPU, error='correctable')])
         self.assertEqual((4, 16), (got[f'{prefix}_link_width', labels(GPU)],
                                    got[f'{prefix}_link_max_width',
                                        labels(GPU)]))
