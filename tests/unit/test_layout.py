@@ -57,7 +57,8 @@ COMMON = ('nova_gpu_ext.common.catalog', 'nova_gpu_ext.common.catalog_file',
 ADMIN = tuple(f'nova_gpu_ext.admin.{name}' for name in (
     'render', 'releases', 'lint', 'flavors', 'database', 'audit.actions',
     'cloud.connect', 'cloud.flavors', 'fleet.celldb', 'fleet.capacity',
-    'fleet.explain', 'fleet.whatif', 'fleet.exporter', 'fleet.placement'))
+    'fleet.explain', 'fleet.whatif', 'fleet.exporter', 'fleet.placement',
+    'lifecycle', 'cloud.devices'))
 # What a compute host's tooling must not need: databases, the cloud APIs,
 # the fleet and the audit.
 ADMIN_ONLY = ('nova_gpu_ext.admin', 'sqlalchemy', 'openstack', 'pymysql')

@@ -123,7 +123,9 @@ class SysfsTree(fixtures.Fixture):
         self.replace(address, 'current_link_speed', b'2.5 GT/s PCIe\n')
         self.replace(address, 'max_link_speed', b'16.0 GT/s PCIe\n')
         if reset_method is None:
-            os.remove(self.attribute(address, 'reset_method'))
+            for name in ('reset_method', 'reset'):
+                if os.path.exists(self.attribute(address, name)):
+                    os.remove(self.attribute(address, name))
         else:
             self.replace(address, 'reset_method',
                          f'{reset_method}\n'.encode())
