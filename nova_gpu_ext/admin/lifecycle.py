@@ -225,7 +225,13 @@ def _json_statuses(rows, source: str, gpu: str) -> list[str]:
 
 
 def _textfile_statuses(text: str, source: str, gpu: str) -> list[str]:
-    from prometheus_client import parser
+    try:
+        from prometheus_client import parser
+    except ImportError as exc:
+        raise exception.BadInput(
+            f'--health {source} is not JSON, and reading a textfile needs '
+            "prometheus_client: pip install 'nova_gpu_ext[exporter]'"
+        ) from exc
     try:
         samples = [s for f in parser.text_string_to_metric_families(text)
                    for s in f.samples if s.name == HEALTH_METRIC]

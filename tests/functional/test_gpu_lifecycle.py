@@ -71,6 +71,9 @@ class TestCordon(LifecycleBase):
                       err)
         self.assertIn(f'undo: gpu uncordon gpu-a {FIRST}', err)
         self.assertEqual('cordoned', json.loads(out)[0]['state'])
+        self.assertIn(f'cordoned gpu-a {FIRST} (provider ',
+                      self.scheduler_log.output)
+        self.assertIn('): fan noise', self.scheduler_log.output)
         self._run_periodics()
         server = self.boot_k4200()
         self.assertEqual(SECOND, self.gpu_of(server))
