@@ -20,6 +20,9 @@ the steps, as it would in a cloud, so a change nova would undo fails.
 
 import json
 import os
+import re
+import shlex
+import textwrap
 
 import fixtures
 from nova import objects
@@ -27,11 +30,24 @@ from nova import objects
 from nova_gpu_ext.admin.cloud import connect
 from nova_gpu_ext.admin.cloud import devices
 from nova_gpu_ext.admin import lifecycle
+from tests import base as test_base
 from tests.functional import base
 from tests.functional import test_fleet
 
 K4200, V100 = base.K4200, base.V100
 FIRST, SECOND = '0000:81:00.0', '0000:81:01.0'
+DOC = os.path.join(test_base.DOC, 'cli', 'gpu.rst')
+UUID = re.compile(r'[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-'
+                  r'[0-9a-f]{12}')
+
+
+def documented_examples() -> list[str]:
+    """The literal blocks of the Example section of doc/source/cli/gpu.rst."""
+    with open(DOC, encoding='utf-8') as f:
+        text = f.read()
+    section = text[text.index('\nExample\n'):text.index('\nExit status\n')]
+    blocks = re.findall(r'::\n\n((?:    .*\n|\n)+)', section)
+    return [textwrap.dedent(block).strip('\n') + '\n' for block in blocks]
 
 
 class LifecycleBase(test_fleet.FleetBase):
@@ -159,6 +175,37 @@ class TestCordon(LifecycleBase):
             self.assertIn(text, err)
         self.assertEqual({'free'},
                          {r['state'] for r in self.gpus().values()})
+
+
+class TestDocumentedExample(LifecycleBase):
+
+    def transcript(self, block):
+        """What the block's ``$`` commands print, stdout then stderr."""
+        printed = []
+        for line in block.splitlines():
+            if line.startswith('$ '):
+                program, *argv = shlex.split(line[2:])
+                run = {'nova-gpu-ext': self.nova_gpu_ext,
+                       'openstack': self.openstack}[program]
+                _, out, err = run(*argv)
+                printed.append(line + '\n' + out + err)
+        return ''.join(printed)
+
+    def test_the_documented_examples_are_the_real_output(self):
+        self.start_gpu_host('gpu-a', [(K4200, 0), (K4200, 0)])
+        # The server gets the first GPU, as on the page: the second is
+        # cordoned while it boots.
+        self.openstack('gpu', 'cordon', 'gpu-a', SECOND, '--reason', 'doc')
+        server = self.boot_k4200()
+        self.openstack('gpu', 'uncordon', 'gpu-a', SECOND)
+        self.assertEqual(FIRST, self.gpu_of(server))
+        cordon, listed, uncordon = documented_examples()
+        for block in (cordon, listed):
+            self.assertEqual(UUID.sub('UUID', block),
+                             UUID.sub('UUID', self.transcript(block)))
+        self._delete_server(server)
+        self.assertEqual(UUID.sub('UUID', uncordon),
+                         UUID.sub('UUID', self.transcript(uncordon)))
 
 
 class TestOneTimeUse(LifecycleBase):
