@@ -43,6 +43,8 @@ PCI_ADDRESS = re.compile(r'^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$')
 HEALTH_CHECKS = ('config-space', 'driver', 'aer', 'link', 'reset',
                  'iommu-group')
 HEALTH_METRIC = 'nova_gpu_ext_host_gpu_health'
+# check-host statuses by severity; the metric's value is the index.
+STATUSES = ('ok', 'warning', 'problem')
 
 
 class State(str, enum.Enum):
@@ -205,8 +207,8 @@ def health_status(text: str, source: str, gpu: str) -> str:
             f'--health {source} holds no health of GPU {gpu}: give the '
             'file of its host (check-host --health -f json, or the '
             'textfile of check-host --textfile)')
-    order = ('ok', 'warning', 'problem')
-    return max(statuses, key=lambda s: order.index(s) if s in order else 2)
+    return max(statuses, key=lambda s: STATUSES.index(s)
+               if s in STATUSES else len(STATUSES))
 
 
 def _json_statuses(rows, source: str, gpu: str) -> list[str]:
@@ -240,6 +242,5 @@ def _textfile_statuses(text: str, source: str, gpu: str) -> list[str]:
             f'--health {source}: neither JSON nor Prometheus text ({exc});'
             ' give check-host --health -f json output or its textfile'
         ) from exc
-    names = ('ok', 'warning', 'problem')
-    return [names[min(int(s.value), 2)] for s in samples
-            if s.labels.get('gpu') == gpu]
+    return [STATUSES[min(int(s.value), len(STATUSES) - 1)]
+            for s in samples if s.labels.get('gpu') == gpu]

@@ -139,8 +139,9 @@ def _read_one(facts: sysfs.HostFacts, function: sysfs.PciFunction,
 def _attribute(directory: str, name: str) -> str | None:
     """An attribute's text; None when absent or unreadable.
 
-    What cannot be read here was already reported by the sysfs reader
-    where it decides anything; health leaves that check out.
+    The kernel makes these attributes readable by every user, so one that
+    cannot be read is missing from a copied tree: its check is left out
+    rather than guessed.
     """
     try:
         data = sysfs.read_bounded(os.path.join(directory, name),

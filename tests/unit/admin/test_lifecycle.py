@@ -24,7 +24,9 @@ from tests import base as test_base
 import testscenarios
 
 from nova_gpu_ext.admin import lifecycle
+from nova_gpu_ext.cmd import check_host
 from nova_gpu_ext import exception
+from nova_gpu_ext.host import health
 from nova_gpu_ext.host import textfile
 from tests.unit.cmd import cli
 from tests.unit.host import sysfs_tree
@@ -95,6 +97,19 @@ class TestRefusals(test_base.TestCase):
             self.assertIn(part, text)
         self.assertIn('list it again in', lifecycle.legacy_steps(
             'gpu-a', '0000:81:00.0', back=True))
+
+
+class TestOneVocabulary(test_base.TestCase):
+    """The admin side cannot import the host side: the names must agree."""
+
+    def test_health_check_names_and_metric_are_the_host_side_ones(self):
+        self.assertEqual(tuple(name for name, _ in health.CHECKS),
+                         lifecycle.HEALTH_CHECKS)
+        self.assertEqual(f'{textfile.PREFIX}_health',
+                         lifecycle.HEALTH_METRIC)
+        self.assertEqual(textfile.FILE_NAME, check_host.TEXTFILE_NAME)
+        self.assertEqual(lifecycle.STATUSES,
+                         tuple(s.value for s in textfile.STATUS_VALUES))
 
 
 class TestHealthFiles(test_base.TestCase):
