@@ -55,18 +55,14 @@ class CheckHost(base.Lister):
         gpu_catalog = base.load_catalog(parsed_args.catalogs, required=False)
         facts = discover.read_host(parsed_args.root)
         gpus = hostcheck.passthrough_gpus(facts, gpu_catalog)
-        healths = health.read_health(facts, gpus, gpu_catalog)
-        if parsed_args.textfile is not None:
-            self.say(f'wrote {_write_textfile(parsed_args.textfile, healths)}')
+        healths = self._health(parsed_args, facts, gpus, gpu_catalog)
         if parsed_args.health:
-            checks = [hostcheck.check_gpus_found(facts, gpus)]
-            checks += hostcheck.check_reads(facts, gpus)
-            checks += health.check_host(healths)
+            checks = health_checks(facts, gpus, healths)
         else:
             checks = hostcheck.check_host(facts, gpus)
             checks += health.check_host(healths, skip=health.HEALTH_ONLY)
-        if gpu_catalog is not None and not parsed_args.health:
-            checks += hostcheck.check_catalog(facts, gpu_catalog)
+            if gpu_catalog is not None:
+                checks += hostcheck.check_catalog(facts, gpu_catalog)
         ready = hostcheck.worst(checks) != hostcheck.Status.PROBLEM
         self.say(verdict(checks, ready))
         self.exit_status = (exception.EXIT_OK if ready
@@ -75,6 +71,20 @@ class CheckHost(base.Lister):
             (c.status.value, c.name, c.subject, c.message,
              c.remedy if c.status != hostcheck.Status.OK else '')
             for c in checks]
+
+    def _health(self, parsed_args, facts, gpus, gpu_catalog):
+        """The GPUs' health, written as metrics first with --textfile."""
+        healths = health.read_health(facts, gpus, gpu_catalog)
+        if parsed_args.textfile is not None:
+            self.say(f'wrote {_write_textfile(parsed_args.textfile, healths)}')
+        return healths
+
+
+def health_checks(facts, gpus, healths) -> list[hostcheck.Check]:
+    """``--health``: the GPUs found, what could not be read, their health."""
+    checks = [hostcheck.check_gpus_found(facts, gpus)]
+    checks += hostcheck.check_reads(facts, gpus)
+    return checks + health.check_host(healths)
 
 
 def _write_textfile(directory, healths) -> str:
