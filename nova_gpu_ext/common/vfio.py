@@ -23,3 +23,13 @@ HOST_GPU_DRIVERS = {
     '1002': ('amdgpu', 'radeon'),
     '8086': ('i915', 'xe'),
 }
+
+
+def is_vfio_driver(driver: str | None) -> bool:
+    """vfio-pci, pci-stub, or a VFIO variant driver of vfio-pci.
+
+    Variant drivers (``mlx5_vfio_pci``, ``nvgrace_gpu_vfio_pci``, ...)
+    extend vfio-pci for one device family; their names end like it.
+    """
+    return bool(driver) and (driver in VFIO_DRIVERS or driver.replace(
+        '-', '_').endswith('vfio_pci'))

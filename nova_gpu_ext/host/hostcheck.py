@@ -230,7 +230,7 @@ def check_binding(function: sysfs.PciFunction, gpu: sysfs.PciFunction,
     role = ('GPU' if function == gpu
             else f'companion of GPU {gpu.address}')
     what = f'{function.ids} ({role})'
-    if function.driver in vfio.VFIO_DRIVERS:
+    if vfio.is_vfio_driver(function.driver):
         return Check('binding', function.address, Status.OK,
                      f'{what} on {function.driver}')
     if function.driver is None:

@@ -53,6 +53,11 @@ BRIDGE_CLASS = '0604'
 _MAX_ATTRIBUTE = 4096
 # /proc/cpuinfo of a large host, a long modprobe.d file, modules.dep.
 _MAX_TEXT = 16 * 1024 * 1024
+# Bytes asked of the kernel per read. procfs and sysfs handlers allocate
+# a buffer of the size asked for: on Linux 6.x one read of 4 MiB or more
+# from /proc/sys fails with ENOMEM, however small the file. 64 KiB is
+# what cat asks for on most systems and holds any attribute in one read.
+READ_CHUNK = 64 * 1024
 
 _NAME = re.compile(r'^[A-Za-z0-9_.+-]+$')
 _DECIMAL = re.compile(r'^-?[0-9]+$')
@@ -201,6 +206,26 @@ def read_host(root: str = '/') -> HostFacts:
         problems=tuple(reader.problems))
 
 
+def read_bounded(path: str, limit: int) -> bytes:
+    """Up to ``limit + 1`` bytes of ``path``, :data:`READ_CHUNK` at a time.
+
+    One byte over ``limit`` tells the caller the file is larger than it
+    accepts. Unbuffered, so each read asks the kernel for one chunk.
+
+    :raises OSError: as ``open`` and ``read`` raise it.
+    """
+    chunks = []
+    size = 0
+    with open(path, 'rb', buffering=0) as stream:
+        while size <= limit:
+            chunk = stream.read(min(READ_CHUNK, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    return b''.join(chunks)
+
+
 def module_name(name: str) -> str:
     """modprobe treats ``-`` and ``_`` alike; compare on ``_``."""
     return name.replace('-', '_')
@@ -235,8 +260,7 @@ class _Reader:
         """
         full = os.path.join(*path)
         try:
-            with open(full, 'rb') as stream:
-                data = stream.read(limit + 1)
+            data = read_bounded(full, limit)
         except FileNotFoundError:
             if required or os.path.islink(full):
                 self.problem(full, _missing(full), address)

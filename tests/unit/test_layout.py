@@ -49,7 +49,8 @@ CORE = ('nova_gpu_ext.gpu.claims', 'nova_gpu_ext.gpu.decision',
 TOOLING = ('nova_gpu_ext.admin', 'nova_gpu_ext.cmd', 'nova_gpu_ext.common',
            'nova_gpu_ext.host', 'nova_gpu_ext.harness')
 HOST = ('nova_gpu_ext.host.sysfs', 'nova_gpu_ext.host.hostcheck',
-        'nova_gpu_ext.host.discovery')
+        'nova_gpu_ext.host.discovery', 'nova_gpu_ext.host.health',
+        'nova_gpu_ext.host.textfile')
 COMMON = ('nova_gpu_ext.common.catalog', 'nova_gpu_ext.common.catalog_file',
           'nova_gpu_ext.common.catalog_opts', 'nova_gpu_ext.common.inifile',
           'nova_gpu_ext.common.opts', 'nova_gpu_ext.common.resource_classes',
@@ -57,7 +58,8 @@ COMMON = ('nova_gpu_ext.common.catalog', 'nova_gpu_ext.common.catalog_file',
 ADMIN = tuple(f'nova_gpu_ext.admin.{name}' for name in (
     'render', 'releases', 'lint', 'flavors', 'database', 'audit.actions',
     'cloud.connect', 'cloud.flavors', 'fleet.celldb', 'fleet.capacity',
-    'fleet.explain', 'fleet.whatif', 'fleet.exporter', 'fleet.placement'))
+    'fleet.explain', 'fleet.whatif', 'fleet.exporter', 'fleet.placement',
+    'lifecycle', 'cloud.devices'))
 # What a compute host's tooling must not need: databases, the cloud APIs,
 # the fleet and the audit.
 ADMIN_ONLY = ('nova_gpu_ext.admin', 'sqlalchemy', 'openstack', 'pymysql')

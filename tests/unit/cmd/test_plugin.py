@@ -36,6 +36,9 @@ class TestPlugin(test_base.TestCase):
         self.assertEqual(0, status)
         self.assertIn('gpu capacity', out)
         self.assertIn('gpu flavor sync', out)
+        for words in ('gpu cordon', 'gpu uncordon', 'gpu release',
+                      'gpu list'):
+            self.assertIn(words, out)
 
     def test_command_help_shows_the_shared_options(self):
         status, out, _ = cli.openstack('help', 'gpu', 'flavor', 'sync')

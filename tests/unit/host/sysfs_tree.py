@@ -82,9 +82,12 @@ class SysfsTree(fixtures.Fixture):
             attrs['sriov_totalvfs'] = str(totalvfs)
         if boot_vga is not None:
             attrs['boot_vga'] = '1' if boot_vga else '0'
+        attrs['reset_method'] = 'flr bus'
         for name, value in attrs.items():
             with open(os.path.join(path, name), 'w') as out:
                 out.write(value + '\n')
+        with open(os.path.join(path, 'config'), 'wb') as out:
+            out.write(config_space(vendor, device))
         self._link('sys/bus/pci/devices', address, path)
         if driver:
             drv = self._mkdir(f'sys/bus/pci/drivers/{driver}')
@@ -103,6 +106,38 @@ class SysfsTree(fixtures.Fixture):
         """Write ``data`` (bytes) over attribute ``name`` of ``address``."""
         with open(self.attribute(address, name), 'wb') as out:
             out.write(data)
+
+    def set_health(self, address, *, fatal=0, nonfatal=0, correctable=0,
+                   width=16, max_width=16, reset_method='flr bus'):
+        """The AER counters, link and reset files of a PCIe function.
+
+        As Linux 6.x writes them; ``reset_method=None`` removes the
+        attribute and ``reset`` as the kernel does for a device without
+        any reset method.
+        """
+        aer = {'aer_dev_fatal': ('TOTAL_ERR_FATAL', fatal),
+               'aer_dev_nonfatal': ('TOTAL_ERR_NONFATAL', nonfatal),
+               'aer_dev_correctable': ('TOTAL_ERR_COR', correctable)}
+        for name, (total, count) in aer.items():
+            self.replace(address, name, (
+                f'Undefined 0\nDLP {count}\nSDES 0\n{total} {count}\n'
+            ).encode())
+        self.replace(address, 'current_link_width', f'{width}\n'.encode())
+        self.replace(address, 'max_link_width', f'{max_width}\n'.encode())
+        self.replace(address, 'current_link_speed', b'2.5 GT/s PCIe\n')
+        self.replace(address, 'max_link_speed', b'16.0 GT/s PCIe\n')
+        if reset_method is None:
+            for name in ('reset_method', 'reset'):
+                if os.path.exists(self.attribute(address, name)):
+                    os.remove(self.attribute(address, name))
+        else:
+            self.replace(address, 'reset_method',
+                         f'{reset_method}\n'.encode())
+            self.replace(address, 'reset', b'')
+
+    def kill(self, address):
+        """Config space as a device off the bus reads: all ones."""
+        self.replace(address, 'config', b'\xff' * 256)
 
     def set_cpu(self, vendor):
         self.write('proc/cpuinfo', f'processor\t: 0\nvendor_id\t: {vendor}\n')
@@ -123,6 +158,12 @@ class SysfsTree(fixtures.Fixture):
         directory = os.path.join(self.root, directory)
         os.symlink(os.path.relpath(target, directory),
                    os.path.join(directory, name))
+
+
+def config_space(vendor, device):
+    """The first 64 bytes of a type 0 header: vendor and device ids first."""
+    return (int(vendor, 16).to_bytes(2, 'little')
+            + int(device, 16).to_bytes(2, 'little') + bytes(60))
 
 
 def k4200(tree, audio_driver='vfio-pci'):

@@ -89,6 +89,14 @@ class TestCheckHost(HostCheckTestCase):
         self.assertIn('0000:41:00.0', self.find(checks, 'gpus',
                                                 'host').message)
 
+    def test_vfio_variant_driver_is_bound_to_vfio(self):
+        self.tree.add_function('0000:41:00.0', '10de', '2342',
+                               sysfs_tree.DISPLAY_3D,
+                               driver='nvgrace_gpu_vfio_pci', group=40)
+        check = self.find(self.checks(), 'binding', '0000:41:00.0')
+        self.assertEqual(OK, check.status)
+        self.assertIn('on nvgrace_gpu_vfio_pci', check.message)
+
     def test_turing_all_four_functions_on_vfio_pci_is_ready(self):
         sysfs_tree.turing(self.tree)
         checks = self.checks()
