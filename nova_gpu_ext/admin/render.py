@@ -30,7 +30,7 @@ from nova_gpu_ext.common import catalog
 from nova_gpu_ext.common import vfio
 from nova_gpu_ext import exception
 
-ROLES = ('compute', 'controller', 'scheduler', 'host')
+ROLES = ('compute', 'controller', 'scheduler', 'all-in-one', 'host')
 IOMMU_VENDORS = ('intel', 'amd')
 
 # nova's default enabled_filters (34.0.0); the scheduler role adds the PCI
@@ -86,7 +86,8 @@ def nova_conf(gpu_catalog: catalog.Catalog, role: str,
     renderer = _Renderer(gpu_catalog, release, placement)
     lines = {'compute': renderer.compute,
              'controller': renderer.controller,
-             'scheduler': renderer.scheduler}[role]()
+             'scheduler': renderer.scheduler,
+             'all-in-one': renderer.all_in_one}[role]()
     releases.require(release, renderer.features)
     if nova_parsers.available():
         check_with_nova(lines, release, placement)
@@ -139,12 +140,26 @@ class _Renderer:
     def compute(self) -> list[Line]:
         lines = [line for model in self.catalog.models
                  for line in self._device_specs(model)]
-        lines += self._aliases()
-        if self.placement:
-            lines.append(Line('pci', 'report_in_placement', 'True',
-                              'one resource provider per GPU; cannot be '
-                              'turned off again'))
-        return lines
+        return lines + self._aliases() + self._report_in_placement()
+
+    def all_in_one(self) -> list[Line]:
+        """One node running nova-compute and every controller service.
+
+        The scheduler's lines already hold the aliases and
+        pci_in_placement that nova-api and nova-conductor read; each is
+        written once, as nova refuses an alias defined twice in placement
+        mode.
+        """
+        lines = [line for model in self.catalog.models
+                 for line in self._device_specs(model)]
+        return lines + self.scheduler() + self._report_in_placement()
+
+    def _report_in_placement(self) -> list[Line]:
+        if not self.placement:
+            return []
+        return [Line('pci', 'report_in_placement', 'True',
+                     'one resource provider per GPU; cannot be turned off '
+                     'again')]
 
     def controller(self) -> list[Line]:
         return self._aliases() + self._pci_in_placement()

@@ -160,15 +160,15 @@ class TestLintConf(test_base.TestCase):
         self.assertEqual(
             (path, 'filter_scheduler', 'enabled_filters', 'ComputeFilter',
              'pci-filter-not-enabled'),
-            (finding['File'], finding['Section'], finding['Option'],
-             finding['Value'], finding['Finding']))
-        self.assertIn('add GpuPassthroughFilter', finding['Fix'])
+            (finding['file'], finding['section'], finding['option'],
+             finding['value'], finding['finding']))
+        self.assertIn('add GpuPassthroughFilter', finding['fix'])
 
     def test_value_format_prints_one_fix_per_line(self):
         path = self.nova_conf(
             '[filter_scheduler]\nenabled_filters = ComputeFilter\n')
         rc, out, _ = run('lint-conf', '--nova-conf', path, '-f', 'value',
-                         '-c', 'Fix')
+                         '-c', 'fix')
         self.assertEqual((1, 'add GpuPassthroughFilter (it replaces '
                              'PciPassthroughFilter) to [filter_scheduler] '
                              'enabled_filters\n'), (rc, out))
@@ -183,7 +183,7 @@ class TestLintConf(test_base.TestCase):
                                    '--nova-conf', alias)
         self.assertEqual(1, rc)
         self.assertEqual([(alias, 'pci', 'alias')],
-                         [(f['File'], f['Section'], f['Option'])
+                         [(f['file'], f['section'], f['option'])
                           for f in found])
 
 
