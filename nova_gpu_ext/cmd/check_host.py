@@ -40,7 +40,8 @@ class CheckHost(base.Lister):
         gpu_catalog = base.load_catalog(parsed_args.catalogs, required=False)
         facts = discover.read_host(parsed_args.root)
         checks = hostcheck.check_host(
-            facts, hostcheck.passthrough_gpus(facts, gpu_catalog))
+            facts, hostcheck.passthrough_gpus(facts, gpu_catalog),
+            hostcheck.host_kept_gpus(facts, gpu_catalog))
         if gpu_catalog is not None:
             checks += hostcheck.check_catalog(facts, gpu_catalog)
         ready = hostcheck.worst(checks) != hostcheck.Status.PROBLEM
