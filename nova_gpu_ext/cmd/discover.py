@@ -14,13 +14,15 @@
 
 from nova_gpu_ext.cmd import base
 from nova_gpu_ext import exception
+from nova_gpu_ext.host import bars
 from nova_gpu_ext.host import discovery
 from nova_gpu_ext.host import hostcheck
 from nova_gpu_ext.host import sysfs
 
 COLUMNS = ('Address', 'Model', 'Vendor ID', 'Product ID', 'Device type',
            'NUMA node', 'IOMMU group', 'Driver', 'Companions', 'Label',
-           'IOMMU group members', 'Card functions', 'Parent', 'SR-IOV VFs')
+           'IOMMU group members', 'Card functions', 'Parent', 'SR-IOV VFs',
+           'bar_bytes')
 
 
 class Discover(base.Lister):
@@ -71,7 +73,8 @@ def _row(facts, model, gpu):
             ', '.join(m.address for m in facts.group_members(gpu)),
             ', '.join(f'{f.address} {f.ids} ({f.driver or "no driver"})'
                       for f in functions),
-            gpu.parent, gpu.sriov_totalvfs)
+            gpu.parent, gpu.sriov_totalvfs,
+            bars.read_bar_bytes(facts.root, gpu.address))
 
 
 def read_host(root: str) -> sysfs.HostFacts:

@@ -127,6 +127,7 @@ class GpuModel:
     live_migratable: bool | None = None
     description: str = ''
     flavor: FlavorSettings = FlavorSettings()
+    bar_bytes: int | None = None
 
     @property
     def ids(self) -> str:

@@ -128,7 +128,28 @@ def check_host(
     checks += check_isolation(facts, gpus)
     checks += check_host_drivers(facts, gpus, kept)
     checks += [check_host_kept(g) for g in kept]
+    checks.append(check_phys_bits(facts))
     return checks
+
+
+def check_phys_bits(facts: sysfs.HostFacts) -> Check:
+    """The largest guest physical address space this host can give.
+
+    A large multi-GPU VM needs room for its RAM and its GPUs' BARs;
+    ``hw:maxphysaddr_bits`` above this is refused on this host
+    (``lint-flavors --host-phys-bits`` takes the value).
+    """
+    if facts.phys_bits is None:
+        return Check('phys-bits', 'host', Status.WARNING,
+                     'the CPU\'s physical address bits are unknown (no '
+                     '"address sizes" line in /proc/cpuinfo)',
+                     'run check-host on the host itself, or read them with '
+                     'grep -m1 "address sizes" /proc/cpuinfo')
+    return Check('phys-bits', 'host', Status.OK,
+                 f'{facts.phys_bits} physical address bits: guests can '
+                 f'have up to {2 ** facts.phys_bits // 2 ** 30} GiB of '
+                 'physical address space (RAM plus GPU BARs); give '
+                 f'lint-flavors --host-phys-bits {facts.phys_bits}')
 
 
 def check_iommu(facts: sysfs.HostFacts) -> Check:
