@@ -14,6 +14,10 @@
 
 import typing as ty
 
+from openstack import exceptions as sdk_exc
+
+from nova_gpu_ext import exception
+
 
 def properties(conn, names: ty.Sequence[str]
                ) -> list[tuple[str, dict[str, ty.Any]]]:
@@ -23,9 +27,18 @@ def properties(conn, names: ty.Sequence[str]
     and the others under ``properties``; both are merged, as nova reads
     them.
     """
-    images = ([conn.image.find_image(n, ignore_missing=False)
-               for n in names] if names else list(conn.image.images()))
+    images = ([_find(conn, n) for n in names] if names
+              else list(conn.image.images()))
     return [(image.name or image.id, _merged(image)) for image in images]
+
+
+def _find(conn, name: str):
+    try:
+        return conn.image.find_image(name, ignore_missing=False)
+    except sdk_exc.DuplicateResource as exc:
+        raise exception.BadInput(
+            f'--image {name}: more than one image has this name; give its '
+            'id') from exc
 
 
 def _merged(image) -> dict[str, ty.Any]:
