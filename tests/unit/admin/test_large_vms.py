@@ -164,3 +164,13 @@ class TestSyncedFlavors(test_base.TestCase):
             rc, out, err = cli.run('lint-flavors', '--catalog', path, *argv)
             self.assertEqual((2, ''), (rc, out))
             self.assertIn(said, err)
+
+
+class TestDocExample(test_base.TestCase):
+
+    def test_the_pages_example_fix_is_what_the_check_prints(self):
+        with open(f'{test_base.DOC}/cli/lint-flavors.rst') as page:
+            text = page.read()
+        [finding] = large_vms.check_flavor(
+            flavor(TIB_MB), CATALOG, large_vms.Hosts(phys_bits=46))
+        self.assertIn(f'\n    {finding.fix}\n', text)
