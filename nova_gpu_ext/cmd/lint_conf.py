@@ -82,10 +82,17 @@ class LintConf(base.Lister):
                  f'{", ".join(s.path for s in sources)}')
         self.exit_status = (exception.EXIT_FINDINGS if findings
                             else exception.EXIT_OK)
-        return COLUMNS, [(f.entry.path, names[f.entry.path], f.entry.section,
-                          f.entry.option, f.entry.value, f.code, f.problem,
-                          f.fix, f.other)
+        return COLUMNS, [(f.entry.path, _service(f, services, names),
+                          f.entry.section, f.entry.option, f.entry.value,
+                          f.code, f.problem, f.fix, f.other)
                          for f in findings]
+
+
+def _service(finding, services, names) -> str:
+    """The service whose entry it is; one file may be several's."""
+    return next((s.name for s in services
+                 if any(e is finding.entry for e in s.entries)),
+                names[finding.entry.path])
 
 
 def _sources(args) -> list[lint_services.Source]:

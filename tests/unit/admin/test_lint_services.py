@@ -335,6 +335,21 @@ class TestKollaTree(ServicesTestCase):
              for f in found])
 
 
+class TestOneFileForSeveralServices(ServicesTestCase):
+
+    def test_each_finding_names_the_service_it_is_of(self):
+        files = self.role_files(False, api=drop('alias ='),
+                                scheduler=drop('alias ='))
+        rc, found, _ = cli.records(
+            'lint-conf', '--nova-conf', f'api={files["api"]}',
+            '--nova-conf', f'conductor={files["api"]}',
+            '--nova-conf', f'compute={files["compute"]}')
+        self.assertEqual(1, rc)
+        self.assertEqual([('alias-missing', 'compute', files['api'])],
+                         [(f['finding'], f['service'], f['other_file'])
+                          for f in found])
+
+
 class TestSourcesBadInput(ServicesTestCase):
 
     def assert_bad(self, *argv, said):
