@@ -23,6 +23,7 @@ import dataclasses
 import enum
 import typing as ty
 
+from nova_gpu_ext.admin import address_space
 from nova_gpu_ext.common import catalog
 from nova_gpu_ext.gpu import models
 
@@ -33,7 +34,9 @@ HIDE_HYPERVISOR_SPEC = 'hw:hide_hypervisor_id'
 # catalog no longer asks for them and leaves any other key an operator
 # added alone.
 OWNED_SPECS = frozenset({MANAGED_SPEC, ALIAS_SPEC, HIDE_HYPERVISOR_SPEC,
-                         models.SAME_MODEL_SPEC, models.NUMA_SPEC})
+                         models.SAME_MODEL_SPEC, models.NUMA_SPEC,
+                         models.MAXPHYSADDR_MODE_SPEC,
+                         models.MAXPHYSADDR_BITS_SPEC})
 
 
 def flavor_name(name: str, count: int) -> str:
@@ -77,15 +80,17 @@ def desired(gpu_catalog: catalog.Catalog) -> list[Flavor]:
     """
     flavors = {}
     entries = ([(catalog.model_section(m.name), m.name, m.alias,
-                 m.description, m.flavor, False)
+                 m.description, m.flavor, False, m.bar_bytes)
                 for m in gpu_catalog.models]
                + [(catalog.class_section(c.name), c.name, c.alias,
-                   c.description, c.flavor, True)
+                   c.description, c.flavor, True,
+                   _class_bar_bytes(gpu_catalog, c))
                   for c in gpu_catalog.classes])
-    for section, name, alias, description, settings, is_class in entries:
+    for (section, name, alias, description, settings, is_class,
+         bar_bytes) in entries:
         for count in settings.counts:
             flavor = _flavor(name, alias, description, settings, count,
-                             is_class)
+                             is_class, bar_bytes)
             if flavor.name in flavors:
                 raise catalog.CatalogError(
                     section, 'flavor_counts', count,
@@ -95,8 +100,19 @@ def desired(gpu_catalog: catalog.Catalog) -> list[Flavor]:
     return list(flavors.values())
 
 
-def _flavor(name, alias, description, settings, count, is_class):
+def _class_bar_bytes(gpu_catalog, gpu_class) -> int | None:
+    """Its largest member's: a class flavor may get any of them."""
+    sizes = [gpu_catalog.model(n).bar_bytes for n in gpu_class.models]
+    return None if None in sizes else max(sizes)
+
+
+def _flavor(name, alias, description, settings, count, is_class,
+            bar_bytes):
     specs = {MANAGED_SPEC: 'true', ALIAS_SPEC: f'{alias}:{count}'}
+    if bar_bytes:
+        # A large VM: room for its RAM and every GPU's BARs.
+        specs.update(address_space.properties(
+            settings.ram_mb_per_gpu * count, bar_bytes * count))
     if is_class and count > 1:
         # The models of a class differ; a class flavor states that its
         # GPUs must still be identical, whatever the scheduler default.

@@ -28,6 +28,7 @@ import typing as ty
 from nova_gpu_ext.admin import host_gpus
 from nova_gpu_ext.admin import nova_parsers
 from nova_gpu_ext.admin import releases
+from nova_gpu_ext.admin import render
 from nova_gpu_ext.common import inifile
 from nova_gpu_ext.common import resource_classes
 from nova_gpu_ext import exception
@@ -92,10 +93,14 @@ class Finding:
     entry: Entry
     problem: str
     fix: str
+    # The file of another service the finding is about, for mistakes
+    # that are only mistakes across files (``lint_services``).
+    other: str = ''
 
     def __str__(self):
         e = self.entry
-        return (f'{e.path}: [{e.section}] {e.option} = {e.value}\n'
+        also = f' (and {self.other})' if self.other else ''
+        return (f'{e.path}{also}: [{e.section}] {e.option} = {e.value}\n'
                 f'  {self.code}: {self.problem}\n  fix: {self.fix}')
 
 
@@ -117,7 +122,7 @@ def check(entries: ty.Sequence[Entry],
         findings += _alias_spec(alias)
     if device_specs:
         findings += [_unmatched(a) for a in aliases
-                     if not any(_matches(a.spec, s) for s in device_specs)]
+                     if not any(matches(a.spec, s) for s in device_specs)]
     findings += _filters(entries)
     return findings
 
@@ -238,7 +243,7 @@ def _duplicates(name, group, entries) -> list[Finding]:
             f'alias "{name}" has numa_policy {", ".join(sorted(policies))}; '
             'nova refuses it',
             'give every definition of the alias the same numa_policy'))
-    if _placement(entries):
+    if flag(entries):
         findings.append(Finding(
             'multi-spec-alias-in-placement', entry,
             f'alias "{name}" has {len(group)} specs but [filter_scheduler] '
@@ -276,7 +281,7 @@ def _unmatched(alias) -> Finding:
         'resource_class), or fix the ids in the alias')
 
 
-def _matches(alias: dict, device_spec: dict) -> bool:
+def matches(alias: dict, device_spec: dict) -> bool:
     """Whether some device allowed by ``device_spec`` fits ``alias``."""
     if 'vendor_id' not in alias and 'resource_class' in alias:
         return (resource_classes.normalize(alias['resource_class'])
@@ -295,8 +300,12 @@ def _id_matches(alias_id, spec_id) -> bool:
         return False
 
 
-def _placement(entries, option=('filter_scheduler', 'pci_in_placement')
-               ) -> bool:
+PCI_IN_PLACEMENT = ('filter_scheduler', 'pci_in_placement')
+REPORT_IN_PLACEMENT = ('pci', 'report_in_placement')
+
+
+def flag(entries, option=PCI_IN_PLACEMENT) -> bool:
+    """Whether the last value of boolean ``option`` is true."""
     values = [e.value for e in entries if (e.section, e.option) == option]
     return bool(values) and values[-1].strip().lower() in (
         'true', 'yes', '1', 'on')
@@ -309,8 +318,7 @@ def _placement_mode(entries) -> bool:
     compute with ``[pci] report_in_placement``; nova's alias parser then
     accepts an alias with a resource class and no ids.
     """
-    return (_placement(entries)
-            or _placement(entries, ('pci', 'report_in_placement')))
+    return flag(entries) or flag(entries, REPORT_IN_PLACEMENT)
 
 
 # Either one judges PCI requests; GpuPassthroughFilter replaces nova's.
@@ -318,17 +326,67 @@ PCI_FILTERS = ('GpuPassthroughFilter', 'PciPassthroughFilter')
 
 
 def _filters(entries) -> list[Finding]:
-    return [Finding(
-        'pci-filter-not-enabled', entry,
-        'no PCI filter is enabled (GpuPassthroughFilter or '
-        'PciPassthroughFilter), so the scheduler ignores PCI requests and '
-        'the compute fails the build',
-        f'add GpuPassthroughFilter (it replaces PciPassthroughFilter) to '
-        f'[{entry.section}] {entry.option}')
-        for entry in entries
-        if (entry.section, entry.option) in _FILTER_OPTIONS
-        and not set(PCI_FILTERS) & {
-            f.strip() for f in entry.value.split(',')}]
+    findings = []
+    for entry in entries:
+        if (entry.section, entry.option) not in _FILTER_OPTIONS:
+            continue
+        enabled = enabled_filters(entry.value)
+        if not set(PCI_FILTERS) & enabled:
+            findings.append(Finding(
+                'pci-filter-not-enabled', entry,
+                'no PCI filter is enabled (GpuPassthroughFilter or '
+                'PciPassthroughFilter), so the scheduler ignores PCI '
+                'requests and the compute fails the build',
+                f'add GpuPassthroughFilter (it replaces '
+                f'PciPassthroughFilter) to [{entry.section}] '
+                f'{entry.option}'))
+        elif set(PCI_FILTERS) <= enabled:
+            findings.append(_both_filters(entry))
+        if GPU_FILTER in enabled and not _gpu_filter_available(entries):
+            findings.append(_not_available(entry))
+    return findings
+
+
+def enabled_filters(value: str) -> set[str]:
+    """The filter names of an ``enabled_filters`` value."""
+    return {f.strip() for f in value.split(',') if f.strip()}
+
+
+GPU_FILTER = PCI_FILTERS[0]
+# ``available_filters`` values that make GpuPassthroughFilter loadable:
+# our loader of all filters, or the class itself. nova's default
+# (nova.scheduler.filters.all_filters) knows only nova's filters.
+GPU_FILTER_PATHS = (
+    render.AVAILABLE_FILTERS[1],
+    'nova_gpu_ext.scheduler.filters.gpu_passthrough.GpuPassthroughFilter')
+
+
+def _gpu_filter_available(entries) -> bool:
+    return any(e.value.strip() in GPU_FILTER_PATHS for e in entries
+               if (e.section, e.option)
+               == ('filter_scheduler', 'available_filters'))
+
+
+def _both_filters(entry) -> Finding:
+    return Finding(
+        'pci-filters-both-enabled', entry,
+        'GpuPassthroughFilter and PciPassthroughFilter are both enabled: '
+        'GpuPassthroughFilter already judges every PCI request as '
+        'PciPassthroughFilter does, so each request is walked twice',
+        f'remove PciPassthroughFilter from [{entry.section}] '
+        f'{entry.option}')
+
+
+def _not_available(entry) -> Finding:
+    return Finding(
+        'gpu-filter-not-available', entry,
+        'GpuPassthroughFilter is enabled but no [filter_scheduler] '
+        'available_filters line loads it, so nova-scheduler refuses to '
+        'start ("Scheduler Host Filter GpuPassthroughFilter could not be '
+        'found")',
+        'add "available_filters = '
+        'nova_gpu_ext.scheduler.filters.all_filters" to '
+        '[filter_scheduler], beside nova.scheduler.filters.all_filters')
 
 
 def check_topology(entries: ty.Sequence[Entry],

@@ -31,7 +31,7 @@ from nova_gpu_ext.common import catalog
 from nova_gpu_ext.common import vfio
 from nova_gpu_ext import exception
 
-ROLES = ('compute', 'controller', 'scheduler', 'host')
+ROLES = ('compute', 'controller', 'scheduler', 'all-in-one', 'host')
 IOMMU_VENDORS = ('intel', 'amd')
 
 # nova's default enabled_filters (34.0.0); the scheduler role adds the PCI
@@ -95,7 +95,8 @@ def nova_conf(gpu_catalog: catalog.Catalog, role: str,
     renderer = _Renderer(gpu_catalog, release, placement, host or ())
     lines = {'compute': renderer.compute,
              'controller': renderer.controller,
-             'scheduler': renderer.scheduler}[role]()
+             'scheduler': renderer.scheduler,
+             'all-in-one': renderer.all_in_one}[role]()
     releases.require(release, renderer.features)
     if nova_parsers.available():
         check_with_nova(lines, release, placement)
@@ -149,12 +150,26 @@ class _Renderer:
     def compute(self) -> list[Line]:
         lines = [line for model in self.catalog.models
                  for line in self._device_specs(model)]
-        lines += self._aliases()
-        if self.placement:
-            lines.append(Line('pci', 'report_in_placement', 'True',
-                              'one resource provider per GPU; cannot be '
-                              'turned off again'))
-        return lines
+        return lines + self._aliases() + self._report_in_placement()
+
+    def all_in_one(self) -> list[Line]:
+        """One node running nova-compute and every controller service.
+
+        The scheduler's lines already hold the aliases and
+        pci_in_placement that nova-api and nova-conductor read; each is
+        written once, as nova refuses an alias defined twice in placement
+        mode.
+        """
+        lines = [line for model in self.catalog.models
+                 for line in self._device_specs(model)]
+        return lines + self.scheduler() + self._report_in_placement()
+
+    def _report_in_placement(self) -> list[Line]:
+        if not self.placement:
+            return []
+        return [Line('pci', 'report_in_placement', 'True',
+                     'one resource provider per GPU; cannot be turned off '
+                     'again')]
 
     def controller(self) -> list[Line]:
         return self._aliases() + self._pci_in_placement()
@@ -291,33 +306,72 @@ def _check_placement_classes(gpu_catalog: catalog.Catalog) -> None:
 
 
 def host_files(gpu_catalog: catalog.Catalog, iommu: str) -> list[Block]:
-    """Kernel command line, modprobe.d and modules-load.d for vfio-pci.
+    """Kernel command line, modprobe.d, udev and modules-load.d for vfio-pci.
 
-    The host GPU drivers are the ones ``check-host`` wants blacklisted, so a
-    host set up from this output passes it.
+    A model without ``addresses`` is bound by ids (``vfio-pci.ids``), and
+    the host GPU drivers of its vendor are the ones ``check-host`` wants
+    blacklisted, so a host set up from this output passes it. A model
+    with ``addresses`` keeps its other GPUs for the host: its devices are
+    bound per address (a udev rule setting ``driver_override``), never by
+    ids, and its vendor's drivers are not blacklisted.
     """
-    ids = [model.ids for model in gpu_catalog.models]
-    ids += [c for model in gpu_catalog.models for c in model.companions
-            if c not in ids]
+    by_ids = [m for m in gpu_catalog.models if not m.addresses]
+    kept_vendors = {m.vendor_id for m in gpu_catalog.models if m.addresses}
+    ids = [model.ids for model in by_ids]
+    ids += [c for model in by_ids for c in model.companions if c not in ids]
     vendors = sorted({model.vendor_id for model in gpu_catalog.models})
     gpu_drivers = [d for v in vendors
                    for d in vfio.HOST_GPU_DRIVERS.get(v, ())]
     companion_drivers = COMPANION_DRIVERS if any(
         model.companions for model in gpu_catalog.models) else ()
-    cmdline = f'{iommu}_iommu=on iommu=pt vfio-pci.ids={",".join(ids)}'
-    modprobe = [f'options vfio-pci ids={",".join(ids)}']
+    vfio_ids = f' vfio-pci.ids={",".join(ids)}' if ids else ''
+    modprobe = [f'options vfio-pci ids={",".join(ids)}'] if ids else []
     modprobe += [f'softdep {d} pre: vfio-pci'
                  for d in gpu_drivers + list(companion_drivers)]
-    modprobe += [f'blacklist {d}' for d in gpu_drivers]
-    return [
+    modprobe += [f'blacklist {d}' for v in vendors if v not in kept_vendors
+                 for d in vfio.HOST_GPU_DRIVERS.get(v, ())]
+    blocks = [
         Block('kernel command line: append to GRUB_CMDLINE_LINUX in '
               '/etc/default/grub, regenerate grub.cfg and reboot',
-              (cmdline,)),
+              (f'{iommu}_iommu=on iommu=pt{vfio_ids}',)),
         Block('/etc/modprobe.d/nova-gpu-ext-vfio.conf, then update the '
               'initramfs (update-initramfs -u, or dracut -f)',
               tuple(modprobe)),
         Block('/etc/modules-load.d/nova-gpu-ext-vfio.conf', vfio.VFIO_MODULES),
     ]
+    rules = [rule for model in gpu_catalog.models
+             for rule in udev_rules(model)]
+    if rules:
+        blocks.append(Block(
+            f'{UDEV_RULES}: the GPUs at the models\' addresses (the others '
+            'stay with the host), then update the initramfs and reboot',
+            tuple(rules)))
+    return blocks
+
+
+# Before 80-drivers.rules, which loads the drivers of a new device.
+UDEV_RULES = '/etc/udev/rules.d/70-nova-gpu-ext-vfio.rules'
+
+
+def udev_rules(model: catalog.GpuModel) -> list[str]:
+    """One rule per address and function kind: ``driver_override``.
+
+    The kernel then binds the function to vfio-pci only, whichever driver
+    loads first; the function field is any, so the card's companions in
+    the same slot are bound with the GPU (their IOMMU group needs it).
+    """
+    return [f'ACTION=="add", SUBSYSTEM=="pci", KERNEL=="{_udev_glob(glob)}", '
+            f'ATTR{{vendor}}=="0x{ids[:4]}", ATTR{{device}}=="0x{ids[5:]}", '
+            'ATTR{driver_override}="vfio-pci"'
+            for glob in model.addresses
+            for ids in (model.ids, *model.companions)]
+
+
+def _udev_glob(glob: str) -> str:
+    domain, bus, slot, _ = catalog.address_fields(glob)
+    return ':'.join('*' if value is None else f'{value:0{width}x}'
+                    for value, width in ((domain, 4), (bus, 2),
+                                         (slot, 2))) + '.*'
 
 
 def format_nova_conf(lines: ty.Sequence[Line], header: str) -> str:

@@ -10,12 +10,17 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Validators of the ``gpu:`` flavor extra specs.
+"""Validators of the ``gpu:`` flavor extra specs, and of nova's own
+``hw:maxphysaddr_*``.
 
 Loaded by nova-api through the stevedore namespace
 ``nova.api.extra_spec_validators`` (entry point ``gpu``), so nova answers
 400 to a flavor with a bad ``gpu:`` value instead of scheduling it with a
-silently ignored one.
+silently ignored one. nova 34 reads ``hw:maxphysaddr_mode`` and
+``hw:maxphysaddr_bits`` (what large multi-GPU VMs need) but has no
+validator for them, so from microversion 2.86 on it refuses them as
+unknown ``hw:`` specs; nova's loader merges every plugin's validators by
+name into one registry, so ours make them known.
 """
 
 from nova.api.validation.extra_specs import base
@@ -47,6 +52,32 @@ EXTRA_SPEC_VALIDATORS = [
             'type': str,
             'description': 'The NUMA locality policy.',
             'enum': [mode.value for mode in models.NumaMode],
+        },
+    ),
+    base.ExtraSpecValidator(
+        name=models.MAXPHYSADDR_MODE_SPEC,
+        description=(
+            'How the guest\'s physical address bits are set: '
+            '``passthrough`` takes the host CPU\'s, ``emulate`` the '
+            '``hw:maxphysaddr_bits`` value. Needs libvirt 8.7.0; the '
+            'guest must hold its RAM plus the 64-bit BARs of its GPUs.'
+        ),
+        value={
+            'type': str,
+            'description': 'The address size mode.',
+            'enum': list(models.MAXPHYSADDR_MODES),
+        },
+    ),
+    base.ExtraSpecValidator(
+        name=models.MAXPHYSADDR_BITS_SPEC,
+        description=(
+            'The guest\'s physical address bits with '
+            '``hw:maxphysaddr_mode=emulate``; at most the host CPU\'s.'
+        ),
+        value={
+            'type': int,
+            'description': 'Physical address bits.',
+            'min': 1,
         },
     ),
 ]

@@ -60,7 +60,8 @@ class CheckHost(base.Lister):
         if parsed_args.health:
             checks = health_checks(facts, gpus, healths)
         else:
-            checks = hostcheck.check_host(facts, gpus)
+            checks = hostcheck.check_host(
+                facts, gpus, hostcheck.host_kept_gpus(facts, gpu_catalog))
             checks += health.check_host(healths, skip=health.HEALTH_ONLY)
             if gpu_catalog is not None:
                 checks += hostcheck.check_catalog(facts, gpu_catalog)

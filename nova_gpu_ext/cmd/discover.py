@@ -14,6 +14,7 @@
 
 from nova_gpu_ext.cmd import base
 from nova_gpu_ext import exception
+from nova_gpu_ext.host import bars
 from nova_gpu_ext.host import discovery
 from nova_gpu_ext.host import hostcheck
 from nova_gpu_ext.host import sysfs
@@ -31,7 +32,7 @@ class Discover(base.Lister):
     COLUMNS = ('address', 'model', 'vendor_id', 'product_id', 'device_type',
                'numa_node', 'iommu_group', 'driver', 'companions', 'label',
                'iommu_group_members', 'card_functions', 'parent',
-               'sriov_vfs', 'root_port', 'pcie_switch')
+               'sriov_vfs', 'root_port', 'pcie_switch', 'bar_bytes')
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
@@ -74,4 +75,5 @@ def _row(facts, model, gpu):
             ', '.join(m.address for m in facts.group_members(gpu)),
             ', '.join(f'{f.address} {f.ids} ({f.driver or "no driver"})'
                       for f in functions),
-            gpu.parent, gpu.sriov_totalvfs, path.root_port, path.pcie_switch)
+            gpu.parent, gpu.sriov_totalvfs, path.root_port, path.pcie_switch,
+            bars.read_bar_bytes(facts.root, gpu.address))

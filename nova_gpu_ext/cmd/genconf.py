@@ -30,7 +30,8 @@ from nova_gpu_ext.host import topology
 class Genconf(base.Command):
     """Render the GPU catalog into nova.conf lines or host settings.
 
-    The lines of one role (compute, controller, scheduler) with the option
+    The lines of one role (compute, controller, scheduler, or all-in-one
+    for a node running all of them) with the option
     names of its nova release, or the kernel and module settings of a
     compute host (host role). Text to paste or redirect into a file.
     """
@@ -44,8 +45,9 @@ class Genconf(base.Command):
         parser.add_argument(
             '--role', required=True, choices=render.ROLES,
             help='compute: nova-compute; controller: nova-api and '
-                 'nova-conductor; scheduler: nova-scheduler; host: kernel '
-                 'and module settings of a compute host')
+                 'nova-conductor; scheduler: nova-scheduler; all-in-one: '
+                 'one node running all of them; host: kernel and module '
+                 'settings of a compute host')
         base.add_nova_release(
             parser, 'nova release of that node; option names and '
                     'features follow it')

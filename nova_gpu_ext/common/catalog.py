@@ -127,11 +127,21 @@ class GpuModel:
     live_migratable: bool | None = None
     description: str = ''
     flavor: FlavorSettings = FlavorSettings()
+    bar_bytes: int | None = None
 
     @property
     def ids(self) -> str:
         """``vendor:product``, as lspci and ``vfio-pci.ids`` write it."""
         return f'{self.vendor_id}:{self.product_id}'
+
+    def takes(self, address: str) -> bool:
+        """Whether the GPU at ``address`` is for instances.
+
+        Every GPU of the model without ``addresses``; with them, only the
+        GPUs they match: the others are kept for the host.
+        """
+        return not self.addresses or any(
+            address_matches(glob, address) for glob in self.addresses)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -264,6 +274,28 @@ def pci_address(section: str, option: str, value: str) -> str:
             '[[[[domain]:]bus]:][slot][.[function]] with hex fields or *, '
             'e.g. 0000:81:00.0 or 0000:81:*.*')
     return text
+
+
+def address_fields(glob: str) -> tuple[int | None, ...]:
+    """Domain, bus, slot and function of a glob ``pci_address`` accepted.
+
+    None is any value (``*`` or an empty field), as in nova's
+    ``PciAddressGlobSpec``.
+    """
+    head, _, function = glob.partition('.')
+    fields = head.split(':')
+    return tuple(None if f.strip() in ('', '*') else int(f, 16)
+                 for f in [''] * (3 - len(fields)) + fields + [function])
+
+
+def address_matches(glob: str, address: str) -> bool:
+    """Whether the full PCI ``address`` (``0000:81:00.0``) fits ``glob``."""
+    try:
+        wanted = address_fields(glob)
+        actual = address_fields(address)
+    except ValueError:
+        return False
+    return all(w is None or w == a for w, a in zip(wanted, actual))
 
 
 def _address_field(field: str, digits: int, maximum: int) -> bool:

@@ -241,7 +241,8 @@ def _model(reader: _Reader, name: str) -> catalog.GpuModel:
         managed=get('managed'),
         live_migratable=get('live_migratable'),
         description=get('description'),
-        flavor=_flavor(get))
+        flavor=_flavor(get),
+        bar_bytes=get('bar_bytes'))
 
 
 def _class(reader: _Reader, name: str) -> catalog.GpuClass:

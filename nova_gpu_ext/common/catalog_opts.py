@@ -223,6 +223,28 @@ Free text about the model, e.g. its marketing name.
 
 Written as a comment by genconf and used by the flavor tools.
 """),
+    cfg.IntOpt('bar_bytes', min=0, help="""
+Total size in bytes of one GPU's 64-bit prefetchable memory BARs.
+
+The guest firmware maps these above the guest's RAM, so a VM with many
+GPUs and much RAM needs a larger guest physical address space
+(``hw:maxphysaddr_bits``). ``nova-gpu-ext discover --ini`` writes it from
+the GPU's sysfs ``resource`` file; 32-bit BARs (below 4 GiB) and SR-IOV VF
+BARs are not counted.
+
+Possible values:
+
+* Unset (default): unknown; ``lint-flavors`` reports the model's flavors
+  as unchecked.
+* Bytes, e.g. ``137472507904`` (128 GiB + 32 MiB: an H100 PCIe's BAR1
+  and BAR3).
+
+Related options:
+
+* ``nova-gpu-ext lint-flavors``; ``flavor sync`` sets
+  ``hw:maxphysaddr_mode`` and ``hw:maxphysaddr_bits`` on the flavors that
+  need them.
+"""),
 ]
 
 CLASS_OPTS = [

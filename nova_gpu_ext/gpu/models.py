@@ -20,6 +20,13 @@ from oslo_utils import strutils
 
 SAME_MODEL_SPEC = 'gpu:same_model'
 NUMA_SPEC = 'gpu:numa'
+# nova's guest physical address space (nova 2024.1, libvirt >= 8.7): a
+# large multi-GPU VM needs room for its RAM plus every GPU's 64-bit BARs.
+# nova 34 reads them but has no extra-spec validator for them, so without
+# ours nova-api refuses them from microversion 2.86 on.
+MAXPHYSADDR_MODE_SPEC = 'hw:maxphysaddr_mode'
+MAXPHYSADDR_BITS_SPEC = 'hw:maxphysaddr_bits'
+MAXPHYSADDR_MODES = ('passthrough', 'emulate')
 
 
 class ModelKey(ty.NamedTuple):

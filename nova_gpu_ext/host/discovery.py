@@ -25,6 +25,7 @@ import re
 import typing as ty
 
 from nova_gpu_ext.common import catalog
+from nova_gpu_ext.host import bars
 from nova_gpu_ext.host import hostcheck
 from nova_gpu_ext.host import sysfs
 
@@ -40,6 +41,9 @@ class FoundModel:
     name: str
     gpus: tuple[sysfs.PciFunction, ...]
     companions: tuple[str, ...]
+    # The largest of its GPUs' 64-bit prefetchable BAR totals (a model's
+    # GPUs have one BAR layout); None when no GPU's could be read.
+    bar_bytes: int | None = None
 
     @property
     def first(self) -> sysfs.PciFunction:
@@ -68,7 +72,10 @@ def found_models(facts: sysfs.HostFacts) -> tuple[FoundModel, ...]:
         companions = sorted({f.ids for g in gpus
                              for f in hostcheck.card_functions(facts, g)
                              if f.ids != g.ids})
-        models.append(FoundModel(name, tuple(gpus), tuple(companions)))
+        sizes = [bars.read_bar_bytes(facts.root, g.address) for g in gpus]
+        known = [size for size in sizes if size is not None]
+        models.append(FoundModel(name, tuple(gpus), tuple(companions),
+                                 max(known) if known else None))
     return tuple(models)
 
 
@@ -117,13 +124,23 @@ def _model_lines(model: FoundModel) -> list[str]:
     if model.device_type == 'type-PF':
         lines.append(f'# SR-IOV capable (sriov_totalvfs = '
                      f'{gpu.sriov_totalvfs}): nova reports it as type-PF')
+    if model.bar_bytes is not None:
+        lines.append(f'# 64-bit prefetchable BARs: {model.bar_bytes} bytes '
+                     f'({gib(model.bar_bytes)}) per GPU')
     lines += [f'[{catalog.model_section(model.name)}]',
               f'vendor_id = {gpu.vendor_id}',
               f'product_id = {gpu.product_id}',
               f'device_type = {model.device_type}']
     if model.companions:
         lines.append(f'companions = {", ".join(model.companions)}')
+    if model.bar_bytes is not None:
+        lines.append(f'bar_bytes = {model.bar_bytes}')
     return lines
+
+
+def gib(size: int) -> str:
+    """``128.03 GiB``: sizes of BARs and address spaces for people."""
+    return f'{size / 2 ** 30:.2f} GiB'
 
 
 def _show(value: ty.Any) -> str:

@@ -81,28 +81,72 @@ def passthrough_gpus(
 ) -> tuple[sysfs.PciFunction, ...]:
     """The GPUs meant for VMs.
 
-    With a catalog, the GPUs of its models; without one, every GPU but the
-    boot VGA device, which is the host console (often a BMC's VGA).
+    With a catalog, the GPUs of its models at their ``addresses``; without
+    one, every GPU but the boot VGA device, which is the host console
+    (often a BMC's VGA).
     """
     if gpu_catalog is not None:
-        return tuple(g for g in facts.gpus if gpu_catalog.model_by_ids(
-            g.vendor_id, g.product_id) is not None)
+        return tuple(g for g in facts.gpus
+                     if _model(gpu_catalog, g) is not None
+                     and _model(gpu_catalog, g).takes(g.address))
     return tuple(g for g in facts.gpus if not g.boot_vga)
+
+
+def host_kept_gpus(
+    facts: sysfs.HostFacts, gpu_catalog: catalog.Catalog | None,
+) -> tuple[sysfs.PciFunction, ...]:
+    """GPUs of a catalog model outside its ``addresses``: the host's own."""
+    if gpu_catalog is None:
+        return ()
+    return tuple(g for g in facts.gpus
+                 if _model(gpu_catalog, g) is not None
+                 and not _model(gpu_catalog, g).takes(g.address))
+
+
+def _model(gpu_catalog, gpu) -> catalog.GpuModel | None:
+    return gpu_catalog.model_by_ids(gpu.vendor_id, gpu.product_id)
 
 
 def check_host(
     facts: sysfs.HostFacts,
     gpus: ty.Sequence[sysfs.PciFunction],
+    kept: ty.Sequence[sysfs.PciFunction] = (),
 ) -> list[Check]:
-    """All host checks for the passthrough GPUs ``gpus``."""
+    """All host checks for the passthrough GPUs ``gpus``.
+
+    ``kept``: GPUs of the same models kept for the host
+    (:func:`host_kept_gpus`), which must stay on their host driver.
+    """
     checks = [check_iommu(facts), check_gpus_found(facts, gpus)]
     checks += check_reads(facts, gpus)
     checks += [check_module(facts, m) for m in vfio.VFIO_MODULES]
     checks += check_bindings(facts, gpus)
     checks += check_isolation(facts, gpus)
-    checks += check_host_drivers(facts, gpus)
+    checks += check_host_drivers(facts, gpus, kept)
+    checks += [check_host_kept(g) for g in kept]
     checks += check_topology(facts, gpus)
+    checks.append(check_phys_bits(facts))
     return checks
+
+
+def check_phys_bits(facts: sysfs.HostFacts) -> Check:
+    """The largest guest physical address space this host can give.
+
+    A large multi-GPU VM needs room for its RAM and its GPUs' BARs;
+    ``hw:maxphysaddr_bits`` above this is refused on this host
+    (``lint-flavors --host-phys-bits`` takes the value).
+    """
+    if facts.phys_bits is None:
+        return Check('phys-bits', 'host', Status.WARNING,
+                     'the CPU\'s physical address bits are unknown (no '
+                     '"address sizes" line in /proc/cpuinfo)',
+                     'run check-host on the host itself, or read them with '
+                     'grep -m1 "address sizes" /proc/cpuinfo')
+    return Check('phys-bits', 'host', Status.OK,
+                 f'{facts.phys_bits} physical address bits: guests can '
+                 f'have up to {2 ** facts.phys_bits // 2 ** 30} GiB of '
+                 'physical address space (RAM plus GPU BARs); give '
+                 f'lint-flavors --host-phys-bits {facts.phys_bits}')
 
 
 def check_iommu(facts: sysfs.HostFacts) -> Check:
@@ -316,11 +360,66 @@ def isolation_check(group: str, gpu: sysfs.PciFunction,
 
 def check_host_drivers(
     facts: sysfs.HostFacts, gpus: ty.Sequence[sysfs.PciFunction],
+    kept: ty.Sequence[sysfs.PciFunction] = (),
 ) -> list[Check]:
-    """Host GPU drivers of the vendors present: not loaded, blacklisted."""
-    drivers = sorted({d for g in gpus
+    """Host GPU drivers of the vendors present: not loaded, blacklisted.
+
+    Except the drivers of a vendor with a GPU kept for the host: those it
+    needs.
+    """
+    needed = {g.vendor_id for g in kept}
+    drivers = sorted({d for g in gpus if g.vendor_id not in needed
                       for d in vfio.HOST_GPU_DRIVERS.get(g.vendor_id, ())})
-    return [check_host_driver(facts, d) for d in drivers]
+    kept_drivers = sorted({d for v in needed
+                           for d in vfio.HOST_GPU_DRIVERS.get(v, ())})
+    return ([check_host_driver(facts, d) for d in drivers]
+            + [check_kept_driver(facts, d, kept) for d in kept_drivers])
+
+
+def check_kept_driver(facts: sysfs.HostFacts, driver: str,
+                      kept: ty.Sequence[sysfs.PciFunction]) -> Check:
+    """A driver a host-kept GPU uses (or may use) must not be blacklisted.
+
+    Blacklisting another driver of the vendor (nouveau beside nvidia) is
+    fine.
+    """
+    listed = ', '.join(g.address for g in kept)
+    drivers = {sysfs.module_name(g.driver) for g in kept
+               if g.driver and g.driver not in vfio.VFIO_DRIVERS}
+    if driver in facts.blacklisted_modules:
+        if drivers and driver not in drivers:
+            return Check('host-driver', driver, Status.OK,
+                         f'host GPU driver {driver} blacklisted; the GPUs '
+                         f'kept for the host ({listed}) use '
+                         f'{", ".join(sorted(drivers))}')
+        return Check('host-driver', driver, Status.WARNING,
+                     f'host GPU driver {driver} is blacklisted, but GPUs '
+                     f'kept for the host ({listed}) may need it; the GPUs '
+                     'for instances are bound by address instead',
+                     f'remove the blacklist {driver} line (or '
+                     f'modprobe.blacklist={driver}) unless the host GPUs '
+                     f'use another driver, then {INITRAMFS_STEP}')
+    return Check('host-driver', driver, Status.OK,
+                 f'host GPU driver {driver} not blacklisted: the GPUs kept '
+                 f'for the host ({listed}) can use it')
+
+
+def check_host_kept(gpu: sysfs.PciFunction) -> Check:
+    """A GPU outside its model's ``addresses`` belongs to the host."""
+    if gpu.driver in vfio.VFIO_DRIVERS:
+        return Check('host-kept', gpu.address, Status.PROBLEM,
+                     f'GPU {gpu.address} ({gpu.ids}) is kept for the host '
+                     '(outside its model\'s addresses) but bound to '
+                     f'{gpu.driver}: the host has lost it, and vfio-pci.ids '
+                     'binds every GPU of the model',
+                     'drop the model\'s ids from vfio-pci.ids (kernel line '
+                     'and modprobe.d), bind the instance GPUs by address '
+                     '(genconf --role host writes the udev rule), run '
+                     f'driverctl unset-override {gpu.address} if it has '
+                     f'one, then {INITRAMFS_STEP}')
+    return Check('host-kept', gpu.address, Status.OK,
+                 f'GPU {gpu.address} ({gpu.ids}) kept for the host, on '
+                 f'{gpu.driver or "no driver"}')
 
 
 def check_host_driver(facts: sysfs.HostFacts, driver: str) -> Check:

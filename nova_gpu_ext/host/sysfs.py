@@ -156,6 +156,10 @@ class HostFacts:
     blacklisted_modules: frozenset[str] = frozenset()
     cpu_vendor: str | None = None
     problems: tuple[ReadProblem, ...] = ()
+    # The CPU's physical address bits: a guest's physical address space
+    # (hw:maxphysaddr_bits) can be no larger. None where cpuinfo does not
+    # say (not x86).
+    phys_bits: int | None = None
 
     def function(self, address: str) -> PciFunction | None:
         return next(
@@ -203,7 +207,8 @@ def read_host(root: str = '/') -> HostFacts:
         available_modules=_read_available_modules(reader, root),
         blacklisted_modules=_read_blacklisted_modules(reader, root, cmdline),
         cpu_vendor=_read_cpu_vendor(reader, root),
-        problems=tuple(reader.problems))
+        problems=tuple(reader.problems),
+        phys_bits=_read_phys_bits(reader, root))
 
 
 def read_bounded(path: str, limit: int) -> bytes:
@@ -540,6 +545,19 @@ def _read_cpu_vendor(reader: _Reader, root: str) -> str | None:
         key, _, value = line.partition(':')
         if key.strip() == 'vendor_id':
             return value.strip() if _NAME.match(value.strip()) else None
+    return None
+
+
+# "address sizes\t: 46 bits physical, 48 bits virtual" (x86 /proc/cpuinfo)
+_ADDRESS_SIZES = re.compile(r'^address sizes\s*:\s*([0-9]{1,3}) bits physical')
+
+
+def _read_phys_bits(reader: _Reader, root: str) -> int | None:
+    """The physical address bits of the host's CPU (the first one's)."""
+    for line in (reader.text(root, 'proc/cpuinfo') or '').splitlines():
+        match = _ADDRESS_SIZES.match(line)
+        if match:
+            return int(match.group(1))
     return None
 
 

@@ -26,6 +26,7 @@ import json
 import fixtures
 from nova import context as nova_context
 from openstack import service_description
+from wsgi_intercept import interceptor
 
 from tests.functional import base
 from tests.unit.cmd import cli
@@ -293,3 +294,117 @@ class TestFlavorSync(CloudToolsBase):
         self.assertIn('Already changed in nova: created gpu.k4200.x1.', err)
         self.assertIn('gpu.k4200.x1', self.flavors())
         self.assertNotIn('gpu.k4200.x8', self.flavors())
+
+
+GLANCE = 'http://glance.test'
+H100_BAR_BYTES = 128 * 2 ** 30 + 32 * 2 ** 20
+H100_CATALOG = f"""
+[nova_gpu_ext]
+gpu_models = h100
+[gpu:h100]
+vendor_id = 10de
+product_id = 2331
+device_type = type-PF
+bar_bytes = {H100_BAR_BYTES}
+"""
+
+
+def glance_app(images):
+    """Glance's image API as openstacksdk reads it, over ``images``.
+
+    ``images`` is nova's GlanceFixture's: the in-process cloud's images,
+    which nova itself boots from; the harness has no Glance service.
+    """
+    def app(environ, start_response):
+        path = environ['PATH_INFO'].rstrip('/')
+        if path in ('', '/v2'):
+            body = {'versions': [{'id': 'v2.16', 'status': 'CURRENT',
+                                  'links': [{'rel': 'self',
+                                             'href': f'{GLANCE}/v2/'}]}]}
+        elif path == '/v2/images':
+            body = {'images': [_glance_image(i) for i in images.values()]}
+        else:
+            start_response('404 Not Found', [])
+            return [b'']
+        start_response('200 OK', [('Content-Type', 'application/json')])
+        return [json.dumps(body).encode()]
+    return app
+
+
+def _glance_image(image):
+    """A GlanceFixture image (nova's v1-style dict) as Glance v2 lists it."""
+    return {'id': image['id'], 'name': image['name'],
+            'status': image['status'], 'visibility': 'public',
+            **{k: str(v) for k, v in image.get('properties', {}).items()}}
+
+
+class TestLintFlavors(CloudToolsBase):
+    """The done-when case: 4 x H100 with 1 TiB, made by hand in nova."""
+
+    def setUp(self):
+        super().setUp()
+        intercept = interceptor.RequestsInterceptor(
+            lambda: glance_app(self.glance.images), url=GLANCE)
+        intercept.install_intercept()
+        self.addCleanup(intercept.uninstall_intercept)
+        clouds = json.loads(self.clouds)
+        for cloud in clouds['clouds'].values():
+            cloud['image_endpoint_override'] = f'{GLANCE}/v2/'
+        self.clouds = json.dumps(clouds)
+
+    def test_cloud_flavor_gets_the_finding_and_the_line(self):
+        self._create_flavor(name='gpu.h100.x4', memory_mb=1024 * 1024,
+                            vcpu=64, extra_spec={
+                                'pci_passthrough:alias': 'h100:4'})
+        path = self.catalog(H100_CATALOG)
+        status, out, err = self.openstack(
+            'gpu', 'lint-flavors', '--catalog', path, '--cloud',
+            '--host-phys-bits', '46', '-f', 'json')
+        self.assertEqual(1, status, err)
+        found = json.loads(out)
+        [flavor] = [f for f in found if f['flavor'] == 'gpu.h100.x4']
+        self.assertEqual(
+            ('address-space-too-small',
+             'openstack flavor set --property hw:maxphysaddr_mode=emulate '
+             '--property hw:maxphysaddr_bits=43 gpu.h100.x4'),
+            (flavor['finding'], flavor['fix']))
+        images = {f['image'] for f in found if f['image']}
+        self.assertEqual({i['name'] for i in self.glance.images.values()},
+                         images)
+
+        self.api_fixture.admin_api.post_extra_spec(
+            self._flavor_id('gpu.h100.x4'), {'extra_specs': {
+                'hw:maxphysaddr_mode': 'emulate',
+                'hw:maxphysaddr_bits': '43'}})
+        for image in self.glance.images.values():
+            image['properties'].update(hw_machine_type='q35',
+                                       hw_firmware_type='uefi')
+        status, out, err = self.nova_gpu_ext(
+            'lint-flavors', '--catalog', path, '--cloud',
+            '--host-phys-bits', '46', '-f', 'json')
+        self.assertEqual((0, [], '0 finding(s)\n'),
+                         (status, json.loads(out), err))
+
+    def test_named_image_only(self):
+        path = self.catalog(H100_CATALOG)
+        image = next(iter(self.glance.images.values()))
+        status, out, err = self.nova_gpu_ext(
+            'lint-flavors', '--catalog', path, '--cloud', '--image',
+            image['id'], '-f', 'json')
+        self.assertEqual(1, status, err)
+        self.assertEqual({image['name']},
+                         {f['image'] for f in json.loads(out)})
+
+    def test_image_name_of_several_images_is_bad_input(self):
+        """GlanceFixture's images share their names."""
+        path = self.catalog(H100_CATALOG)
+        name = next(iter(self.glance.images.values()))['name']
+        status, out, err = self.nova_gpu_ext(
+            'lint-flavors', '--catalog', path, '--cloud', '--image', name)
+        self.assertEqual((2, ''), (status, out))
+        self.assertIn(f'--image {name}: more than one image', err)
+
+    def _flavor_id(self, name):
+        return next(f['id'] for f in self.api.api_get(
+            '/flavors/detail?is_public=none').body['flavors']
+            if f['name'] == name)

@@ -25,6 +25,7 @@ from tests.unit.common import unreadable
 
 NEWEST = releases.parse(releases.NEWEST)
 SPEC = '{"vendor_id": "10de", "product_id": "11b4"}'
+AVAILABLE = 'nova_gpu_ext.scheduler.filters.all_filters'
 ALIAS = ('{"name": "k4200", "device_type": "type-PCI", '
          '"vendor_id": "10de", "product_id": "11b4"}')
 
@@ -45,8 +46,9 @@ class TestLint(test_base.TestCase):
     def test_clean_configuration_has_no_findings(self):
         self.assertEqual([], self.lint(
             ('pci', 'device_spec', SPEC), ('pci', 'alias', ALIAS),
+            ('filter_scheduler', 'available_filters', AVAILABLE),
             ('filter_scheduler', 'enabled_filters',
-             'ComputeFilter,PciPassthroughFilter,GpuPassthroughFilter')))
+             'ComputeFilter,GpuPassthroughFilter')))
 
     def test_deprecated_names(self):
         findings = self.lint(
@@ -121,7 +123,35 @@ class TestLint(test_base.TestCase):
         for enabled in ('ComputeFilter,GpuPassthroughFilter',
                         'ComputeFilter, PciPassthroughFilter'):
             self.assertEqual([], self.lint(
+                ('filter_scheduler', 'available_filters', AVAILABLE),
                 ('filter_scheduler', 'enabled_filters', enabled)), enabled)
+
+    def test_both_pci_filters_enabled(self):
+        findings = self.lint(
+            ('filter_scheduler', 'available_filters', AVAILABLE),
+            ('filter_scheduler', 'enabled_filters',
+             'ComputeFilter,PciPassthroughFilter,GpuPassthroughFilter'))
+        self.assertEqual(['pci-filters-both-enabled'], codes(findings))
+        self.assertEqual('remove PciPassthroughFilter from '
+                         '[filter_scheduler] enabled_filters',
+                         findings[0].fix)
+
+    def test_gpu_filter_enabled_but_not_available(self):
+        for available in ((), (('filter_scheduler', 'available_filters',
+                                'nova.scheduler.filters.all_filters'),)):
+            findings = self.lint(
+                *available, ('filter_scheduler', 'enabled_filters',
+                             'ComputeFilter,GpuPassthroughFilter'))
+            self.assertEqual(['gpu-filter-not-available'], codes(findings))
+            self.assertIn('nova_gpu_ext.scheduler.filters.all_filters',
+                          findings[0].fix)
+
+    def test_gpu_filter_class_path_makes_it_available(self):
+        self.assertEqual([], self.lint(
+            ('filter_scheduler', 'available_filters',
+             'nova_gpu_ext.scheduler.filters.gpu_passthrough.'
+             'GpuPassthroughFilter'),
+            ('filter_scheduler', 'enabled_filters', 'GpuPassthroughFilter')))
 
     def test_type_pci_alias_for_sriov_capable_gpu(self):
         a100 = '{"name": "a100", "vendor_id": "10de", "product_id": "20B5"}'

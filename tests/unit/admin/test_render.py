@@ -222,6 +222,43 @@ class TestHostFiles(test_base.TestCase):
         self.assertEqual({'vfio', 'vfio_iommu_type1', 'vfio_pci'},
                          set(modules.lines))
 
+    def test_model_with_addresses_is_bound_by_address_not_ids(self):
+        """The example catalog's V100s: only 0000:81 and 0000:82."""
+        v100 = catalog.GpuModel('v100', '10de', '1db4', companions=(
+            '10de:10f2',), addresses=('0000:81:*.*', '82:00.'), alias='v100')
+        a100 = catalog.GpuModel('a100', '10de', '20b5', alias='a100',
+                                device_type='type-PF')
+        cmdline, modprobe, _, udev = render.host_files(
+            catalog.build([v100, a100], []), 'intel')
+        self.assertEqual(('intel_iommu=on iommu=pt vfio-pci.ids=10de:20b5',),
+                         cmdline.lines)
+        self.assertIn('options vfio-pci ids=10de:20b5', modprobe.lines)
+        self.assertIn('softdep nvidia pre: vfio-pci', modprobe.lines)
+        self.assertEqual([], [line for line in modprobe.lines
+                              if line.startswith('blacklist')])
+        self.assertIn(render.UDEV_RULES, udev.title)
+        self.assertEqual((
+            'ACTION=="add", SUBSYSTEM=="pci", KERNEL=="0000:81:*.*", '
+            'ATTR{vendor}=="0x10de", ATTR{device}=="0x1db4", '
+            'ATTR{driver_override}="vfio-pci"',
+            'ACTION=="add", SUBSYSTEM=="pci", KERNEL=="0000:81:*.*", '
+            'ATTR{vendor}=="0x10de", ATTR{device}=="0x10f2", '
+            'ATTR{driver_override}="vfio-pci"',
+            'ACTION=="add", SUBSYSTEM=="pci", KERNEL=="*:82:00.*", '
+            'ATTR{vendor}=="0x10de", ATTR{device}=="0x1db4", '
+            'ATTR{driver_override}="vfio-pci"',
+            'ACTION=="add", SUBSYSTEM=="pci", KERNEL=="*:82:00.*", '
+            'ATTR{vendor}=="0x10de", ATTR{device}=="0x10f2", '
+            'ATTR{driver_override}="vfio-pci"'), udev.lines)
+
+    def test_only_addressed_models_leave_no_ids_line(self):
+        v100 = catalog.GpuModel('v100', '10de', '1db4', alias='v100',
+                                addresses=('0000:81:00.0',))
+        cmdline, modprobe, _, _ = render.host_files(
+            catalog.build([v100], []), 'intel')
+        self.assertEqual(('intel_iommu=on iommu=pt',), cmdline.lines)
+        self.assertFalse(any('ids=' in line for line in modprobe.lines))
+
     def test_companion_drivers_wait_only_when_there_are_companions(self):
         (_, modprobe, _) = render.host_files(catalog.build([V100], []),
                                              'intel')

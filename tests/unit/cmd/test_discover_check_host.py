@@ -151,6 +151,26 @@ class TestDiscoverCommand(CliTestCase):
         self.assertEqual((2, ''), (code, out))
 
 
+class TestHostKeptGpuCommand(CliTestCase):
+
+    def test_host_gpu_on_vfio_pci_exits_1_naming_it(self):
+        for address, driver in (('0000:81:00.0', 'vfio-pci'),
+                                ('0000:03:00.0', 'vfio-pci')):
+            self.tree.add_function(address, '10de', '1db4',
+                                   sysfs_tree.DISPLAY_3D, driver=driver,
+                                   group=int(address[5:7], 16))
+        path = self.write_catalog(
+            '[nova_gpu_ext]\ngpu_models = v100\n[gpu:v100]\n'
+            'vendor_id = 10de\nproduct_id = 1db4\n'
+            'addresses = 0000:81:*.*\n')
+        code, checks, _ = self.records('check-host', '--root',
+                                       self.tree.root, '--catalog', path)
+        self.assertEqual(1, code)
+        self.assertEqual([('host-kept', '0000:03:00.0')],
+                         [(c['check'], c['subject']) for c in checks
+                          if c['status'] == 'problem'])
+
+
 class TestThisMachine(CliTestCase):
     """This machine (a CI runner) has no GPU: both commands still finish."""
 

@@ -90,6 +90,15 @@ class TestGenconf(test_base.TestCase):
                                    '--role', role, *mode)
                 self.assertEqual((0, ''), (rc, err), (role, mode))
 
+    def test_example_host_role_keeps_the_host_v100_on_its_driver(self):
+        rc, out, err = run('genconf', '--catalog', EXAMPLE, '--role', 'host')
+        self.assertEqual((0, ''), (rc, err))
+        self.assertNotIn('10de:1db4', out)
+        self.assertNotIn('blacklist nvidia', out)
+        self.assertIn('KERNEL=="0000:81:*.*", ATTR{vendor}=="0x10de", '
+                      'ATTR{device}=="0x1db4", '
+                      'ATTR{driver_override}="vfio-pci"', out)
+
     def test_lint_conf_finds_nothing_in_genconf_output(self):
         for mode in ([], ['--placement']):
             for role in ('compute', 'controller', 'scheduler'):
@@ -168,7 +177,7 @@ class TestLintConf(test_base.TestCase):
         path = self.nova_conf(
             '[filter_scheduler]\nenabled_filters = ComputeFilter\n')
         rc, out, _ = run('lint-conf', '--nova-conf', path, '-f', 'value',
-                         '-c', 'Fix')
+                         '-c', 'fix')
         self.assertEqual((1, 'add GpuPassthroughFilter (it replaces '
                              'PciPassthroughFilter) to [filter_scheduler] '
                              'enabled_filters\n'), (rc, out))

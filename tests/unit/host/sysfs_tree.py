@@ -66,10 +66,13 @@ class SysfsTree(fixtures.Fixture):
 
     def add_function(self, address, vendor, device, class_code, *,
                      driver=None, group=None, numa=0, totalvfs=None,
-                     parent=None, boot_vga=None, host_bridge='pci0000:00'):
+                     parent=None, boot_vga=None, host_bridge='pci0000:00',
+                     bars=None):
         """One PCI function; ``parent`` must have been added before.
 
         Without a parent it sits on the root bus of ``host_bridge``.
+        ``bars``: the ``resource`` file's regions, (start, size, flags) per
+        line (see :func:`resource`).
         """
         base = (self._device_dirs[parent] if parent
                 else self._mkdir(f'sys/devices/{host_bridge}'))
@@ -83,6 +86,8 @@ class SysfsTree(fixtures.Fixture):
         if boot_vga is not None:
             attrs['boot_vga'] = '1' if boot_vga else '0'
         attrs['reset_method'] = 'flr bus'
+        if bars is not None:
+            attrs['resource'] = resource(bars)
         for name, value in attrs.items():
             with open(os.path.join(path, name), 'w') as out:
                 out.write(value + '\n')
@@ -139,8 +144,10 @@ class SysfsTree(fixtures.Fixture):
         """Config space as a device off the bus reads: all ones."""
         self.replace(address, 'config', b'\xff' * 256)
 
-    def set_cpu(self, vendor):
-        self.write('proc/cpuinfo', f'processor\t: 0\nvendor_id\t: {vendor}\n')
+    def set_cpu(self, vendor, phys_bits=46):
+        self.write('proc/cpuinfo', f'processor\t: 0\nvendor_id\t: {vendor}\n'
+                   f'address sizes\t: {phys_bits} bits physical, 48 bits '
+                   'virtual\n')
 
     def set_modules(self, *names):
         self.write('proc/modules', ''.join(
@@ -164,6 +171,45 @@ def config_space(vendor, device):
     """The first 64 bytes of a type 0 header: vendor and device ids first."""
     return (int(vendor, 16).to_bytes(2, 'little')
             + int(device, 16).to_bytes(2, 'little') + bytes(60))
+
+
+# resource flags as the kernel writes them (include/linux/ioport.h plus
+# the BAR's low bits): 32-bit non-prefetchable memory, 64-bit
+# prefetchable memory.
+MEM32 = 0x40200
+MEM64_PREFETCH = 0x14220c
+GIB = 2 ** 30
+MIB = 2 ** 20
+
+
+def resource(regions):
+    """``resource`` text: ``(start, size, flags)`` or None (unused)."""
+    lines = []
+    for region in regions:
+        start, size, flags = region or (0, 0, 0)
+        end = start + size - 1 if size else 0
+        lines.append(f'0x{start:016x} 0x{end:016x} 0x{flags:016x}')
+    return '\n'.join(lines)
+
+
+def h100_bars(index):
+    """The regions of an H100 PCIe 80GB, as lspci -vv shows them.
+
+    BAR0 16 MiB (32-bit), BAR1 128 GiB and BAR3 32 MiB (64-bit
+    prefetchable, each taking two BAR slots); the ROM unused.
+    """
+    base = 0x200000000000 + index * 0x2200000000
+    return [(0x90000000 + index * 0x1000000, 16 * MIB, MEM32),
+            (base, 128 * GIB, MEM64_PREFETCH), None,
+            (base + 128 * GIB, 32 * MIB, MEM64_PREFETCH), None, None, None]
+
+
+def h100s(tree, count=4):
+    """``count`` H100 PCIe (type-PF: SR-IOV capable) on vfio-pci."""
+    for i in range(count):
+        tree.add_function(f'0000:{0x41 + i:02x}:00.0', '10de', '2331',
+                          DISPLAY_3D, driver='vfio-pci', group=70 + i,
+                          totalvfs=32, bars=h100_bars(i))
 
 
 def k4200(tree, audio_driver='vfio-pci'):

@@ -38,7 +38,8 @@ class HostCheckTestCase(test_base.TestCase):
     def checks(self, gpu_catalog=None):
         facts = sysfs.read_host(self.tree.root)
         checks = hostcheck.check_host(
-            facts, hostcheck.passthrough_gpus(facts, gpu_catalog))
+            facts, hostcheck.passthrough_gpus(facts, gpu_catalog),
+            hostcheck.host_kept_gpus(facts, gpu_catalog))
         if gpu_catalog is not None:
             checks += hostcheck.check_catalog(facts, gpu_catalog)
         return checks
@@ -255,6 +256,68 @@ class TestModules(HostCheckTestCase):
 def model(name, vendor_id, product_id, **kwargs):
     return catalog.GpuModel(name=name, vendor_id=vendor_id,
                             product_id=product_id, **kwargs)
+
+
+class TestHostKeptGpus(HostCheckTestCase):
+    """V100s at 0000:81:*.* for instances, the one at 03:00.0 the host's.
+
+    As the example catalog has it; the host's V100 needs the nvidia
+    driver, so nothing blacklists it.
+    """
+
+    V100 = catalog.GpuModel('v100', '10de', '1db4',
+                            addresses=('0000:81:*.*',))
+
+    def setUp(self):
+        super().setUp()
+        self.tree.write('etc/modprobe.d/blacklist-gpu.conf',
+                        'blacklist nouveau\n')
+        self.tree.set_modules('vfio_pci', 'vfio_iommu_type1', 'vfio',
+                              'nvidia')
+        self.tree.add_function('0000:81:00.0', '10de', '1db4',
+                               sysfs_tree.DISPLAY_3D, driver='vfio-pci',
+                               group=81)
+
+    def check(self, host_driver):
+        self.tree.add_function('0000:03:00.0', '10de', '1db4',
+                               sysfs_tree.DISPLAY_3D, driver=host_driver,
+                               group=3)
+        return self.checks(catalog.Catalog(models=(self.V100,)))
+
+    def test_host_gpu_on_its_driver_is_ready(self):
+        checks = self.check('nvidia')
+        self.assertEqual([], self.not_ok(checks))
+        self.assertIn('kept for the host, on nvidia',
+                      self.find(checks, 'host-kept', '0000:03:00.0').message)
+        self.assertIn('1 GPU(s) for passthrough: 0000:81:00.0',
+                      self.find(checks, 'gpus', 'host').message)
+        self.assertIn('can use it',
+                      self.find(checks, 'host-driver', 'nvidia').message)
+
+    def test_host_gpu_bound_to_vfio_pci_is_a_problem(self):
+        check = self.find(self.check('vfio-pci'), 'host-kept',
+                          '0000:03:00.0')
+        self.assertEqual(PROBLEM, check.status)
+        self.assertIn('kept for the host', check.message)
+        self.assertIn('driverctl unset-override 0000:03:00.0', check.remedy)
+
+    def test_blacklisted_driver_of_a_host_gpu_is_a_warning(self):
+        self.tree.write('etc/modprobe.d/blacklist-gpu.conf',
+                        'blacklist nouveau\nblacklist nvidia\n')
+        check = self.find(self.check('nvidia'), 'host-driver', 'nvidia')
+        self.assertEqual(WARNING, check.status)
+        self.assertIn('remove the blacklist nvidia line', check.remedy)
+
+    def test_address_globs_as_nova_reads_them(self):
+        for glob, address, matches in (
+                ('0000:81:*.*', '0000:81:00.0', True),
+                ('0000:81:*.*', '0000:82:00.0', False),
+                ('81:00.', '0000:81:00.3', True),
+                ('00.1', '0001:41:00.1', True),
+                ('*:*:1f.*', '0000:41:1e.0', False)):
+            self.assertEqual(matches,
+                             catalog.address_matches(glob, address),
+                             (glob, address))
 
 
 class TestCatalogComparison(HostCheckTestCase):
