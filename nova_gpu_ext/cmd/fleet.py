@@ -71,8 +71,6 @@ class Capacity(base.Lister):
         gpu_catalog = base.load_catalog(parsed_args.catalogs, required=False)
         source = sources.source_of(self, parsed_args, gpu_catalog)
         snap = source.take()
-        for warning in snap.warnings:
-            self.say(warning)
         if parsed_args.summary or parsed_args.fits or parsed_args.requests:
             return self._questions(parsed_args, source, snap)
         rows = capacity.rows(snap, source.names)

@@ -35,7 +35,7 @@ def source_of(command, parsed_args, gpu_catalog) -> fleet_source.Source:
         connections=parsed_args.connections,
         db_timeout=parsed_args.db_timeout, catalog=gpu_catalog,
         cloud=lambda: command.app.client_manager.gpu,
-        progress=_progress(command.app.stderr))
+        progress=_progress(command.app.stderr), say=command.say)
 
 
 def _progress(stream):

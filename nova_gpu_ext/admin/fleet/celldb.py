@@ -60,35 +60,57 @@ def query() -> sa.Select:
             .order_by(COMPUTE_NODES.c.host, COMPUTE_NODES.c.id))
 
 
-def read_cell(conn, cell: str,
-              wanted: snapshot.ModelFilter) -> list[snapshot.HostGpus]:
-    """The hosts of one cell database, in host name order."""
+def read_cell(conn, cell: str, wanted: snapshot.ModelFilter
+              ) -> tuple[list[snapshot.HostGpus], list[snapshot.Skipped]]:
+    """The hosts of one cell database in name order, and rows left out.
+
+    A compute node whose ``pci_stats`` do not parse is left out whole (its
+    pools are what the questions are asked of); a ``pci_devices`` row
+    whose numa_node is not a number is left out alone.
+    """
     nodes: dict[int, tuple[str, str | None]] = {}
     rows: dict[int, list] = {}
+    skipped = []
     for row in conn.execute(query()):
         nodes.setdefault(row.id, (row.host, row.pci_stats))
-        if row.status is not None:
-            rows.setdefault(row.id, []).append(row._asdict())
-    return [snapshot.HostGpus(
-        host=host, cell=cell,
-        counts=snapshot.device_counts(rows.get(node_id, ()), wanted),
-        pools=snapshot.pools_from_pci_stats(pci_stats))
-        for node_id, (host, pci_stats) in nodes.items()]
+        if row.status is None:
+            continue
+        if row.numa_node is not None and not isinstance(row.numa_node, int):
+            skipped.append(snapshot.Skipped(
+                cell, str(row.host), 'pci_devices.numa_node',
+                f'{str(row.numa_node)[:20]!r} is not a NUMA node'))
+            continue
+        rows.setdefault(row.id, []).append(row._asdict())
+    hosts = []
+    for node_id, (host, pci_stats) in nodes.items():
+        try:
+            pools = snapshot.pools_from_pci_stats(pci_stats)
+        except snapshot.BadRow as exc:
+            skipped.append(snapshot.Skipped(
+                cell, str(host), 'compute_nodes.pci_stats', str(exc)))
+            continue
+        hosts.append(snapshot.HostGpus(
+            host=host, cell=cell, pools=pools,
+            counts=snapshot.device_counts(rows.get(node_id, ()), wanted)))
+    return hosts, skipped
 
 
 def take(cells: ty.Sequence, wanted: snapshot.ModelFilter,
          timeout: float = database.DEFAULT_TIMEOUT) -> snapshot.Snapshot:
     """Read every cell (``audit.cells.Cell``-like: ``name``, ``url``)."""
     taken_at = time.time()
-    hosts = []
+    hosts, skipped = [], []
     for cell in cells:
         with database.read_only(cell.url, timeout,
                                 database.FLEET_TABLES) as conn:
-            hosts.extend(read_cell(conn, cell.name, wanted))
+            found, left_out = read_cell(conn, cell.name, wanted)
+        hosts.extend(found)
+        skipped.extend(left_out)
     names = ', '.join(cell.name for cell in cells)
     return snapshot.Snapshot(
         hosts=tuple(sorted(hosts, key=lambda h: (h.host, h.cell))),
-        source=f'cell database(s) {names}', taken_at=taken_at)
+        source=f'cell database(s) {names}', taken_at=taken_at,
+        warnings=tuple(map(str, skipped)), skipped=tuple(skipped))
 
 
 def servers_query(host: str) -> sa.Select:
@@ -106,30 +128,40 @@ def servers_query(host: str) -> sa.Select:
 
 def host_servers(cells: ty.Sequence, host: str,
                  default: models.GpuPolicy,
-                 timeout: float = database.DEFAULT_TIMEOUT) -> list:
-    """The GPU servers on ``host``, as ``gpu_requests.GpuRequest`` values.
+                 timeout: float = database.DEFAULT_TIMEOUT
+                 ) -> tuple[list, list[snapshot.Skipped]]:
+    """The GPU servers on ``host``, and those whose rows do not parse.
 
-    Each keeps the specs nova stored with its PCI requests and the GPU
-    policy of its flavor's extra specs, ``default`` (the scheduler's
-    ``[nova_gpu_ext]`` options) for what they do not set; servers whose
-    PCI requests are all neutron ports are left out.
+    The servers are ``gpu_requests.GpuRequest`` values. Each keeps the
+    specs nova stored with its PCI requests and the GPU policy of its
+    flavor's extra specs, ``default`` (the scheduler's ``[nova_gpu_ext]``
+    options) for what they do not set; servers whose PCI requests are all
+    neutron ports are left out.
     """
-    servers = []
+    servers, skipped = [], []
     for cell in cells:
         with database.read_only(cell.url, timeout,
                                 database.SERVER_TABLES) as conn:
             for row in conn.execute(servers_query(host)):
-                server = gpu_requests.from_instance(
-                    f'{row.display_name} ({row.uuid})',
-                    _primitive(row.pci_requests), _primitive(row.flavor),
-                    default)
+                label = f'{row.display_name} ({row.uuid})'
+                try:
+                    server = gpu_requests.from_instance(
+                        label, _primitive(row.pci_requests),
+                        _primitive(row.flavor), default)
+                except snapshot.BadRow as exc:
+                    skipped.append(snapshot.Skipped(
+                        cell.name, host, f'instance_extra of server {label}',
+                        str(exc)))
+                    continue
                 if server is not None:
                     servers.append(server)
-    return servers
+    return servers, skipped
 
 
 def _primitive(text):
     try:
         return json.loads(text) if text else None
+    except RecursionError as exc:
+        raise snapshot.BadRow('nested too deep') from exc
     except ValueError:
         return None

@@ -106,7 +106,14 @@ def families(snap: snapshot.Snapshot, questions: Questions) -> tuple:
         'given where they are now', labels=('model',))
     for entry in capacity.stranded(snap, questions.requests, placer, names):
         stranded.add_metric((entry.model,), entry.stranded)
-    result = [gpus, largest_family, fits, sizes, stranded]
+    skipped = core.GaugeMetricFamily(
+        f'{PREFIX}_skipped_rows', 'Database rows left out of the snapshot '
+        'because they do not parse, per cell and column (the log names '
+        'each host)', labels=('cell', 'column'))
+    for (cell, column), n in sorted(collections.Counter(
+            (s.cell, s.column) for s in snap.skipped).items()):
+        skipped.add_metric((cell, column), n)
+    result = [gpus, largest_family, fits, sizes, stranded, skipped]
     if questions.stale_rows is not None:
         stale = core.GaugeMetricFamily(
             f'{PREFIX}_stale_pci_rows', 'pci_devices rows held for '

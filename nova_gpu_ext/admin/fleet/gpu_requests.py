@@ -28,6 +28,7 @@ from oslo_config import cfg
 from oslo_utils import strutils
 
 from nova_gpu_ext.admin import flavors
+from nova_gpu_ext.admin.fleet import snapshot
 from nova_gpu_ext.admin import releases
 from nova_gpu_ext.admin import render
 from nova_gpu_ext.common import inifile
@@ -199,11 +200,33 @@ def catalog_flavors(gpu_catalog,
             for f in flavors.desired(gpu_catalog)]
 
 
-def _data(primitive):
+def _data(primitive, what: str):
     """The fields of a serialized nova object (or the dict itself)."""
-    if isinstance(primitive, dict):
-        return primitive.get('nova_object.data', primitive)
-    return {}
+    if primitive is None:
+        return {}
+    if not isinstance(primitive, dict):
+        raise snapshot.BadRow(
+            f'{what} is a {type(primitive).__name__}, not an object')
+    data = primitive.get('nova_object.data', primitive)
+    if not isinstance(data, dict):
+        raise snapshot.BadRow(f'the data of {what} is not an object')
+    return data
+
+
+def _count(value) -> int:
+    if (not isinstance(value, int) or isinstance(value, bool)
+            or not 0 <= value <= snapshot.MAX_COUNT):
+        raise snapshot.BadRow(f'a request count of {str(value)[:20]!r}')
+    return value
+
+
+def _specs(value) -> tuple:
+    if not isinstance(value, list) or not all(
+            isinstance(spec, dict) and all(
+                isinstance(v, snapshot.SCALARS) for v in spec.values())
+            for spec in value):
+        raise snapshot.BadRow('a request spec that is not a list of objects')
+    return tuple(tuple(sorted(spec.items())) for spec in value)
 
 
 def from_instance(label: str, pci_requests, flavor,
@@ -213,20 +236,29 @@ def from_instance(label: str, pci_requests, flavor,
     ``pci_requests`` is the serialized ``InstancePCIRequests`` (older nova:
     a list of request dicts), ``flavor`` the ``{"cur": Flavor}`` document;
     only the flavor (alias) requests count. ``default`` is the policy of
-    a flavor without ``gpu:`` specs, as the scheduler judges it.
+    a flavor without ``gpu:`` specs, as the scheduler judges it. Rows that
+    do not parse raise ``snapshot.BadRow``.
     """
-    found = _data(pci_requests).get('requests', ()) if isinstance(
-        pci_requests, dict) else (pci_requests or ())
+    found = (_data(pci_requests, 'pci_requests').get('requests', ())
+             if isinstance(pci_requests, dict) else (pci_requests or ()))
+    if not isinstance(found, list):
+        raise snapshot.BadRow('pci_requests holds no list of requests')
     items, specs = [], []
     for request in found:
-        data = _data(request)
-        if data.get('alias_name') and int(data.get('count') or 0) > 0:
-            items.append((data['alias_name'], int(data['count'])))
-            specs.append(tuple(tuple(sorted(spec.items()))
-                               for spec in data.get('spec') or ()))
+        data = _data(request, 'a PCI request')
+        name = data.get('alias_name')
+        if name and not isinstance(name, str):
+            raise snapshot.BadRow('an alias_name that is not text')
+        count = _count(data.get('count') or 0)
+        if name and count:
+            items.append((name, count))
+            specs.append(_specs(data.get('spec') or []))
     if not items:
         return None
-    extra_specs = _data(_data(flavor).get('cur')).get('extra_specs') or {}
+    extra_specs = _data(_data(flavor, 'flavor').get('cur'),
+                        'the flavor').get('extra_specs') or {}
+    if not isinstance(extra_specs, dict):
+        raise snapshot.BadRow('flavor extra_specs that are not an object')
     asked = ','.join(f'{name}:{count}' for name, count in items)
     return GpuRequest(f'{label}: {asked}', tuple(items),
                       models.policy_from_extra_specs(extra_specs, default),

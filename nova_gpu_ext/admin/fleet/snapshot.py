@@ -51,6 +51,31 @@ STATE_OF_STATUS = {
 Pool = ty.Mapping[str, ty.Any]
 CountKey = tuple[models.ModelKey, ty.Optional[int], str]
 
+# The most devices one pool (or one row count) may hold: a PF's VFs are
+# the largest pools nova makes (at most a few hundred); a larger count is
+# a damaged row, and would make the questions asked of it unbounded.
+MAX_COUNT = 4096
+# Pool values are nova's scalars; anything else is a damaged row.
+SCALARS = (str, int, float, bool, type(None))
+
+
+class BadRow(ValueError):
+    """A database value that does not parse; the message says why."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Skipped:
+    """A row left out of a snapshot: where it is and why."""
+
+    cell: str
+    host: str
+    column: str
+    reason: str
+
+    def __str__(self) -> str:
+        return (f'cell {self.cell}, host {self.host}: {self.column} left '
+                f'out: {self.reason}')
+
 
 @dataclasses.dataclass(frozen=True)
 class HostGpus:
@@ -85,6 +110,7 @@ class Snapshot:
     source: str
     taken_at: float
     warnings: tuple[str, ...] = ()
+    skipped: tuple[Skipped, ...] = ()
 
     @property
     def placement(self) -> bool:
@@ -151,21 +177,28 @@ def pools_from_pci_stats(text: str | None) -> tuple[Pool, ...]:
     The column holds a serialized ``PciDevicePoolList`` (older nova: a
     list of dicts). Each pool becomes the dict ``PciDevicePool.to_dict``
     gives (its set fields, tags merged in), and the list is sorted by the
-    number of keys, stably, as ``PciDeviceStats`` sorts it. Unreadable
-    text gives no pools, as nova's own ``from_pci_stats``.
+    number of keys, stably, as ``PciDeviceStats`` sorts it. Text that is
+    not JSON gives no pools, as nova's own ``from_pci_stats``; JSON that
+    is not pools (a list where an object belongs, a count that is not a
+    number or beyond :data:`MAX_COUNT`, a numa_node that is not one)
+    raises :class:`BadRow` saying what.
     """
     try:
         data = json.loads(text) if text else None
+    except RecursionError as exc:
+        raise BadRow('nested too deep') from exc
     except (TypeError, ValueError):
         return ()
     if isinstance(data, dict) and 'nova_object.data' in data:
-        pools = [_pool(item.get('nova_object.data', {})) for item in
-                 data['nova_object.data'].get('objects', ())]
+        objects = _mapping(data['nova_object.data'], 'the pool list').get(
+            'objects', ())
+        pools = [_pool(_mapping(_mapping(item, 'a pool').get(
+            'nova_object.data', {}), 'a pool')) for item in _list(objects)]
     elif isinstance(data, (list, dict)):
         # The format before pool objects: dicts without tags, whose
         # numa_node nova reads as None when absent.
         items = data if isinstance(data, list) else [data]
-        pools = [{'numa_node': None, **item} for item in items
+        pools = [_checked({'numa_node': None, **item}) for item in items
                  if isinstance(item, dict)]
     else:
         return ()
@@ -173,9 +206,38 @@ def pools_from_pci_stats(text: str | None) -> tuple[Pool, ...]:
     return tuple(pools)
 
 
+def _mapping(value, what: str) -> dict:
+    if not isinstance(value, dict):
+        raise BadRow(f'{what} is a {type(value).__name__}, not an object')
+    return value
+
+
+def _list(value) -> list:
+    if not isinstance(value, list):
+        raise BadRow(f'the pools are a {type(value).__name__}, not a list')
+    return value
+
+
 def _pool(item: ty.Mapping[str, ty.Any]) -> dict:
     pool = {k: v for k, v in item.items() if k != 'tags'}
-    pool.update(item.get('tags') or {})
+    pool.update(_mapping(item.get('tags') or {}, 'the tags of a pool'))
+    return _checked(pool)
+
+
+def _checked(pool: dict) -> dict:
+    """``pool`` if its values are nova's; else :class:`BadRow`."""
+    count = pool.get('count', 0)
+    if (not isinstance(count, int) or isinstance(count, bool)
+            or not 0 <= count <= MAX_COUNT):
+        raise BadRow(f'a pool count of {str(count)[:20]!r} (0 to '
+                     f'{MAX_COUNT} expected)')
+    numa = pool.get('numa_node')
+    if numa is not None and (not isinstance(numa, int)
+                             or isinstance(numa, bool)):
+        raise BadRow(f'a pool numa_node of {str(numa)[:20]!r}')
+    odd = [k for k, v in pool.items() if not isinstance(v, SCALARS)]
+    if odd:
+        raise BadRow(f'pool values that are not scalars ({", ".join(odd)})')
     return pool
 
 

@@ -55,7 +55,8 @@ class Source:
                  db_timeout: float = database.DEFAULT_TIMEOUT,
                  catalog=None,
                  cloud: ty.Callable[[], ty.Any] | None = None,
-                 progress: Progress | None = None):
+                 progress: Progress | None = None,
+                 say: ty.Callable[[str], None] = lambda text: None):
         if nova_confs and connections:
             raise exception.BadInput(
                 'give --nova-conf or --connection, not both')
@@ -65,6 +66,7 @@ class Source:
         self.catalog = catalog
         self.cloud = cloud
         self.progress = progress
+        self.say = say
         self.database = bool(nova_confs or connections)
 
     @functools.cached_property
@@ -102,7 +104,16 @@ class Source:
             self.catalog, placement.Kinds(self.catalog).names())
 
     def take(self) -> snapshot.Snapshot:
-        """A new snapshot; Placement's when no database is given."""
+        """A new snapshot; Placement's when no database is given.
+
+        Its warnings (rows left out, what Placement cannot tell) are said.
+        """
+        snap = self._take()
+        for warning in snap.warnings:
+            self.say(warning)
+        return snap
+
+    def _take(self) -> snapshot.Snapshot:
         if self.database:
             snap = celldb.take(self.cells, self.names, self.db_timeout)
             if self.catalog is None:
@@ -122,8 +133,11 @@ class Source:
             raise exception.BadInput(
                 '--drain reads the servers of the host from the cell '
                 'databases: give --nova-conf or --connection')
-        return celldb.host_servers(self.cells, host, self.default_policy,
-                                   self.db_timeout)
+        servers, skipped = celldb.host_servers(
+            self.cells, host, self.default_policy, self.db_timeout)
+        for left_out in skipped:
+            self.say(str(left_out))
+        return servers
 
     def aliases(self, snap: snapshot.Snapshot) -> dict:
         """The catalog's aliases, as genconf renders them for the mode."""
@@ -174,6 +188,10 @@ class Source:
         return aliases
 
     def stale_rows(self) -> ty.Mapping[str, int]:
-        """Stale pci_devices rows per host, as pci-audit finds them."""
+        """Stale pci_devices rows per host, as pci-audit finds them.
+
+        Rows of a compute node that is gone count under the host ``''``.
+        """
         return collections.Counter(
-            f.host for f in actions.report(self.cells, self.db_timeout))
+            f.host or '' for f in actions.report(self.cells,
+                                                 self.db_timeout))
