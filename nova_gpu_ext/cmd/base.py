@@ -20,8 +20,16 @@ checked or rendered.
 
 cliff's ``Lister.run`` always returns 0; ours returns ``exit_status``,
 which ``take_action`` sets to 1 when it has findings (a normal result,
-printed as records like any other).
+printed as records like any other). Control characters in the records
+(a host name holding ESC or BEL, read from a database) are printed
+escaped, so the terminal shows them instead of obeying them.
+
+The ``type=`` functions of options (:func:`seconds`, :func:`count`)
+check a value before use: a bad one is one line naming the option, exit
+status 2.
 """
+
+import re
 
 from cliff import command
 from cliff import lister
@@ -29,9 +37,16 @@ from cliff import lister
 from nova_gpu_ext.admin import releases
 from nova_gpu_ext.common import catalog
 from nova_gpu_ext.common import catalog_file
+from nova_gpu_ext.common import values
 from nova_gpu_ext import exception
 
 DEFAULT_NOVA_CONF = '/etc/nova/nova.conf'
+
+# C0 and C1 control characters and DEL. JSON and YAML escape them
+# themselves; the table, value, csv and shell formats print them as they
+# are, and a terminal obeys them (ESC starts a sequence, BEL rings).
+_CONTROL = re.compile('[\x00-\x1f\x7f-\x9f]')
+_SELF_ESCAPING_FORMATS = ('json', 'yaml')
 
 
 class Command(command.Command):
@@ -53,6 +68,11 @@ class Lister(lister.Lister):
     def run(self, parsed_args):
         super().run(parsed_args)
         return self.exit_status
+
+    def produce_output(self, parsed_args, column_names, data):
+        if parsed_args.formatter not in _SELF_ESCAPING_FORMATS:
+            data = ([printable(value) for value in row] for row in data)
+        return super().produce_output(parsed_args, column_names, data)
 
     def say(self, text: str) -> None:
         """A line for the operator beside the records, on stderr.
@@ -114,3 +134,37 @@ def nova_release(name: str) -> releases.Release:
         return releases.parse(name)
     except releases.ReleaseError as exc:
         raise exception.BadInput(f'--nova-release: {exc}') from exc
+
+
+def printable(value):
+    """A string with its control characters as ``\\xNN``; others as given."""
+    if not isinstance(value, str):
+        return value
+    return _CONTROL.sub(lambda m: f'\\x{ord(m.group()):02x}', value)
+
+
+def seconds(option: str):
+    """The ``type=`` of ``option``: a finite number of seconds above 0."""
+    return _checked(option, values.seconds)
+
+
+def count(option: str, *, minimum: int = 1):
+    """The ``type=`` of ``option``: a whole number, ASCII digits only.
+
+    At most :data:`~nova_gpu_ext.common.values.MAX_COUNT`.
+    """
+    return _checked(option, lambda text: values.count(text, minimum=minimum))
+
+
+def _checked(option, parse):
+    """``parse`` raising BadInput naming ``option``, for argparse ``type=``.
+
+    argparse would turn a ValueError into its usage text; BadInput goes
+    through cliff as one line with exit status 2.
+    """
+    def parsed(text):
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise exception.BadInput(f'{option}: {exc}') from exc
+    return parsed

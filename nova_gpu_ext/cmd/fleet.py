@@ -31,6 +31,7 @@ from nova_gpu_ext.admin.fleet import placement
 from nova_gpu_ext.admin.fleet import snapshot
 from nova_gpu_ext.admin.fleet import whatif
 from nova_gpu_ext.cmd import base
+from nova_gpu_ext.common import values
 from nova_gpu_ext import exception
 from nova_gpu_ext.gpu import models
 
@@ -57,8 +58,8 @@ def add_source(parser) -> None:
         help='a cell database as an SQLAlchemy URL, e.g. '
              'mysql+pymysql://nova:PASSWORD@db/nova; repeatable')
     source.add_argument(
-        '--db-timeout', type=float, default=database.DEFAULT_TIMEOUT,
-        metavar='SECONDS',
+        '--db-timeout', type=base.seconds('--db-timeout'),
+        default=database.DEFAULT_TIMEOUT, metavar='SECONDS',
         help='how long connecting to a database or one query may take '
              f'(default {database.DEFAULT_TIMEOUT:g})')
 
@@ -316,15 +317,23 @@ class Explain(base.Lister):
 
 
 def parse_plan(texts, policy) -> list:
-    """``--request ALIAS:COUNT=N`` values as (request, N) pairs."""
+    """``--request ALIAS:COUNT=N`` values as (request, N) pairs.
+
+    N is ASCII digits from 1 to
+    :data:`~nova_gpu_ext.common.values.MAX_COUNT`.
+    """
     plan = []
     for text in texts:
         request, sep, count = text.rpartition('=')
-        if not sep or not count.strip().isdigit() or int(count) < 1:
+        try:
+            if not sep:
+                raise ValueError('no "=N" servers')
+            servers = values.count(count)
+        except ValueError as exc:
             raise exception.BadInput(
-                f'--request {text}: write ALIAS:COUNT=N, e.g. gpu:2=10 for '
-                'ten servers of two GPUs')
-        plan.append((gpu_requests.from_text(request, policy), int(count)))
+                f'--request {values.shown(text)}: {exc}; write ALIAS:COUNT=N, '
+                'e.g. gpu:2=10 for ten servers of two GPUs') from exc
+        plan.append((gpu_requests.from_text(request, policy), servers))
     return plan
 
 

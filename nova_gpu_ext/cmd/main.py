@@ -31,6 +31,7 @@ from cliff import app
 from cliff import commandmanager
 
 from nova_gpu_ext.admin.cloud import connect
+from nova_gpu_ext.common import values
 from nova_gpu_ext import exception
 
 NAMESPACE = 'nova_gpu_ext.cli'
@@ -209,14 +210,11 @@ def _output_failed(exc):
 
 
 def _seconds(text):
+    """``--timeout``: parsed with the app's options, so a usage error."""
     try:
-        value = float(text)
-    except ValueError:
-        value = 0
-    if not 0 < value < float('inf'):
-        raise argparse.ArgumentTypeError(
-            f'{text!r} is not a number of seconds above 0')
-    return value
+        return values.seconds(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def main(argv=None):
