@@ -28,6 +28,7 @@ every connection here:
 
 import contextlib
 import os
+import re
 
 import sqlalchemy as sa
 from sqlalchemy import pool as sa_pool
@@ -35,6 +36,11 @@ from sqlalchemy import pool as sa_pool
 from nova_gpu_ext import exception
 
 DEFAULT_TIMEOUT = 30
+
+# A query parameter whose name holds one of these words, and its value.
+_SECRET_QUERY = re.compile(
+    r'([?&][^=&#]*(?:pass|pwd|secret|token|credential)[^=&#]*=)[^&#]*',
+    re.IGNORECASE)
 
 
 class DatabaseError(exception.Unreachable):
@@ -46,11 +52,18 @@ class BadDatabaseUrl(exception.BadInput):
 
 
 def mask(url: str) -> str:
-    """The URL with its password replaced by ``***``, for messages."""
+    """The URL with its secrets replaced by ``***``, for messages.
+
+    The password of ``user:PASSWORD@`` and the value of every query
+    parameter whose name says it is a secret (``?password=``,
+    ``passwd``, ``ssl_key_password``, ``token``...): drivers take their
+    connect arguments from the query too.
+    """
     try:
-        return sa.engine.make_url(url).render_as_string(hide_password=True)
+        text = sa.engine.make_url(url).render_as_string(hide_password=True)
     except sa.exc.ArgumentError:
         return '<unparsable database URL>'
+    return _SECRET_QUERY.sub(r'\1***', text)
 
 
 # Driver connect arguments carrying the timeouts, per SQLAlchemy driver.
