@@ -78,9 +78,9 @@ class NovaGpuExt(app.App):
             help='region (default: $OS_REGION_NAME, else that of the cloud)')
         cloud.add_argument(
             '--timeout', metavar='SECONDS', type=_seconds,
-            help='how long each cloud request may take, connecting or '
-                 'waiting for the answer (default: api_timeout of the '
-                 f'cloud, else {connect.DEFAULT_TIMEOUT})')
+            help='how long the command may talk to the cloud, all its '
+                 'requests together, token included (default: api_timeout '
+                 f'of the cloud, else {connect.DEFAULT_TIMEOUT})')
         return parser
 
     def configure_logging(self):
