@@ -10,12 +10,13 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""The serving exporter stops at once on SIGTERM and SIGINT.
+"""The serving exporter: stops at once on a signal, says what it serves.
 
 Its first refresh waits on a MySQL server that accepts the connection and
 never says a word (the driver would wait for its greeting until the read
 timeout); the signal must end the process within :data:`STOP` seconds
-anyway, with status 0 and the listening port closed.
+anyway, with status 0 and the listening port closed. A first refresh that
+fails says there is no snapshot to serve yet.
 """
 
 import re
@@ -36,10 +37,7 @@ STOP = 2
 PATIENCE = 60
 
 
-class TestStop(testscenarios.WithScenarios, test_base.TestCase):
-
-    scenarios = [('SIGTERM', {'signal': signal.SIGTERM}),
-                 ('SIGINT', {'signal': signal.SIGINT})]
+class ExporterTest(test_base.TestCase):
 
     def start(self, url):
         process = subprocess.Popen(
@@ -58,6 +56,26 @@ class TestStop(testscenarios.WithScenarios, test_base.TestCase):
         threading.Thread(target=read, daemon=True).start()
         self.assertTrue(started.wait(PATIENCE), 'the exporter did not start')
         return process, lines
+
+
+class TestFirstRefresh(ExporterTest):
+
+    def test_first_failure_says_nothing_is_served_yet(self):
+        process, lines = self.start(
+            f'mysql+pymysql://nova:S3cret@{servers.refused_url()[7:]}/nova')
+        deadline = time.monotonic() + PATIENCE
+        while len(lines) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        process.terminate()
+        self.assertIn('snapshot failed, no snapshot to serve yet (only the '
+                      'error counter): cannot read the database', lines[1])
+        self.assertNotIn('S3cret', ''.join(lines))
+
+
+class TestStop(testscenarios.WithScenarios, ExporterTest):
+
+    scenarios = [('SIGTERM', {'signal': signal.SIGTERM}),
+                 ('SIGINT', {'signal': signal.SIGINT})]
 
     def test_stops_within_2_s_while_a_refresh_hangs(self):
         silent = self.useFixture(servers.SilentServer())
