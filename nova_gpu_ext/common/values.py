@@ -34,9 +34,11 @@ _SHOWN = 40
 
 
 def shown(text: str) -> str:
-    """``text`` quoted for a message, escaped and cut to :data:`_SHOWN`."""
-    text = str(text)
-    return repr(text if len(text) <= _SHOWN else text[:_SHOWN] + '...')
+    """``text`` quoted and escaped for a message, cut to :data:`_SHOWN`."""
+    quoted = repr(str(text))
+    if len(quoted) <= _SHOWN + 2:
+        return quoted
+    return f"{quoted[:_SHOWN + 1]}...{quoted[-1]}"
 
 
 def count(text: str, *, minimum: int = 1, maximum: int = MAX_COUNT) -> int:
