@@ -150,7 +150,7 @@ class Exporter(base.Command):
         return exception.EXIT_OK
 
     def _serve(self, refresher, source, address, interval):
-        server, thread = _exporter_module().serve(refresher, *address)
+        server, _ = _exporter_module().serve(refresher, *address)
         self.say(f'nova-gpu-ext exporter: serving '
                  f'http://{address[0]}:{server.server_port}/metrics; a '
                  f'snapshot of {_where(source)} every {interval:g} s')
@@ -161,9 +161,10 @@ class Exporter(base.Command):
         finally:
             for number, handler in previous.items():
                 signal.signal(number, handler)
-            server.shutdown()
+            # The serving thread is a daemon that ends with the process;
+            # closing the socket stops the service now (shutdown() would
+            # first wait for its half-second poll).
             server.server_close()
-            thread.join(timeout=5)
         return exception.EXIT_OK
 
 
