@@ -56,8 +56,11 @@ class Command(command.Command):
         self.app.stdout.write(text)
 
     def say(self, text: str) -> None:
-        """A line for the operator beside the output, on stderr."""
-        self.app.stderr.write(f'{text}\n')
+        """A line for the operator beside the output, on stderr.
+
+        Escaped like the records: it may name a host read from a database.
+        """
+        self.app.stderr.write(f'{printable(text)}\n')
 
 
 class Lister(lister.Lister):
@@ -77,9 +80,10 @@ class Lister(lister.Lister):
     def say(self, text: str) -> None:
         """A line for the operator beside the records, on stderr.
 
-        Records go to stdout alone, so ``-f json`` stays parseable.
+        Records go to stdout alone, so ``-f json`` stays parseable. It is
+        escaped like the records: it may name a host read from a database.
         """
-        self.app.stderr.write(f'{text}\n')
+        self.app.stderr.write(f'{printable(text)}\n')
 
 
 def add_catalog(parser, *, required: bool, help_text: str) -> None:
