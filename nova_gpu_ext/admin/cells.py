@@ -22,6 +22,7 @@ import dataclasses
 from urllib import parse
 
 from oslo_config import cfg
+from oslo_config import iniparser
 import sqlalchemy as sa
 
 from nova_gpu_ext.admin import database
@@ -85,10 +86,25 @@ def _load(config_files):
         conf(args=[], default_config_files=config_files,
              default_config_dirs=[], use_env=False)
         return conf.api_database.connection, conf.database.connection
+    except cfg.ConfigFileParseError as exc:
+        raise exception.BadInput(_parse_error(exc)) from exc
     except cfg.Error as exc:
         raise exception.BadInput(
             f'cannot read {", ".join(config_files)}: '
             f'{exception.one_line(exc)}') from exc
+
+
+def _parse_error(exc: cfg.ConfigFileParseError) -> str:
+    """File and line of a parse error, never the line itself.
+
+    oslo.config's message quotes the line, and a nova.conf line may hold
+    a password (``connection = mysql+pymysql://nova:SECRET@...``).
+    """
+    cause = exc.__context__
+    where = (f' line {cause.lineno}: {cause.msg}'
+             if isinstance(cause, iniparser.ParseError) else '')
+    return (f'cannot parse {exc.config_file}{where}; nova.conf is INI: '
+            '[section] lines, then option = value lines')
 
 
 def _mapped(api_url, default_url, timeout):

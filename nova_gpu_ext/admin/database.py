@@ -37,6 +37,7 @@ Only pci-audit's write path (``--apply``, ``--restore``) opens a
 
 import contextlib
 import os
+import re
 
 import sqlalchemy as sa
 from sqlalchemy import pool as sa_pool
@@ -44,6 +45,11 @@ from sqlalchemy import pool as sa_pool
 from nova_gpu_ext import exception
 
 DEFAULT_TIMEOUT = 30.0
+
+# A query parameter whose name holds one of these words, and its value.
+_SECRET_QUERY = re.compile(
+    r'([?&][^=&#]*(?:pass|pwd|secret|token|credential)[^=&#]*=)[^&#]*',
+    re.IGNORECASE)
 
 
 class DatabaseError(exception.Unreachable):
@@ -56,6 +62,21 @@ class BadDatabaseUrl(exception.BadInput):
 
 class NotNovaDatabase(exception.BadInput):
     """A database that answers but lacks what nova's schema has."""
+
+
+def mask(url: str) -> str:
+    """The URL with its secrets replaced by ``***``, for messages.
+
+    The password of ``user:PASSWORD@`` and the value of every query
+    parameter whose name says it is a secret (``?password=``,
+    ``passwd``, ``ssl_key_password``, ``token``...): drivers take their
+    connect arguments from the query too.
+    """
+    try:
+        text = sa.engine.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return '<unparsable database URL>'
+    return _SECRET_QUERY.sub(r'\1***', text)
 
 
 class CommitNotConfirmed(exception.ChangedThenFailed):
@@ -120,14 +141,6 @@ TIMEOUT_ARGS = {
 # or lost, timeout), not that it refused what was asked.
 _UNREACHABLE = (sa.exc.OperationalError, sa.exc.InterfaceError,
                 sa.exc.TimeoutError, sa.exc.DisconnectionError)
-
-
-def mask(url: str) -> str:
-    """The URL with its password replaced by ``***``, for messages."""
-    try:
-        return sa.engine.make_url(url).render_as_string(hide_password=True)
-    except sa.exc.ArgumentError:
-        return '<unparsable database URL>'
 
 
 def timeout_args(parsed: sa.engine.URL, timeout: float) -> dict:

@@ -24,7 +24,13 @@ cliff's ``Lister.run`` always returns 0; ours returns ``exit_status``,
 which ``take_action`` sets to 1 when it has findings (a normal result,
 printed as records like any other). Record columns are snake_case in
 every command (``-f json`` keys are an interface): each Lister declares
-every column it can print in ``COLUMNS``.
+every column it can print in ``COLUMNS``; control characters in the
+records (a host name holding ESC or BEL, read from a database) are
+printed escaped, so the terminal shows them instead of obeying them.
+
+The ``type=`` functions of options (:func:`seconds`, :func:`count`)
+check a value before use: a bad one is one line naming the option, exit
+status 2.
 """
 
 import re
@@ -36,12 +42,19 @@ from nova_gpu_ext.admin import database
 from nova_gpu_ext.admin import releases
 from nova_gpu_ext.common import catalog
 from nova_gpu_ext.common import catalog_file
+from nova_gpu_ext.common import values
 from nova_gpu_ext import exception
 
 # The one column style of every command's records.
 COLUMN_NAME = re.compile(r'[a-z][a-z0-9]*(_[a-z0-9]+)*')
 
 DEFAULT_NOVA_CONF = '/etc/nova/nova.conf'
+
+# C0 and C1 control characters and DEL. JSON and YAML escape them
+# themselves; the table, value, csv and shell formats print them as they
+# are, and a terminal obeys them (ESC starts a sequence, BEL rings).
+_CONTROL = re.compile('[\x00-\x1f\x7f-\x9f]')
+_SELF_ESCAPING_FORMATS = ('json', 'yaml')
 
 
 class Command(command.Command):
@@ -51,8 +64,11 @@ class Command(command.Command):
         self.app.stdout.write(text)
 
     def say(self, text: str) -> None:
-        """A line for the operator beside the output, on stderr."""
-        self.app.stderr.write(f'{text}\n')
+        """A line for the operator beside the output, on stderr.
+
+        Escaped like the records: it may name a host read from a database.
+        """
+        self.app.stderr.write(f'{printable(text)}\n')
 
 
 class Lister(lister.Lister):
@@ -72,14 +88,17 @@ class Lister(lister.Lister):
             raise AssertionError(
                 f'{type(self).__name__} prints undeclared columns '
                 f'{undeclared}: add them to COLUMNS')
+        if parsed_args.formatter not in _SELF_ESCAPING_FORMATS:
+            data = ([printable(value) for value in row] for row in data)
         return super().produce_output(parsed_args, column_names, data)
 
     def say(self, text: str) -> None:
         """A line for the operator beside the records, on stderr.
 
-        Records go to stdout alone, so ``-f json`` stays parseable.
+        Records go to stdout alone, so ``-f json`` stays parseable. It is
+        escaped like the records: it may name a host read from a database.
         """
-        self.app.stderr.write(f'{text}\n')
+        self.app.stderr.write(f'{printable(text)}\n')
 
 
 def add_catalog(parser, *, required: bool, help_text: str) -> None:
@@ -137,7 +156,8 @@ def add_cell_source(parser, *, fallback: str) -> None:
         help='a cell database as an SQLAlchemy URL, e.g. '
              'mysql+pymysql://nova:PASSWORD@db/nova; repeatable')
     source.add_argument(
-        '--db-timeout', type=float, default=database.DEFAULT_TIMEOUT,
+        '--db-timeout', type=seconds('--db-timeout'),
+        default=database.DEFAULT_TIMEOUT,
         metavar='SECONDS', dest='db_timeout',
         help='how long connecting to a database or one query may take '
              f'(default {database.DEFAULT_TIMEOUT:g})')
@@ -161,3 +181,37 @@ def nova_release(name: str) -> releases.Release:
         return releases.parse(name)
     except releases.ReleaseError as exc:
         raise releases.ReleaseError(f'--nova-release: {exc}') from exc
+
+
+def printable(value):
+    """A string with its control characters as ``\\xNN``; others as given."""
+    if not isinstance(value, str):
+        return value
+    return _CONTROL.sub(lambda m: f'\\x{ord(m.group()):02x}', value)
+
+
+def seconds(option: str):
+    """The ``type=`` of ``option``: a finite number of seconds above 0."""
+    return _checked(option, values.seconds)
+
+
+def count(option: str, *, minimum: int = 1):
+    """The ``type=`` of ``option``: a whole number, ASCII digits only.
+
+    At most :data:`~nova_gpu_ext.common.values.MAX_COUNT`.
+    """
+    return _checked(option, lambda text: values.count(text, minimum=minimum))
+
+
+def _checked(option, parse):
+    """``parse`` raising BadInput naming ``option``, for argparse ``type=``.
+
+    argparse would turn a ValueError into its usage text; BadInput goes
+    through cliff as one line with exit status 2.
+    """
+    def parsed(text):
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise exception.BadInput(f'{option}: {exc}') from exc
+    return parsed

@@ -46,13 +46,24 @@ class Discover(base.Lister):
         if not parsed_args.ini:
             return super().run(parsed_args)
         facts = sysfs.read_host(parsed_args.root)
-        self.app.stdout.write(discovery.render_ini(
-            facts, discovery.found_models(facts)))
+        models = discovery.found_models(facts)
+        self._warn(facts, models)
+        self.app.stdout.write(discovery.render_ini(facts, models))
         return exception.EXIT_OK
 
     def take_action(self, parsed_args):
         facts = sysfs.read_host(parsed_args.root)
         models = discovery.found_models(facts)
+        self._warn(facts, models)
+        return self.COLUMNS, [_row(facts, model, gpu)
+                              for model in models for gpu in model.gpus]
+
+    def _warn(self, facts, models):
+        """What the operator must see in every output form, on stderr.
+
+        ``--ini`` also writes the problems into an INI comment, which
+        ``discover --ini > catalog.conf`` would hide.
+        """
         for problem in facts.problems:
             self.say(f'WARNING: {problem}; GPUs may be missing below')
         for gpu in facts.gpus:
@@ -62,8 +73,6 @@ class Discover(base.Lister):
         if not models:
             self.say(f'no GPU (PCI display class 0x03) found under '
                      f'{facts.root}')
-        return self.COLUMNS, [_row(facts, model, gpu)
-                              for model in models for gpu in model.gpus]
 
 
 def _row(facts, model, gpu):

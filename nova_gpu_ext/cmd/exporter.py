@@ -18,27 +18,65 @@ background loop takes a new fleet snapshot every ``--interval`` seconds
 exposition instead, for node_exporter's textfile collector.
 """
 
+import ipaddress
+import logging
+import re
 import signal
 
+from nova_gpu_ext.admin.fleet import gpu_requests
 from nova_gpu_ext.cmd import base
 from nova_gpu_ext.cmd import sources
+from nova_gpu_ext.common import values
 from nova_gpu_ext import exception
+
+LOG = logging.getLogger(__name__)
 
 DEFAULT_LISTEN = '127.0.0.1:9858'
 DEFAULT_INTERVAL = 60.0
+# A service manager's stop (systemd, docker) and Ctrl-C: both end the
+# exporter at once with status 0, whatever its refresh is doing.
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+# One label of a host name (RFC 1123): what a resolver accepts; anything
+# else would fail later in the idna codec with Python's words.
+_HOST_LABEL = re.compile(r'[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?')
 
 
 def listen_address(text: str) -> tuple[str, int]:
-    """``ADDR:PORT`` (``[v6]:PORT`` for IPv6) as (address, port).
+    """``--listen ADDR:PORT`` (``[v6]:PORT`` for IPv6) as (address, port).
 
-    Port 0 takes any free port; the startup line says which.
+    ADDR is an IPv4 or IPv6 address or a host name (RFC 1123 labels);
+    PORT is ASCII digits from 0 to 65535, 0 taking any free port (the
+    startup line says which).
+
+    :raises BadInput: naming the option, one line (exit status 2).
     """
     host, sep, port = text.rpartition(':')
-    host = host.strip('[]')
-    if not sep or not host or not port.isdigit() or int(port) > 65535:
+    if host.startswith('[') and host.endswith(']'):
+        host = host[1:-1]
+    try:
+        if not sep:
+            raise ValueError('no ":PORT"')
+        port_number = values.count(port, minimum=0, maximum=65535)
+        _check_host(host)
+    except ValueError as exc:
         raise exception.BadInput(
-            f'--listen {text}: write ADDR:PORT, e.g. {DEFAULT_LISTEN}')
-    return host, int(port)
+            f'--listen {values.shown(text)}: {exc}; write ADDR:PORT, e.g. '
+            f'{DEFAULT_LISTEN} or [::1]:9858') from exc
+    return host, port_number
+
+
+def _check_host(host: str) -> None:
+    try:
+        ipaddress.ip_address(host)
+        return
+    except ValueError:
+        pass
+    if not (len(host) <= 253
+            and all(_HOST_LABEL.fullmatch(label)
+                    for label in host.split('.'))):
+        raise ValueError(f'{values.shown(host)} is neither an IP address '
+                         'nor a host name (labels of 1 to 63 letters, '
+                         'digits and hyphens)')
 
 
 class Exporter(base.Command):
@@ -63,10 +101,13 @@ class Exporter(base.Command):
         sources.add_requests(parser, counts=False)
         parser.add_argument(
             '--listen', default=DEFAULT_LISTEN, metavar='ADDR:PORT',
+            type=listen_address,
             help=f'where to serve /metrics (default {DEFAULT_LISTEN}, '
-                 'loopback only; port 0: any free port, said at start)')
+                 'loopback only; ADDR an IP address or host name, [v6] for '
+                 'IPv6; port 1-65535, or 0: any free port, said at start)')
         parser.add_argument(
-            '--interval', type=float, default=DEFAULT_INTERVAL,
+            '--interval', type=base.seconds('--interval'),
+            default=DEFAULT_INTERVAL,
             metavar='SECONDS',
             help=f'seconds between snapshots (default {DEFAULT_INTERVAL:g})')
         parser.add_argument(
@@ -76,14 +117,12 @@ class Exporter(base.Command):
         return parser
 
     def take_action(self, parsed_args):
-        if parsed_args.interval <= 0:
-            raise exception.BadInput(
-                f'--interval {parsed_args.interval:g}: give a number of '
-                'seconds above 0')
-        address = listen_address(parsed_args.listen)
+        address = parsed_args.listen
         exporter = _exporter_module()
         gpu_catalog = base.load_catalog(parsed_args.catalogs, required=False)
         source = sources.source_of(self, parsed_args, gpu_catalog)
+        wanted = sources.wanted(source, parsed_args)
+        _check_aliases(wanted, gpu_catalog)
         placers = {}
 
         def placer(snap):
@@ -91,7 +130,7 @@ class Exporter(base.Command):
                 placers[snap.placement] = source.placer(snap)
             return placers[snap.placement]
         questions = exporter.Questions(
-            sources.wanted(source, parsed_args), placer, source.names,
+            wanted, placer, source.names,
             source.stale_rows if source.database else None)
         refresher = exporter.Refresher(source.take, questions)
         if parsed_args.once:
@@ -104,20 +143,46 @@ class Exporter(base.Command):
         return exception.EXIT_OK
 
     def _serve(self, refresher, source, address, interval):
-        server, thread = _exporter_module().serve(refresher, *address)
+        server, _ = _exporter_module().serve(refresher, *address)
         self.say(f'nova-gpu-ext exporter: serving '
                  f'http://{address[0]}:{server.server_port}/metrics; a '
                  f'snapshot of {source.where()} every {interval:g} s')
-        previous = signal.signal(signal.SIGTERM,
-                                 lambda *_: refresher.stop())
+        previous = {number: signal.signal(number, _stop(refresher))
+                    for number in _STOP_SIGNALS}
         try:
             refresher.run(interval)
         finally:
-            signal.signal(signal.SIGTERM, previous)
-            server.shutdown()
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+            # The serving thread is a daemon that ends with the process;
+            # closing the socket stops the service now (shutdown() would
+            # first wait for its half-second poll).
             server.server_close()
-            thread.join(timeout=5)
         return exception.EXIT_OK
+
+
+def _check_aliases(wanted, gpu_catalog) -> None:
+    """Refuse at start a --request whose alias the catalog lacks.
+
+    Each refresh would otherwise fail on it, serving no snapshot.
+    """
+    aliases = (gpu_requests.catalog_aliases(gpu_catalog, placement=False)
+               if gpu_catalog else {})
+    unknown = sorted({a for r in wanted for a in r.unknown_aliases(aliases)})
+    if unknown:
+        raise exception.BadInput(
+            f'--request: no such alias {", ".join(map(repr, unknown))} (the '
+            f'catalog\'s aliases: {", ".join(sorted(aliases)) or "none"}); '
+            'give --catalog with the cloud\'s GPU catalog')
+
+
+def _stop(refresher):
+    """A signal handler that stops the exporter, saying so."""
+    def stop(number, frame):
+        LOG.info('stopping on %(signal)s', {
+            'signal': signal.Signals(number).name})
+        refresher.stop()
+    return stop
 
 
 def _exporter_module():

@@ -26,6 +26,7 @@ from nova_gpu_ext.admin.fleet import explain
 from nova_gpu_ext.admin.fleet import whatif
 from nova_gpu_ext.cmd import base
 from nova_gpu_ext.cmd import sources
+from nova_gpu_ext.common import values
 from nova_gpu_ext import exception
 
 
@@ -156,15 +157,23 @@ class Explain(base.Lister):
 
 
 def parse_plan(texts) -> list:
-    """``--request ALIAS:COUNT=N`` values as (ALIAS:COUNT text, N) pairs."""
+    """``--request ALIAS:COUNT=N`` values as (ALIAS:COUNT text, N) pairs.
+
+    N is ASCII digits from 1 to
+    :data:`~nova_gpu_ext.common.values.MAX_COUNT`.
+    """
     plan = []
     for text in texts:
         request, sep, count = text.rpartition('=')
-        if not sep or not count.strip().isdigit() or int(count) < 1:
+        try:
+            if not sep:
+                raise ValueError('no "=N" servers')
+            servers = values.count(count)
+        except ValueError as exc:
             raise exception.BadInput(
-                f'--request {text}: write ALIAS:COUNT=N, e.g. gpu:2=10 for '
-                'ten servers of two GPUs')
-        plan.append((request, int(count)))
+                f'--request {values.shown(text)}: {exc}; write ALIAS:COUNT=N, '
+                'e.g. gpu:2=10 for ten servers of two GPUs') from exc
+        plan.append((request, servers))
     return plan
 
 

@@ -31,6 +31,7 @@ from cliff import app
 from cliff import commandmanager
 
 from nova_gpu_ext.admin.cloud import connect
+from nova_gpu_ext.common import values
 from nova_gpu_ext import exception
 
 NAMESPACE = 'nova_gpu_ext.cli'
@@ -77,9 +78,9 @@ class NovaGpuExt(app.App):
             help='region (default: $OS_REGION_NAME, else that of the cloud)')
         cloud.add_argument(
             '--timeout', metavar='SECONDS', type=_seconds,
-            help='how long each cloud request may take, connecting or '
-                 'waiting for the answer (default: api_timeout of the '
-                 f'cloud, else {connect.DEFAULT_TIMEOUT})')
+            help='how long the command may talk to the cloud, all its '
+                 'requests together, token included (default: api_timeout '
+                 f'of the cloud, else {connect.DEFAULT_TIMEOUT})')
         return parser
 
     def configure_logging(self):
@@ -209,14 +210,11 @@ def _output_failed(exc):
 
 
 def _seconds(text):
+    """``--timeout``: parsed with the app's options, so a usage error."""
     try:
-        value = float(text)
-    except ValueError:
-        value = 0
-    if not 0 < value < float('inf'):
-        raise argparse.ArgumentTypeError(
-            f'{text!r} is not a number of seconds above 0')
-    return value
+        return values.seconds(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def main(argv=None):

@@ -108,6 +108,9 @@ class PciAudit(base.Lister):
                 f'{", ".join(outcome.restart_hosts)} so their resource '
                 'trackers reload the devices')
             self.say(self.changed[0].upper() + self.changed[1:] + '.')
+        elif outcome.backup_removed:
+            self.say(f'No row {verb}: nothing was changed, so the backup '
+                     f'{path} was removed.')
         else:
             self.say(f'No row {verb}; the backup is {path}.')
         if outcome.skipped:

@@ -34,14 +34,17 @@ API_VERSIONS = ('1',)
 
 
 def make_client(instance):
-    """openstackclient's openstacksdk connection, with a timeout.
+    """openstackclient's openstacksdk connection, with a deadline.
 
     openstackclient leaves requests without a timeout unless the cloud's
     ``api_timeout`` sets one; ours then get
-    :data:`~nova_gpu_ext.admin.cloud.connect.DEFAULT_TIMEOUT`.
+    :data:`~nova_gpu_ext.admin.cloud.connect.DEFAULT_TIMEOUT`, as a
+    deadline for all the command's requests. Our commands are not
+    ``auth_required``, so openstackclient asks for no token before: the
+    token request is one of them.
     """
     connection = instance.sdk_connection
-    connect.set_default_timeout(connection.session)
+    connect.bound(connection.session)
     return connection
 
 

@@ -28,7 +28,13 @@ import re
 
 from oslo_config import iniparser
 
+from nova_gpu_ext.common import bounded_file
 from nova_gpu_ext import exception
+
+# The largest file read, in bytes. A nova.conf with every option of every
+# group and its help text, as oslo-config-generator writes it, is under
+# 1 MiB; a GPU catalog is a few kB. Larger is not such a file.
+MAX_BYTES = 8 * 1024 * 1024
 
 # C0 control characters other than tab and the line ends, and DEL: no
 # hand-written configuration holds them, a binary file almost always does.
@@ -61,11 +67,14 @@ class IniFile:
 def read(path: str, kind: str) -> IniFile:
     """Read and parse ``path``, a ``kind`` file (e.g. "GPU catalog").
 
+    A FIFO, a device or a file over :data:`MAX_BYTES` is refused unread.
+    A message names the file and line, never the content of the line:
+    a nova.conf line may hold a password.
+
     :raises IniFileError: naming the file and the fix.
     """
     try:
-        with open(path, 'rb') as stream:
-            data = stream.read()
+        data = bounded_file.read(path, MAX_BYTES)
     except OSError as exc:
         raise IniFileError(
             f'cannot read {path}: {exc.strerror}; give the path of a '
@@ -76,10 +85,9 @@ def read(path: str, kind: str) -> IniFile:
         parser.parse(io.StringIO(text, newline=None))
     except iniparser.ParseError as exc:
         raise IniFileError(
-            f'cannot parse {path} line {exc.lineno}: {exc.msg}'
-            + (f': {exc.line!r}' if exc.line else '')
-            + f'; a {kind} file is INI: [section] lines, then '
-            'option = value lines') from exc
+            f'cannot parse {path} line {exc.lineno}: {exc.msg}; a {kind} '
+            'file is INI: [section] lines, then option = value lines, '
+            'continued on indented lines') from exc
     return IniFile(path, tuple(parser.headers), tuple(parser.values))
 
 

@@ -36,12 +36,15 @@ _SHOWN = 3
 class Outcome:
     """Rows changed and rows left alone (with the reason) by apply/restore.
 
+    ``backup_removed``: an apply that changed nothing removed its backup.
+
     The nova-compute services on ``restart_hosts`` keep the old state of
     the changed devices in memory until they restart.
     """
 
     changed: list = dataclasses.field(default_factory=list)
     skipped: list = dataclasses.field(default_factory=list)
+    backup_removed: bool = False
 
     @property
     def restart_hosts(self):
@@ -61,14 +64,18 @@ def report(cells, timeout=database.DEFAULT_TIMEOUT):
 def apply(cells, found, backup_path, timeout=database.DEFAULT_TIMEOUT):
     """Back up the findings, then free those still stale and unchanged.
 
+    A run that freed nothing (another ``--apply`` or nova changed every
+    row first) removes its backup: restoring it would revert the other
+    change.
+
     :raises ChangedThenFailed: when a cell failed after another was
         changed; any other error means nothing was changed, and the
         backup was removed (or the message says it was left).
     """
     backup.write(backup_path, found)
     try:
-        return _per_cell(cells, found, db.free, backup_path, 'freed',
-                         timeout)
+        outcome = _per_cell(cells, found, db.free, backup_path, 'freed',
+                            timeout)
     except exception.ChangedThenFailed:
         raise
     except exception.NovaGpuExtError as exc:
@@ -76,6 +83,9 @@ def apply(cells, found, backup_path, timeout=database.DEFAULT_TIMEOUT):
     except KeyboardInterrupt:
         backup.discard(backup_path)
         raise
+    if not outcome.changed:
+        outcome.backup_removed = backup.discard(backup_path)
+    return outcome
 
 
 def _unchanged(backup_path):

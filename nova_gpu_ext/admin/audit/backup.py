@@ -16,7 +16,8 @@ It holds every finding whole (cell, host, reason, the complete
 ``pci_devices`` row as read and the uuid of its compute node), so
 ``--restore`` can put the rows back, check first that the database is
 the one the rows were read from, and an operator can read what was
-changed.
+changed. The rows name instances, hosts and devices of the cloud: the
+file is created readable by its owner only (0600), whatever the umask.
 """
 
 import dataclasses
@@ -27,6 +28,8 @@ import os
 from oslo_utils import timeutils
 
 from nova_gpu_ext.admin.audit import findings as rules
+from nova_gpu_ext.common import bounded_file
+from nova_gpu_ext.common import values
 from nova_gpu_ext import exception
 
 # 2: the device uuid and the compute node uuid identify each row.
@@ -36,6 +39,17 @@ VERSION = 2
 # same device, and to set it back.
 RESTORED_COLUMNS = ('id', 'uuid', 'compute_node_id', 'address', 'deleted',
                     'status', 'instance_uuid', 'request_id')
+
+# Bytes of one finding in a backup, generously: a whole pci_devices row
+# with its extra_info, indented, is about 1.2 kB.
+_FINDING_BYTES = 4096
+# The largest backup --restore reads: one finding for every GPU of a
+# cloud as large as a count may name (values.MAX_COUNT), 400 MB. Larger
+# is no backup this tool wrote; it is refused unread instead of filling
+# the memory.
+MAX_BYTES = values.MAX_COUNT * _FINDING_BYTES
+# Owner read and write only: the rows name the cloud's instances.
+_MODE = 0o600
 
 
 def default_path():
@@ -78,7 +92,11 @@ def _as_saved(found):
 
 
 def _write_durably(path, text):
-    with open(path, 'x', encoding='utf-8') as stream:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _MODE)
+    # The umask may have taken bits away (0400 under umask 0277): set
+    # exactly 0600, before any row is in the file.
+    os.fchmod(fd, _MODE)
+    with open(fd, 'w', encoding='utf-8') as stream:
         try:
             stream.write(text)
             stream.flush()
@@ -109,10 +127,12 @@ def _jsonable(value):
 
 
 def read(path):
-    """The findings saved in a backup file."""
+    """The findings saved in a backup file.
+
+    A FIFO, a device or a file over :data:`MAX_BYTES` is refused unread.
+    """
     try:
-        with open(path, 'rb') as stream:
-            data = json.loads(stream.read().decode('utf-8'))
+        data = json.loads(bounded_file.read(path, MAX_BYTES).decode('utf-8'))
     except OSError as exc:
         raise exception.BadInput(
             f'cannot read the backup {path}: {exc.strerror}; give the file '

@@ -170,7 +170,9 @@ def restore(conn, found):
     restored, skipped = [], []
     for finding in found:
         row = current.get(finding.device['id'])
-        freed = {'status': 'available', 'instance_uuid': None}
+        # The row as free() left it; anything else is nova's since.
+        freed = {'status': 'available', 'instance_uuid': None,
+                 'request_id': None}
         if not row or not same_device(row, finding.device):
             skipped.append((finding, 'device row is gone or another device'))
         elif row['deleted'] != finding.device['deleted']:
@@ -185,11 +187,15 @@ def restore(conn, found):
 
 
 def _update(conn, expected, **values):
-    """Compare-and-set one row: only if status and owner are as expected."""
+    """Compare-and-set one row: only if each column written is as expected.
+
+    Every column it sets back (status, owner, request id) must still hold
+    the value ``expected`` says, so a change nova made since is never
+    overwritten.
+    """
     where = [PCI_DEVICES.c.id == expected['id'], PCI_DEVICES.c.deleted == 0,
-             PCI_DEVICES.c.status == expected['status'],
-             PCI_DEVICES.c.instance_uuid.is_not_distinct_from(
-                 expected['instance_uuid'])]
+             *(PCI_DEVICES.c[name].is_not_distinct_from(expected[name])
+               for name in values)]
     result = conn.execute(PCI_DEVICES.update().where(*where).values(
         updated_at=timeutils.utcnow(), **values))
     return result.rowcount == 1

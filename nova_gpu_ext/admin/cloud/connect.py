@@ -15,21 +15,25 @@
 ``openstack gpu`` commands get their connection from openstackclient
 (:mod:`nova_gpu_ext.cmd.plugin`); ``nova-gpu-ext`` makes its own here, from
 ``clouds.yaml`` (``--os-cloud``) or the ``OS_*`` variables of an openrc
-file, as openstacksdk reads them. Either way every request has a timeout,
-and :func:`errors` turns what openstacksdk and keystoneauth raise into a
-:mod:`nova_gpu_ext.exception` class with a one-line message naming the URL.
+file, as openstacksdk reads them. Either way the timeout is a deadline for
+the command's whole conversation with the cloud, token request included
+(:mod:`.deadline`), and :func:`errors` turns what openstacksdk and
+keystoneauth raise into a :mod:`nova_gpu_ext.exception` class with a
+one-line message naming the URL.
 """
 
 import contextlib
 import os
 import re
 
+from nova_gpu_ext.admin.cloud import deadline
 from nova_gpu_ext import exception
 
-# Seconds a cloud request may take, connecting or waiting for the answer,
-# when neither --timeout nor api_timeout in clouds.yaml says otherwise.
-# Placement and the compute API answer these calls in well under a
-# second; thirty leaves room for a loaded control plane yet ends a hung
+# Seconds a command may spend talking to the cloud, all its requests
+# together (token, discovery, API calls), when neither --timeout nor
+# api_timeout in clouds.yaml says otherwise. Keystone, Placement and the
+# compute API answer each of these calls in well under a second; thirty
+# leaves room for a loaded control plane yet ends a hung or dripping
 # connection in time for an operator waiting at the prompt.
 DEFAULT_TIMEOUT = 30
 
@@ -83,8 +87,18 @@ def connect(cloud: str | None, region_name: str | None,
                 f' {exception.one_line(exc)}; compare it with the clouds.yaml'
                 ' examples of openstacksdk') from exc
         conn = connection.Connection(config=region)
-    set_default_timeout(conn.session)
+    bound(conn.session)
     return conn
+
+
+def bound(session) -> None:
+    """Make the timeout of a keystoneauth session a deadline.
+
+    The session's own timeout (``api_timeout``, ``--timeout``), else
+    :data:`DEFAULT_TIMEOUT`, bounds all its requests together.
+    """
+    set_default_timeout(session)
+    deadline.Deadline(session.timeout).bound(session)
 
 
 def set_default_timeout(session) -> None:
@@ -162,6 +176,16 @@ def _translate(exc: Exception) -> exception.NovaGpuExtError | None:
     except ImportError:
         # Without openstacksdk nothing of it can have raised.
         return None
+    late = next((link for link in _chain(exc)
+                 if isinstance(link, deadline.DeadlinePassed)), None)
+    if late is None and isinstance(exc, (ks_exc.DiscoveryFailure,
+                                         ks_exc.ConnectionError)):
+        late = deadline.last_passed()
+    if late is not None:
+        return exception.Unreachable(
+            f'no complete answer from {_url(late)} within {late.seconds:g} '
+            's, the deadline of all requests together; check that the '
+            f'service runs ({_CHANGE_TIMEOUT})')
     if isinstance(exc, sdk_exc.HttpException):
         return _http_error(exc.status_code, exc.method, exc.url,
                            exc.details)

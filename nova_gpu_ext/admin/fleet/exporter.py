@@ -161,17 +161,30 @@ class Refresher:
 
     def _failed(self, exc: Exception, log: ty.Callable) -> bool:
         self.errors += 1
-        log('snapshot failed, serving the one of %s: %s', self._age_text(),
-            exc)
+        log('snapshot failed, %s: %s', self._serving_text(), exc)
         return False
 
-    def _age_text(self) -> str:
+    def _serving_text(self) -> str:
         if self.reading is None:
-            return 'no snapshot yet'
-        return f'{self.clock() - self.reading.taken_at:.0f} s ago'
+            return 'no snapshot to serve yet (only the error counter)'
+        return (f'serving the one of '
+                f'{self.clock() - self.reading.taken_at:.0f} s ago')
 
     def run(self, interval: float) -> None:
-        """Refresh now, then every ``interval`` seconds until :meth:`stop`."""
+        """Refresh now, then every ``interval`` seconds until :meth:`stop`.
+
+        The refreshes run in a daemon thread and this waits for
+        :meth:`stop` alone, so a stop (SIGTERM) returns at once even while
+        a refresh waits on a silent database: that thread is abandoned,
+        and ends with the process.
+        """
+        worker = threading.Thread(target=self._refresh_until_stopped,
+                                  args=(interval,), name='refresher',
+                                  daemon=True)
+        worker.start()
+        self._stop.wait()
+
+    def _refresh_until_stopped(self, interval: float) -> None:
         self.refresh()
         while not self._stop.wait(interval):
             self.refresh()

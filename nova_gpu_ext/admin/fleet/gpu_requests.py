@@ -32,6 +32,7 @@ from nova_gpu_ext.admin.fleet import snapshot
 from nova_gpu_ext.admin import releases
 from nova_gpu_ext.admin import render
 from nova_gpu_ext.common import inifile
+from nova_gpu_ext.common import values
 from nova_gpu_ext.conf import scheduler as scheduler_opts
 from nova_gpu_ext import exception
 from nova_gpu_ext.gpu import claims
@@ -162,16 +163,25 @@ class GpuRequest:
 
 
 def parse_items(text: str, where: str) -> tuple[tuple[str, int], ...]:
-    """``"a:2, b:1"`` -> ``(('a', 2), ('b', 1))``, as nova splits it."""
+    """``"a:2, b:1"`` -> ``(('a', 2), ('b', 1))``, as nova splits it.
+
+    A count is ASCII digits from 1 to
+    :data:`~nova_gpu_ext.common.values.MAX_COUNT`.
+    """
     items = []
     for item in str(text).split(','):
         name, sep, count = item.strip().partition(':')
-        if not sep or not name.strip() or not count.strip().isdigit() \
-                or int(count) < 1:
+        try:
+            if not sep:
+                raise ValueError('no ":COUNT"')
+            if not name.strip():
+                raise ValueError('no ALIAS before ":"')
+            items.append((name.strip(), values.count(count)))
+        except ValueError as exc:
             raise BadRequest(
-                f'{where}: "{item.strip()}" is not ALIAS:COUNT (e.g. '
-                'gpu:2; several items separated by commas)')
-        items.append((name.strip(), int(count)))
+                f'{where}: {values.shown(item.strip())} is not ALIAS:COUNT '
+                f'({exc}; e.g. gpu:2; several items separated by commas)'
+            ) from exc
     return tuple(items)
 
 

@@ -19,6 +19,7 @@ import logging
 import os
 import subprocess
 import sys
+import time
 
 import fixtures
 
@@ -75,10 +76,10 @@ def openstack(*argv):
     return status, out.getvalue(), err.getvalue()
 
 
-def script(*argv, **kwargs):
+def script(*argv, timeout=120, **kwargs):
     """The console script in a subprocess, for what needs a real process."""
     return subprocess.run([SCRIPT, *argv], capture_output=True, text=True,
-                          timeout=120, **kwargs)
+                          timeout=timeout, **kwargs)
 
 
 class Clouds(fixtures.Fixture):
@@ -106,3 +107,35 @@ class Clouds(fixtures.Fixture):
         self.useFixture(fixtures.EnvironmentVariable('OS_CLIENT_CONFIG_FILE',
                                                      path))
         return path
+
+
+def timed_script(*argv, limit, **kwargs):
+    """(completed process, seconds taken) of the console script.
+
+    A script still running after ``limit`` seconds is killed and the
+    time taken is then over ``limit``: the caller's assertion fails, not
+    the test runner's timeout.
+    """
+    start = time.monotonic()
+    try:
+        result = script(*argv, timeout=limit, **kwargs)
+    except subprocess.TimeoutExpired as exc:
+        result = subprocess.CompletedProcess(exc.cmd, None, exc.stdout,
+                                             exc.stderr)
+    return result, time.monotonic() - start
+
+
+def assert_one_line(test, result, status, *, says=(), hides=()):
+    """The console script's ``result`` is ``status`` and one error line.
+
+    Nothing on stdout, no traceback, each of ``says`` in the line and
+    none of ``hides`` (a password) anywhere in the output.
+    """
+    test.assertEqual((status, ''), (result.returncode, result.stdout),
+                     result.stderr)
+    test.assertEqual(1, len(result.stderr.splitlines()), result.stderr)
+    test.assertNotIn('Traceback', result.stderr)
+    for text in says:
+        test.assertIn(text, result.stderr)
+    for text in hides:
+        test.assertNotIn(text, result.stdout + result.stderr)

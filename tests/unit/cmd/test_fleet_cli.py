@@ -109,7 +109,7 @@ class TestCapacity(FleetCliTest):
               self.catalog, '--request', 'nosuch:2'),
              'no such alias nosuch'),
             (('capacity', '--connection', self.db.url, '--request',
-              'gpu-2'), '"gpu-2" is not ALIAS:COUNT'),
+              'gpu-2'), "'gpu-2' is not ALIAS:COUNT"),
         ]
         for argv, message in cases:
             status, out, err = cli.run(*argv)

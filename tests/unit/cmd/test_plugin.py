@@ -57,4 +57,5 @@ class TestPlugin(test_base.TestCase):
         self.assertTrue(server.accepted.is_set())
         self.assertEqual((1, ''), (status, out))
         self.assertEqual(1, len(err.splitlines()), err)
-        self.assertIn(f'cannot reach {server.url}/placement', err)
+        self.assertIn(f'no complete answer from {server.url}/placement '
+                      'within 0.5 s', err)

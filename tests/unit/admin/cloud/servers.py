@@ -14,6 +14,7 @@
 
 import socket
 import threading
+import time
 
 import fixtures
 
@@ -62,6 +63,40 @@ class SilentServer(fixtures.Fixture):
     def _close_clients(self):
         for client in self._clients:
             client.close()
+
+
+class DrippingServer(SilentServer):
+    """An HTTP server whose answer never ends: one byte every ``pause`` s.
+
+    It reads the request, starts a ``200 OK`` and then sends one more
+    byte of a header that never ends; each byte comes well within any
+    read timeout, so only a deadline ends the client's wait.
+    """
+
+    def __init__(self, pause=0.5):
+        super().__init__()
+        self.pause = pause
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            self._clients.append(client)
+            self.accepted.set()
+            threading.Thread(target=self._drip, args=(client,),
+                             daemon=True).start()
+
+    def _drip(self, client):
+        try:
+            client.recv(65536)
+            client.sendall(b'HTTP/1.1 200 OK\r\nX-Drip: ')
+            while True:
+                time.sleep(self.pause)
+                client.sendall(b'x')
+        except OSError:
+            return
 
 
 def refused_url() -> str:
