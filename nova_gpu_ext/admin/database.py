@@ -23,8 +23,10 @@ production databases while nova uses them, through :func:`read_only`:
 * no locks: plain ``SELECT``s in one short transaction, which InnoDB
   serves from a consistent snapshot without locking rows;
 * bounded by ``timeout`` (``--db-timeout``): a connect timeout, socket
-  read/write timeouts and a per-statement time limit
-  (``max_statement_time`` on MariaDB, ``max_execution_time`` on MySQL);
+  read/write timeouts, a per-statement time limit (``max_statement_time``
+  on MariaDB, ``max_execution_time`` on MySQL), and one deadline for the
+  whole session: a server that answers a byte at a time, each within
+  the read timeout, has its connection shut when the time is up;
 * never pooled: one connection, closed at the end;
 * of nova: a query that fails on a database that answers is followed by
   a look at the tables (and columns) the command reads, so another
@@ -38,6 +40,8 @@ Only pci-audit's write path (``--apply``, ``--restore``) opens a
 import contextlib
 import os
 import re
+import socket
+import threading
 
 import sqlalchemy as sa
 from sqlalchemy import pool as sa_pool
@@ -177,16 +181,65 @@ def _parse(url: str, read_only: bool) -> sa.engine.URL:
     return parsed
 
 
-def _engine(url: str, timeout: float, read_only: bool) -> sa.engine.Engine:
+class Deadline:
+    """One session's time: when it is up, its connections are shut down.
+
+    A driver's read timeout bounds each read, not the answer: a server
+    sending a byte a second holds a reader for ever. PyMySQL connections
+    are tracked (the driver of nova's MySQL URLs); SQLite is local.
+    """
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.expired = False
+        self._connections: list = []
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> 'Deadline':
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._timer.cancel()
+
+    def connect(self, dialect, conn_rec, cargs, cparams):
+        """SQLAlchemy's ``do_connect``: a connection this deadline tracks."""
+        if dialect.driver != 'pymysql':
+            return None
+        conn = dialect.dbapi.connect(*cargs, defer_connect=True, **cparams)
+        self._connections.append(conn)
+        if self.expired:
+            raise dialect.dbapi.OperationalError(
+                2013, 'the session deadline passed before connecting')
+        conn.connect()
+        return conn
+
+    def _expire(self) -> None:
+        self.expired = True
+        for conn in self._connections:
+            sock = getattr(conn, '_sock', None)
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
+def _engine(url: str, timeout: float, read_only: bool,
+            deadline: Deadline | None = None) -> sa.engine.Engine:
     parsed = _parse(url, read_only)
     try:
-        return sa.create_engine(parsed, poolclass=sa_pool.NullPool,
-                                connect_args=timeout_args(parsed, timeout))
+        engine = sa.create_engine(parsed, poolclass=sa_pool.NullPool,
+                                  connect_args=timeout_args(parsed, timeout))
     except (sa.exc.ArgumentError, ImportError) as exc:
         raise BadDatabaseUrl(
             f'cannot use the database URL {mask(url)}: '
             f'{exception.one_line(exc)}; check the URL and that its driver '
             'is installed (e.g. PyMySQL for mysql+pymysql)') from exc
+    if deadline is not None:
+        sa.event.listen(engine, 'do_connect', deadline.connect)
+    return engine
 
 
 def _set_read_only(conn: sa.engine.Connection, timeout: float) -> None:
@@ -231,12 +284,18 @@ def _unreachable(url: str, reason: str, timeout: float) -> DatabaseError:
 
 
 def _error(engine, url: str, exc: sa.exc.SQLAlchemyError, timeout: float,
-           tables: tuple[sa.TableClause, ...]) -> Exception:
+           tables: tuple[sa.TableClause, ...],
+           deadline: Deadline | None = None) -> Exception:
     """The one-line error of a failed session.
 
     A database that answered but refused the query is looked at: the
     tables or columns it lacks are named.
     """
+    if deadline is not None and deadline.expired:
+        return DatabaseError(
+            f'no complete answer from the database {mask(url)} within '
+            f'{timeout:g} s (--db-timeout is a deadline for the whole '
+            'session); check that it runs and is not overloaded')
     reason = exception.one_line(getattr(exc, 'orig', None) or exc)
     missing = (isinstance(exc, sa.exc.DBAPIError)
                and not exc.connection_invalidated and tables)
@@ -271,9 +330,10 @@ def read_only(url: str, timeout: float = DEFAULT_TIMEOUT,
     :raises DatabaseError: the server cannot be reached or read in time,
         naming the (masked) URL.
     """
-    engine = _engine(url, timeout, read_only=True)
+    deadline = Deadline(timeout)
+    engine = _engine(url, timeout, read_only=True, deadline=deadline)
     try:
-        with engine.connect() as conn:
+        with deadline, engine.connect() as conn:
             # Session settings first, in their own (empty) transaction:
             # they then hold for the transaction the reads run in.
             _set_read_only(conn, timeout)
@@ -281,7 +341,7 @@ def read_only(url: str, timeout: float = DEFAULT_TIMEOUT,
             with conn.begin():
                 yield conn
     except sa.exc.SQLAlchemyError as exc:
-        raise _error(engine, url, exc, timeout, tables) from exc
+        raise _error(engine, url, exc, timeout, tables, deadline) from exc
     finally:
         engine.dispose()
 
