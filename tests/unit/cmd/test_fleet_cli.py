@@ -14,8 +14,6 @@
 
 import json
 import os
-import socket
-import threading
 import time
 
 import fixtures
@@ -23,6 +21,7 @@ from nova import test
 import sqlalchemy as sa
 
 from tests.unit.admin.audit import nova_db
+from tests.unit.admin.cloud import servers
 from tests.unit.admin.fleet import fleetdb
 from tests.unit.cmd import cli
 from tests.unit.common import catalog_files
@@ -257,33 +256,17 @@ class TestDrainUnderTheSchedulersPolicy(test.NoDBTestCase):
         self.assertEqual(1, len(err.splitlines()))
 
 
-class DrippingMySQL:
-    """A MySQL port whose handshake never ends: a byte every 0.3 s."""
+class DrippingMySQL(servers.DrippingServer):
+    """A MySQL port whose handshake never ends: a byte every ``pause`` s."""
 
-    def __init__(self, test):
-        self.listener = socket.create_server(('127.0.0.1', 0))
-        test.addCleanup(self.listener.close)
-        self.port = self.listener.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._drip, args=(client,),
-                             daemon=True).start()
-
-    @staticmethod
-    def _drip(client):
+    def _drip(self, client):
         try:
             client.sendall(b'\xff\x00\x00\x00')
             while True:
-                time.sleep(0.3)
+                time.sleep(self.pause)
                 client.sendall(b'\x0a')
         except OSError:
-            client.close()
+            return
 
 
 class TestDatabasesThatCannotServe(test.NoDBTestCase):
@@ -293,13 +276,14 @@ class TestDatabasesThatCannotServe(test.NoDBTestCase):
         self.tmp = self.useFixture(fixtures.TempDir()).path
 
     def test_a_dripping_server_ends_at_the_db_timeout(self):
-        server = DrippingMySQL(self)
-        url = f'mysql+pymysql://nova:S3cret@127.0.0.1:{server.port}/nova'
+        server = self.useFixture(DrippingMySQL(pause=0.3))
+        port = server.listener.getsockname()[1]
+        url = f'mysql+pymysql://nova:S3cret@127.0.0.1:{port}/nova'
         for argv in (['capacity'], ['pci-audit']):
             result, seconds = cli.timed_script(
                 *argv, '--connection', url, '--db-timeout', '2', limit=30)
             cli.assert_one_line(self, result, 3, says=[
-                'within 2 s', f'127.0.0.1:{server.port}'], hides=['S3cret'])
+                'within 2 s', f'127.0.0.1:{port}'], hides=['S3cret'])
             # The deadline, and the console script's start (about 1.5 s).
             self.assertLess(seconds, 2 + 5, argv)
 
