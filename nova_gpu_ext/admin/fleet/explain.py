@@ -19,10 +19,11 @@ evidence: the devices the claim would give each request, or, for a
 refused host, the request refused and the free devices it was offered.
 The words only format that evidence: no such alias, wrong model (no
 device of the alias's models on the host), too few free of one model,
-would mix models, would split NUMA nodes. A host refused for want of free
-devices also names its GPUs placement holds back (cordoned, awaiting
-cleaning), from the snapshot's counts: the evidence holds only free
-devices, and such a host's GPUs are not missing but out of service.
+would mix models, would split NUMA nodes. A host placement gives no
+allocation candidates also names its GPUs placement holds back
+(cordoned, awaiting cleaning), from the snapshot's counts: the evidence
+holds only free devices, and such a host's GPUs are out of service, not
+missing.
 ``gpu:numa=prefer`` is decided
 over all hosts, as the filter decides it over the scheduler's host list:
 a host that can only split is refused while another host keeps the
@@ -150,8 +151,9 @@ def why_not(pools, devices, refusal: fit.Misfit, keeping, words,
             held: str = '') -> str:
     """A refusal and its evidence in words.
 
-    ``held`` names the host's GPUs out of service: a host without (enough)
-    free devices says so, not only that it lacks them.
+    ``held`` names the host's GPUs out of service: placement offers them
+    to no request, so a host left without allocation candidates says
+    which of its GPUs are cordoned or awaiting cleaning.
     """
     if refusal.why is fit.Why.AVOIDABLE_SPLIT:
         shown = ', '.join(keeping[:SHOWN]) + (
@@ -160,12 +162,9 @@ def why_not(pools, devices, refusal: fit.Misfit, keeping, words,
         return (f'would split NUMA under gpu:numa=prefer while '
                 f'{refusal.keeping} host(s) keep it on one node ({shown})')
     if refusal.request is None:
-        return refusal.text
+        return refusal.text + (f'; out of service here: {held}'
+                               if held else '')
     device = devices[refusal.request]
-    out = f'; out of service here: {held}' if held else ''
-    if not refusal.free and held:
-        return (f'no free device for {device.label()} on this host '
-                f'(it has: {words.free(_host_free(pools))} free){out}')
     if not refusal.free:
         return (f'wrong model: no device for {device.label()} on this '
                 f'host (it has: {words.free(_host_free(pools))} free)')
@@ -173,7 +172,7 @@ def why_not(pools, devices, refusal: fit.Misfit, keeping, words,
             refusal.why is fit.Why.MIXED
             and refusal.most_of_one_model < device.count):
         return (f'too few free of one model: {device.label()} needs '
-                f'{device.count}, free: {words.free(refusal.free)}{out}')
+                f'{device.count}, free: {words.free(refusal.free)}')
     if refusal.why is fit.Why.MIXED:
         return (f'would mix models: the claim would give '
                 f'{device.label()} {words.takes(refusal.takes)}')
