@@ -119,10 +119,11 @@ class Explain(base.Lister):
     The decision the filter would make now, by the same core code the
     filter runs, on a snapshot: passes, or the reason in words (no such
     alias, wrong model, too few free of one model, would mix models,
-    would split NUMA nodes). It can differ from the live scheduler: the
-    other filters are not run, Placement may return fewer allocation
-    candidates ([scheduler] max_placement_results), and claims in flight
-    are not seen. Exit status 1 when no host passes.
+    would split NUMA nodes; a host placement gives no candidates names
+    its cordoned and awaiting-cleaning GPUs). It can differ from the live
+    scheduler: the other filters are not run, Placement may return fewer
+    allocation candidates ([scheduler] max_placement_results), and claims
+    in flight are not seen. Exit status 1 when no host passes.
     """
 
     COLUMNS = ('host', 'passes', 'reason')

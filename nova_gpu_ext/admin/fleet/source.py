@@ -46,9 +46,9 @@ NO_INVENTORY = (
     'read the cell databases with --nova-conf or --connection, which works '
     'in legacy mode too')
 LEGACY_PLACEMENT_DB = (
-    '--placement-connection ignored: the compute nodes\' pools carry no '
+    '--placement-connection ignored: the compute nodes\' pools name no '
     'resource provider (legacy mode: [pci] report_in_placement is off), '
-    'so placement holds no GPU; cordoned GPUs are not told from free ones')
+    'so placement holds none of their GPUs and was not read')
 
 Progress = ty.Callable[[int, int], None]
 
