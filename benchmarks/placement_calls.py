@@ -13,9 +13,10 @@
 """The Placement source of the fleet snapshot: API calls and time.
 
 A small HTTP server on loopback answers the Placement calls the snapshot
-makes (resource providers with their inventories and usages) for ``hosts``
-compute nodes of 8 GPU devices each, with ``latency`` seconds per answer,
-as a busy Placement behind a load balancer might. openstacksdk talks to
+makes (resource providers, those with a trait, their inventories and
+usages) for ``hosts`` compute nodes of 8 GPU devices each, with
+``latency`` seconds per answer, as a busy Placement behind a load
+balancer might. openstacksdk talks to
 it like to a real one. It counts the requests and the snapshot is timed
 twice: with the calls made eight at a time, as ``capacity`` does, and one
 after the other, as the previous ``capacity`` did.
@@ -87,9 +88,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 'status': 'CURRENT',
                 'links': [{'rel': 'self', 'href': f'{server.url}/'}]}]}
         elif parts == ['resource_providers']:
-            body = {'resource_providers': (
-                server.devices if 'required' in query
-                else server.roots + server.devices)}
+            # Every device has the PCI trait; none is one-time-use.
+            required = query.get('required', [None])[0]
+            body = {'resource_providers': {
+                None: server.roots + server.devices,
+                'COMPUTE_MANAGED_PCI_DEVICE': server.devices,
+            }.get(required, [])}
         elif parts[-1] == 'inventories':
             body = {'resource_provider_generation': 1, 'inventories': {
                 RC: {'total': 1, 'reserved': 0, 'min_unit': 1,

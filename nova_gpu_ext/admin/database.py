@@ -10,8 +10,8 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""The one database layer of the tooling: nova's tables, declared once,
-and the only two ways to open a session (SQLAlchemy Core).
+"""The one database layer of the tooling: nova's and placement's tables,
+declared once, and the only two ways to open a session (SQLAlchemy Core).
 
 The fleet commands, the exporter and pci-audit's reports read
 production databases while nova uses them, through :func:`read_only`:
@@ -122,12 +122,32 @@ CELL_MAPPINGS = sa.table(
     'cell_mappings', sa.column('uuid', sa.String),
     sa.column('name', sa.String),
     sa.column('database_connection', sa.Text))
+# Placement's (``placement.db.sqlalchemy.models``): a device provider's
+# inventory, its allocations and its traits.
+RESOURCE_PROVIDERS = sa.table(
+    'resource_providers', sa.column('id', sa.Integer),
+    sa.column('uuid', sa.String), sa.column('name', sa.String))
+INVENTORIES = sa.table(
+    'inventories', sa.column('resource_provider_id', sa.Integer),
+    sa.column('resource_class_id', sa.Integer),
+    sa.column('total', sa.Integer), sa.column('reserved', sa.Integer))
+ALLOCATIONS = sa.table(
+    'allocations', sa.column('resource_provider_id', sa.Integer),
+    sa.column('resource_class_id', sa.Integer),
+    sa.column('used', sa.Integer))
+TRAITS = sa.table(
+    'traits', sa.column('id', sa.Integer), sa.column('name', sa.String))
+RESOURCE_PROVIDER_TRAITS = sa.table(
+    'resource_provider_traits', sa.column('trait_id', sa.Integer),
+    sa.column('resource_provider_id', sa.Integer))
 
 # What each kind of reader needs of a database.
 AUDIT_TABLES = (PCI_DEVICES, COMPUTE_NODES, INSTANCES, MIGRATIONS)
 FLEET_TABLES = (COMPUTE_NODES, PCI_DEVICES)
 SERVER_TABLES = (INSTANCES, INSTANCE_EXTRA)
 API_TABLES = (CELL_MAPPINGS,)
+PLACEMENT_TABLES = (RESOURCE_PROVIDERS, INVENTORIES, ALLOCATIONS, TRAITS,
+                    RESOURCE_PROVIDER_TRAITS)
 
 # URL query options a driver runs as statements when it connects: they
 # would run before the session is made read-only.
@@ -265,16 +285,16 @@ def require(conn: sa.engine.Connection, url: str,
     if missing:
         raise NotNovaDatabase(
             f'the database {mask(url)} has no {", ".join(missing)} table: '
-            'it is not a nova cell (or API) database of a known schema; '
-            'check the URL')
+            'it is not a nova cell, nova API or placement database of a '
+            'known schema, as the option asks; check the URL')
     for table in tables:
         have = {c['name'] for c in inspector.get_columns(table.name)}
         lacking = [c.name for c in table.columns if c.name not in have]
         if lacking:
             raise NotNovaDatabase(
                 f'the database {mask(url)}: table {table.name} has no column '
-                f'{", ".join(lacking)}: not a nova schema this tool knows; '
-                'check the URL and the nova release')
+                f'{", ".join(lacking)}: not a nova or placement schema this '
+                'tool knows; check the URL and the release')
 
 
 def _unreachable(url: str, reason: str, timeout: float) -> DatabaseError:

@@ -17,7 +17,8 @@ alike: ``--catalog FILE`` is a GPU catalog, ``--nova-conf FILE`` a
 nova.conf file, ``--root DIR`` the root of a host's file system,
 ``--nova-release RELEASE`` the release of the nova that reads what is
 checked or rendered; the cell databases are ``--nova-conf``,
-``--connection`` and ``--db-timeout`` (:func:`add_cell_source`), the same
+``--connection`` and ``--db-timeout`` (:func:`add_cell_source`), with
+``--placement-connection`` for the commands that read the fleet, the same
 names, destinations and defaults for every command that reads them.
 
 cliff's ``Lister.run`` always returns 0; ours returns ``exit_status``,
@@ -135,10 +136,13 @@ def add_nova_conf(parser, *, required: bool, help_text: str) -> None:
         help=f'{help_text}; repeat for several files')
 
 
-def add_cell_source(parser, *, fallback: str) -> None:
+def add_cell_source(parser, *, fallback: str,
+                    placement: bool = False) -> None:
     """``--nova-conf``, ``--connection``, ``--db-timeout``: the cell DBs.
 
-    ``fallback`` says where the command reads without either.
+    ``fallback`` says where the command reads without either;
+    ``placement`` adds ``--placement-connection``, the placement database
+    that tells the fleet commands which GPUs placement holds back.
     """
     source = parser.add_argument_group(
         'cell databases', f'the nova cell databases (--nova-conf or '
@@ -155,6 +159,15 @@ def add_cell_source(parser, *, fallback: str) -> None:
         dest='connections',
         help='a cell database as an SQLAlchemy URL, e.g. '
              'mysql+pymysql://nova:PASSWORD@db/nova; repeatable')
+    if placement:
+        source.add_argument(
+            '--placement-connection', metavar='URL',
+            dest='placement_connection',
+            help='the placement database as an SQLAlchemy URL, read-only '
+                 'beside the cell databases: their GPUs that placement '
+                 'reserves count as cordoned or awaiting cleaning, not '
+                 'free (PCI in placement mode; ignored with a warning in '
+                 'legacy mode)')
     source.add_argument(
         '--db-timeout', type=seconds('--db-timeout'),
         default=database.DEFAULT_TIMEOUT,

@@ -82,7 +82,9 @@ def _check_host(host: str) -> None:
 class Exporter(base.Command):
     """Serve Prometheus metrics of the GPU fleet on /metrics.
 
-    Free, used and unavailable GPUs per host, model and NUMA node; how
+    Free, used, unavailable, cordoned and awaiting-cleaning GPUs per host,
+    model and NUMA node (cordoned ones from the cell databases need
+    --placement-connection); how
     many servers of each GPU flavor still fit; the largest same-model
     request that fits anywhere; stranded GPUs; stale pci_devices rows (from
     the cell databases); and the age, duration and failures of the

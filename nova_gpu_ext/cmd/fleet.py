@@ -33,22 +33,26 @@ from nova_gpu_ext import exception
 class Capacity(base.Lister):
     """Show free GPUs per host, model and NUMA node, and what still fits.
 
-    One row per host, GPU model and NUMA node: total, free, used and
-    unavailable devices, and the largest same-model request that still
+    One row per host, GPU model and NUMA node: total, free, used,
+    unavailable, cordoned and awaiting-cleaning (one-time-use) devices,
+    and the largest same-model request that still
     fits on one NUMA node of the host and on the whole host. --summary
     gives one row per model over the fleet with its stranded GPUs (free
     ones no GPU flavor of the catalog would be given where they are);
     --fits one row per catalog flavor (or --request) with how many more
     servers fit now, honouring same-model, class aliases and gpu:numa.
-    Reads the cell databases (--nova-conf, --connection) or Placement.
+    Reads the cell databases (--nova-conf, --connection; cordoned GPUs
+    are told from free ones with --placement-connection) or Placement.
     """
 
     ROWS = ('host', 'cell', 'model', 'vendor_id', 'product_id',
             'numa_node', 'total', 'free', 'used', 'unavailable',
-            'largest_on_node', 'largest_on_host')
+            'cordoned', 'awaiting_cleaning', 'largest_on_node',
+            'largest_on_host')
     FITS = ('flavor', 'gpus_per_server', 'numa', 'fit', 'hosts')
-    SUMMARY = ('model', 'total', 'free', 'used', 'unavailable',
-               'largest_on_node', 'largest_on_host', 'stranded')
+    SUMMARY = ('model', 'total', 'free', 'used', 'unavailable', 'cordoned',
+               'awaiting_cleaning', 'largest_on_node', 'largest_on_host',
+               'stranded')
     COLUMNS = tuple(dict.fromkeys(ROWS + FITS + SUMMARY))
 
     def get_parser(self, prog_name):
@@ -83,8 +87,9 @@ class Capacity(base.Lister):
         return (self.ROWS,
                 [(r.host, r.cell, r.model, r.vendor_id or None,
                   r.product_id if r.vendor_id else None, r.numa_node,
-                  r.total, r.free, r.used, r.unavailable, r.largest_on_node,
-                  r.largest_on_host) for r in rows])
+                  r.total, r.free, r.used, r.unavailable, r.cordoned,
+                  r.awaiting_cleaning, r.largest_on_node, r.largest_on_host)
+                 for r in rows])
 
     def _questions(self, parsed_args, source, snap):
         requests = sources.wanted(source, parsed_args)
@@ -101,7 +106,8 @@ class Capacity(base.Lister):
             snap, requests, placer, source.names)}
         return (self.SUMMARY,
                 [(m.model, m.total, m.free, m.used, m.unavailable,
-                  m.largest_on_node, m.largest_on_host,
+                  m.cordoned, m.awaiting_cleaning, m.largest_on_node,
+                  m.largest_on_host,
                   stranded[m.model].stranded if requests else None)
                  for m in capacity.summary(snap, source.names)])
 
@@ -112,10 +118,11 @@ class Explain(base.Lister):
     The decision the filter would make now, by the same core code the
     filter runs, on a snapshot: passes, or the reason in words (no such
     alias, wrong model, too few free of one model, would mix models,
-    would split NUMA nodes). It can differ from the live scheduler: the
-    other filters are not run, Placement may return fewer allocation
-    candidates ([scheduler] max_placement_results), and claims in flight
-    are not seen. Exit status 1 when no host passes.
+    would split NUMA nodes; a host placement gives no candidates names
+    its cordoned and awaiting-cleaning GPUs). It can differ from the live
+    scheduler: the other filters are not run, Placement may return fewer
+    allocation candidates ([scheduler] max_placement_results), and claims
+    in flight are not seen. Exit status 1 when no host passes.
     """
 
     COLUMNS = ('host', 'passes', 'reason')

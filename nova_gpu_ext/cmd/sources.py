@@ -25,7 +25,8 @@ PLACEMENT_FALLBACK = 'Placement through the cloud (PCI in placement mode)'
 
 
 def add_source(parser) -> None:
-    base.add_cell_source(parser, fallback=PLACEMENT_FALLBACK)
+    base.add_cell_source(parser, fallback=PLACEMENT_FALLBACK,
+                         placement=True)
 
 
 def source_of(command, parsed_args, gpu_catalog) -> fleet_source.Source:
@@ -33,6 +34,7 @@ def source_of(command, parsed_args, gpu_catalog) -> fleet_source.Source:
     return fleet_source.Source(
         nova_confs=parsed_args.nova_confs,
         connections=parsed_args.connections,
+        placement_connection=parsed_args.placement_connection,
         db_timeout=parsed_args.db_timeout, catalog=gpu_catalog,
         cloud=lambda: command.app.client_manager.gpu,
         progress=_progress(command.app.stderr), say=command.say)

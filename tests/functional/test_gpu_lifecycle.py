@@ -26,9 +26,13 @@ import textwrap
 
 import fixtures
 from nova import objects
+from placement import db_api as placement_db_api
 
 from nova_gpu_ext.admin.cloud import connect
 from nova_gpu_ext.admin.cloud import devices
+from nova_gpu_ext.admin.fleet import capacity
+from nova_gpu_ext.admin.fleet import placementdb
+from nova_gpu_ext.admin.fleet import snapshot
 from nova_gpu_ext.admin import lifecycle
 from tests import base as test_base
 from tests.functional import base
@@ -37,6 +41,7 @@ from tests.functional import test_fleet
 K4200, V100 = base.K4200, base.V100
 FIRST, SECOND = '0000:81:00.0', '0000:81:01.0'
 DOC = os.path.join(test_base.DOC, 'cli', 'gpu.rst')
+HELD_STATES = ('free', 'used', 'cordoned', 'awaiting_cleaning')
 UUID = re.compile(r'[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-'
                   r'[0-9a-f]{12}')
 
@@ -70,6 +75,30 @@ class LifecycleBase(test_fleet.FleetBase):
 
     def boot_k4200(self, expected_state='ACTIVE'):
         return self.boot(self.gpu_flavor('k4200:1'), expected_state)
+
+    def capacity(self):
+        """gpu-a's GPUs per state, from ``openstack gpu capacity``."""
+        status, out, err = self.openstack(
+            'gpu', 'capacity', '-f', 'json', '--catalog',
+            self.catalog(test_fleet.CATALOG))
+        self.assertEqual(0, status, err)
+        [row] = [r for r in json.loads(out) if r['host'] == 'gpu-a']
+        return {state: row[state] for state in HELD_STATES}
+
+    def database_capacity(self):
+        """gpu-a's GPUs per state, from the cell and placement databases.
+
+        Both live in memory in this process: read through the services'
+        own engines, by the queries ``--connection`` and
+        ``--placement-connection`` run.
+        """
+        engine = placement_db_api.get_placement_engine()
+        with engine.connect() as conn:
+            providers = placementdb.read(conn)
+        snap = snapshot.with_providers(self.db_snapshot(), providers)
+        [row] = [r for r in capacity.rows(snap, snapshot.ModelFilter())
+                 if r.host == 'gpu-a']
+        return {state: getattr(row, state) for state in HELD_STATES}
 
 
 class TestCordon(LifecycleBase):
@@ -118,6 +147,23 @@ class TestCordon(LifecycleBase):
         self.assertEqual(0, status, err)
         self.assertIn(f'uncordoned gpu-a {used}: reserved 1 -> 0', err)
         self.assertEqual('free', self.state(used))
+
+    def test_capacity_counts_cordoned_gpus_apart_from_free_ones(self):
+        """The whole host cordoned: its server's GPU drains, then is idle."""
+        server = self.boot_k4200()
+        for address in (FIRST, SECOND):
+            self.nova_gpu_ext('gpu', 'cordon', 'gpu-a', address,
+                              '--reason', 'maintenance')
+        self._run_periodics()
+        draining = {'free': 0, 'used': 1, 'cordoned': 1,
+                    'awaiting_cleaning': 0}
+        self.assertEqual(draining, self.capacity())
+        self.assertEqual(draining, self.database_capacity())
+        self._delete_server(server)
+        self._run_periodics()
+        drained = dict(draining, used=0, cordoned=2)
+        self.assertEqual(drained, self.capacity())
+        self.assertEqual(drained, self.database_capacity())
 
     def test_second_cordon_changes_nothing(self):
         self.openstack('gpu', 'cordon', 'gpu-a', FIRST, '--reason', 'x')
@@ -246,6 +292,10 @@ class TestOneTimeUse(LifecycleBase):
         self._delete_server(server)
         self._run_periodics()
         self.assertEqual('awaiting_cleaning', self.state(FIRST))
+        cleaning = {'free': 0, 'used': 0, 'cordoned': 0,
+                    'awaiting_cleaning': 1}
+        self.assertEqual(cleaning, self.capacity())
+        self.assertEqual(cleaning, self.database_capacity())
         self.boot(self.flavor, expected_state='ERROR')
 
         status, _, err = self.openstack('gpu', 'release', 'gpu-a', FIRST,

@@ -12,7 +12,8 @@
 
 """Capacity questions about a snapshot: free GPUs, largest fits, stranded.
 
-* ``rows``: per host, model and NUMA node the devices by state, with the
+* ``rows``: per host, model and NUMA node the devices by state (free,
+  used, unavailable, cordoned, awaiting cleaning), with the
   largest same-model request that fits on one NUMA node and on the host;
 * ``fits``: per GPU request (a catalog flavor or ``--request``), how many
   more servers fit now, each placed as GpuPassthroughFilter would allow
@@ -51,6 +52,8 @@ class Row:
     free: int
     used: int
     unavailable: int
+    cordoned: int
+    awaiting_cleaning: int
     largest_on_node: int
     largest_on_host: int
 
@@ -78,6 +81,9 @@ def rows(snap: snapshot.Snapshot,
                     free=free, used=host.count(model, numa, snapshot.USED),
                     unavailable=host.count(model, numa,
                                            snapshot.UNAVAILABLE),
+                    cordoned=host.count(model, numa, snapshot.CORDONED),
+                    awaiting_cleaning=host.count(
+                        model, numa, snapshot.AWAITING_CLEANING),
                     largest_on_node=max(node_free),
                     largest_on_host=host.count(model, state=snapshot.FREE)))
     return result
@@ -92,6 +98,8 @@ class ModelSummary:
     free: int
     used: int
     unavailable: int
+    cordoned: int
+    awaiting_cleaning: int
     largest_on_node: int
     largest_on_host: int
 
@@ -106,6 +114,8 @@ def summary(snap: snapshot.Snapshot,
         model=model, total=sum(r.total for r in found),
         free=sum(r.free for r in found), used=sum(r.used for r in found),
         unavailable=sum(r.unavailable for r in found),
+        cordoned=sum(r.cordoned for r in found),
+        awaiting_cleaning=sum(r.awaiting_cleaning for r in found),
         largest_on_node=max(r.largest_on_node for r in found),
         largest_on_host=max(r.largest_on_host for r in found))
         for model, found in sorted(per_model.items())]

@@ -19,7 +19,12 @@ evidence: the devices the claim would give each request, or, for a
 refused host, the request refused and the free devices it was offered.
 The words only format that evidence: no such alias, wrong model (no
 device of the alias's models on the host), too few free of one model,
-would mix models, would split NUMA nodes. ``gpu:numa=prefer`` is decided
+would mix models, would split NUMA nodes. A host placement gives no
+allocation candidates also names its GPUs placement holds back
+(cordoned, awaiting cleaning), from the snapshot's counts: the evidence
+holds only free devices, and such a host's GPUs are out of service, not
+missing.
+``gpu:numa=prefer`` is decided
 over all hosts, as the filter decides it over the scheduler's host list:
 a host that can only split is refused while another host keeps the
 request on one NUMA node.
@@ -77,6 +82,20 @@ class Words:
         return ', '.join(f'{name} {n}' for name, n in sorted(counts.items())
                          if n) or 'none'
 
+    def held(self, host: snapshot.HostGpus) -> str:
+        """The host's GPUs out of service, per state and model; or ''."""
+        parts = []
+        for state in snapshot.HELD:
+            counts = collections.Counter()
+            for model in host.gpu_models:
+                counts[self.names.name(model)] += host.count(
+                    model, state=state)
+            found = ', '.join(f'{name} {n}' for name, n in
+                              sorted(counts.items()) if n)
+            if found:
+                parts.append(f'{state.replace("_", " ")}: {found}')
+        return '; '.join(parts)
+
     def per_node(self, free: fit.FreeCounts) -> str:
         return ', '.join(f'{self.names.name(m)} {n} on NUMA {_node(numa)}'
                          for (m, numa), n in sorted(free.items(),
@@ -113,22 +132,29 @@ def explain(snap: snapshot.Snapshot, request: gpu_requests.GpuRequest,
     keeping = [snap.hosts[i].host for i in decision.keeping_one_node(found)]
     words = Words(names)
     return [Explanation(host.host, decided.passes, _reason(
-        host.pools, devices, request.policy, decided, keeping, words))
+        host, devices, request.policy, decided, keeping, words))
         for host, decided in zip(snap.hosts, kept)]
 
 
-def _reason(pools, devices, policy, decided, keeping, words) -> str:
+def _reason(host, devices, policy, decided, keeping, words) -> str:
     if decided.passes:
         got = '; '.join(f'{d.label()} <- {words.takes(t)}'
                         for d, t in zip(devices, decided.claimed.takes))
         split = (' (split over NUMA nodes: no host keeps it on one)'
                  if policy.numa is PREFER and not keeping else '')
         return f'passes: {got}{split}'
-    return why_not(pools, devices, decided.refusal, keeping, words)
+    return why_not(host.pools, devices, decided.refusal, keeping, words,
+                   words.held(host))
 
 
-def why_not(pools, devices, refusal: fit.Misfit, keeping, words) -> str:
-    """A refusal and its evidence in words."""
+def why_not(pools, devices, refusal: fit.Misfit, keeping, words,
+            held: str = '') -> str:
+    """A refusal and its evidence in words.
+
+    ``held`` names the host's GPUs out of service: placement offers them
+    to no request, so a host left without allocation candidates says
+    which of its GPUs are cordoned or awaiting cleaning.
+    """
     if refusal.why is fit.Why.AVOIDABLE_SPLIT:
         shown = ', '.join(keeping[:SHOWN]) + (
             f' and {len(keeping) - SHOWN} more'
@@ -136,7 +162,8 @@ def why_not(pools, devices, refusal: fit.Misfit, keeping, words) -> str:
         return (f'would split NUMA under gpu:numa=prefer while '
                 f'{refusal.keeping} host(s) keep it on one node ({shown})')
     if refusal.request is None:
-        return refusal.text
+        return refusal.text + (f'; out of service here: {held}'
+                               if held else '')
     device = devices[refusal.request]
     if not refusal.free:
         return (f'wrong model: no device for {device.label()} on this '

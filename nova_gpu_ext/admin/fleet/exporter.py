@@ -71,7 +71,7 @@ def families(snap: snapshot.Snapshot, questions: Questions) -> tuple:
     names = questions.names
     gpus = core.GaugeMetricFamily(
         f'{PREFIX}_gpus', 'GPUs per host, model, NUMA node and state '
-        '(free, used, unavailable)',
+        '(free, used, unavailable, cordoned, awaiting_cleaning)',
         labels=('host', 'model', 'numa_node', 'state'))
     largest = collections.defaultdict(int)
     for host in snap.hosts:

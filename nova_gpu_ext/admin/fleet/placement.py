@@ -17,7 +17,10 @@ resource provider named ``<hypervisor>_<PCI address>``, a child of the
 compute node's provider, with the trait ``COMPUTE_MANAGED_PCI_DEVICE`` and
 one unit of its resource class. Placement has no bulk inventory or usage
 listing, so each device costs two calls; they run concurrently, a few at
-a time, and ``progress(done, total)`` is told after each device.
+a time, and ``progress(done, total)`` is told after each device. One more
+listing, of the providers with the one-time-use trait, tells a cordoned
+device from one awaiting cleaning (:mod:`~nova_gpu_ext.admin.lifecycle`):
+a device's ``reserved`` units are counted in that state, not dropped.
 
 What Placement cannot tell: the NUMA node of a device (rows say None),
 and the model of a device whose resource class is shared by several
@@ -30,6 +33,7 @@ import time
 import typing as ty
 
 from nova_gpu_ext.admin.fleet import snapshot
+from nova_gpu_ext.admin import lifecycle
 from nova_gpu_ext.common import resource_classes
 from nova_gpu_ext.gpu import models
 
@@ -73,12 +77,42 @@ class Kinds:
         return {key: name for key, name, _ in self._by_rc.values()}
 
 
-def _device(conn, rp) -> list[tuple[str, int, int]]:
-    """``(resource class, total - reserved, used)`` of one device RP."""
+def _device(conn, rp) -> list[tuple[str, int, int, int]]:
+    """``(resource class, total, reserved, used)`` of one device RP."""
     usages = conn.placement.fetch_resource_provider_usages(rp).usages or {}
-    return [(inv.resource_class, inv.total - (inv.reserved or 0),
+    return [(inv.resource_class, inv.total, inv.reserved or 0,
              usages.get(inv.resource_class, 0))
             for inv in conn.placement.resource_provider_inventories(rp)]
+
+
+def _host(host: str, devices, kinds: Kinds, wanted: snapshot.ModelFilter,
+          one_time_use: ty.Collection[str],
+          ignored: set) -> snapshot.HostGpus:
+    """One host's counts and pools; classes not counted go to ``ignored``.
+
+    Each device's units are counted per state (:meth:`Provider.split`);
+    its pool offers only the free ones, as placement does.
+    """
+    counts = collections.Counter()
+    pools = []
+    for rp, inventories in devices:
+        traits = frozenset([lifecycle.ONE_TIME_USE_TRAIT]
+                           if rp.id in one_time_use else ())
+        for rc, total, reserved, used in inventories:
+            kind = kinds.of(rc)
+            if kind is None or not wanted.counts(kind[0], kind[2]):
+                ignored.add(rc)
+                continue
+            model, _, dev_type = kind
+            split = snapshot.Provider(total, reserved, used, traits).split()
+            for state, n in split.items():
+                counts[model, None, state] += n
+            pools.append({'vendor_id': model.vendor_id,
+                          'product_id': model.product_id,
+                          'numa_node': None, 'count': split[snapshot.FREE],
+                          'dev_type': dev_type, 'rp_uuid': rp.id,
+                          'resource_class': rc})
+    return snapshot.HostGpus(host, '', dict(counts), tuple(pools))
 
 
 def take(conn, kinds: Kinds, wanted: snapshot.ModelFilter,
@@ -89,6 +123,8 @@ def take(conn, kinds: Kinds, wanted: snapshot.ModelFilter,
     taken_at = time.time()
     names = {rp.id: rp.name for rp in conn.placement.resource_providers()}
     devices = list(conn.placement.resource_providers(required=PCI_TRAIT))
+    one_time_use = {rp.id for rp in conn.placement.resource_providers(
+        required=lifecycle.ONE_TIME_USE_TRAIT)}
     with concurrent.futures.ThreadPoolExecutor(max(1, workers)) as pool:
         futures = {pool.submit(_device, conn, rp): rp for rp in devices}
         found = {}
@@ -101,26 +137,9 @@ def take(conn, kinds: Kinds, wanted: snapshot.ModelFilter,
     for rp in devices:
         host = names.get(rp.root_provider_id, rp.root_provider_id)
         per_host[host].append((rp, found[rp.id]))
-    hosts, ignored = [], set()
-    for host in sorted(per_host):
-        counts = collections.Counter()
-        pools = []
-        for rp, inventories in per_host[host]:
-            for rc, total, used in inventories:
-                kind = kinds.of(rc)
-                if kind is None or not wanted.counts(kind[0], kind[2]):
-                    ignored.add(rc)
-                    continue
-                model, _, dev_type = kind
-                free = max(total - used, 0)
-                counts[model, None, snapshot.FREE] += free
-                counts[model, None, snapshot.USED] += min(used, total)
-                pools.append({'vendor_id': model.vendor_id,
-                              'product_id': model.product_id,
-                              'numa_node': None, 'count': free,
-                              'dev_type': dev_type, 'rp_uuid': rp.id,
-                              'resource_class': rc})
-        hosts.append(snapshot.HostGpus(host, '', dict(counts), tuple(pools)))
+    ignored = set()
+    hosts = [_host(host, per_host[host], kinds, wanted, one_time_use,
+                   ignored) for host in sorted(per_host)]
     warnings = (f'resource classes not counted as GPUs: '
                 f'{", ".join(sorted(ignored))}',) if ignored else ()
     return snapshot.Snapshot(tuple(hosts), 'placement', taken_at, warnings)

@@ -15,7 +15,11 @@
 Pure data. Two things per host:
 
 * ``counts``: how many devices of each model on each NUMA node are free,
-  used or unavailable, from nova's ``pci_devices`` rows (or Placement);
+  used, unavailable, cordoned or awaiting cleaning, from nova's
+  ``pci_devices`` rows (or Placement); only placement knows the last two
+  (a device provider's ``reserved``, see :mod:`~nova_gpu_ext.admin.lifecycle`),
+  so a cell database snapshot learns them from the placement database
+  (:func:`with_providers`);
 * ``pools``: the PCI pools exactly as nova-scheduler sees them (the
   compute node's ``pci_stats``, each pool a dict of its keys and free
   ``count``, sorted as ``PciDeviceStats`` sorts them), so the core's claim
@@ -27,13 +31,18 @@ import dataclasses
 import json
 import typing as ty
 
+from nova_gpu_ext.admin import lifecycle
 from nova_gpu_ext.gpu import models
 from nova_gpu_ext.gpu import scoring
 
 FREE = 'free'
 USED = 'used'
 UNAVAILABLE = 'unavailable'
-STATES = (FREE, USED, UNAVAILABLE)
+CORDONED = lifecycle.State.CORDONED.value
+AWAITING_CLEANING = lifecycle.State.AWAITING_CLEANING.value
+STATES = (FREE, USED, UNAVAILABLE, CORDONED, AWAITING_CLEANING)
+# The states of a device placement holds back from every boot.
+HELD = (CORDONED, AWAITING_CLEANING)
 
 # nova's pci_devices.status -> what it means for capacity. ``deleted``
 # rows (and soft-deleted ones) are devices that no longer exist and are
@@ -256,3 +265,67 @@ def with_provider_tags(snap: Snapshot,
     return dataclasses.replace(snap, hosts=tuple(
         dataclasses.replace(h, pools=tuple(tagged(p) for p in h.pools))
         for h in snap.hosts))
+
+
+class Provider(ty.NamedTuple):
+    """One device provider as placement counts it."""
+
+    total: int
+    reserved: int
+    used: int
+    traits: frozenset[str] = frozenset()
+
+    def split(self) -> dict[str, int]:
+        """Its units per state: used, free, and the rest held back.
+
+        A unit a server holds is used, cordoned or not (it drains: ``gpu
+        list`` shows it cordoned); a unit nothing holds and placement
+        offers (total - reserved - used) is free; the rest is reserved,
+        which :func:`lifecycle.state` of the idle device names.
+        """
+        used = min(self.used, self.total)
+        free = max(self.total - self.reserved - self.used, 0)
+        counts = {USED: used, FREE: free}
+        held = self.total - used - free
+        if held:
+            counts[self.held_state] = held
+        return counts
+
+    @property
+    def held_state(self) -> str:
+        """Cordoned, or awaiting cleaning: a reserved unit's state."""
+        idle = lifecycle.state(self.total, self.reserved, 0, self.traits)
+        return (AWAITING_CLEANING if idle is
+                lifecycle.State.AWAITING_CLEANING else CORDONED)
+
+
+def with_providers(snap: Snapshot,
+                   providers: ty.Mapping[str, Provider]) -> Snapshot:
+    """The snapshot with what placement holds back of each pool.
+
+    nova's ``pci_devices`` call a cordoned or awaiting-cleaning device
+    available, and its pool counts it: a pool whose provider (``rp_uuid``)
+    offers fewer units than the pool's ``count`` gives the difference to
+    the provider's held state, in the counts and in the pool, so the
+    claim walk no longer takes it, as placement would not offer it.
+    """
+    def host(h):
+        counts = collections.Counter(h.counts)
+        pools = tuple(_held_back(p, providers.get(p.get('rp_uuid')), counts)
+                      for p in h.pools)
+        return dataclasses.replace(h, counts=dict(counts), pools=pools)
+    return dataclasses.replace(snap, hosts=tuple(map(host, snap.hosts)))
+
+
+def _held_back(pool: Pool, provider: Provider | None,
+               counts: collections.Counter) -> Pool:
+    if provider is None:
+        return pool
+    key = (models.model_of(pool), pool.get('numa_node'))
+    held = min(int(pool.get('count') or 0) - provider.split()[FREE],
+               counts[(*key, FREE)])
+    if held <= 0:
+        return pool
+    counts[(*key, FREE)] -= held
+    counts[(*key, provider.held_state)] += held
+    return {**pool, 'count': int(pool['count']) - held}

@@ -13,8 +13,9 @@
 """Where the fleet commands read the fleet, and what they judge it by.
 
 One :class:`Source` per command run, built from the cell-source options
-(``--nova-conf``, ``--connection``, ``--db-timeout``) and the catalog:
-it finds the cells, takes the snapshot (the cell databases, else
+(``--nova-conf``, ``--connection``, ``--placement-connection``,
+``--db-timeout``) and the catalog: it finds the cells, takes the snapshot
+(the cell databases, with what the placement database holds back, else
 Placement through the cloud), names the models, reads a drained host's
 servers, and holds the scheduler's ``[nova_gpu_ext]`` options (read from
 the ``--nova-conf`` files when given, else their defaults) that judge
@@ -34,6 +35,7 @@ from nova_gpu_ext.admin.fleet import capacity
 from nova_gpu_ext.admin.fleet import celldb
 from nova_gpu_ext.admin.fleet import gpu_requests
 from nova_gpu_ext.admin.fleet import placement
+from nova_gpu_ext.admin.fleet import placementdb
 from nova_gpu_ext.admin.fleet import snapshot
 from nova_gpu_ext import exception
 from nova_gpu_ext.gpu import models
@@ -43,6 +45,10 @@ NO_INVENTORY = (
     '= True on every nova-compute with GPUs (PCI in placement mode), or '
     'read the cell databases with --nova-conf or --connection, which works '
     'in legacy mode too')
+LEGACY_PLACEMENT_DB = (
+    '--placement-connection ignored: the compute nodes\' pools name no '
+    'resource provider (legacy mode: [pci] report_in_placement is off), '
+    'so placement holds none of their GPUs and was not read')
 
 Progress = ty.Callable[[int, int], None]
 
@@ -52,6 +58,7 @@ class Source:
 
     def __init__(self, *, nova_confs: ty.Sequence[str] = (),
                  connections: ty.Sequence[str] = (),
+                 placement_connection: str | None = None,
                  db_timeout: float = database.DEFAULT_TIMEOUT,
                  catalog=None,
                  cloud: ty.Callable[[], ty.Any] | None = None,
@@ -60,6 +67,12 @@ class Source:
         if nova_confs and connections:
             raise exception.BadInput(
                 'give --nova-conf or --connection, not both')
+        if placement_connection and not (nova_confs or connections):
+            raise exception.BadInput(
+                '--placement-connection completes the cell databases: give '
+                '--nova-conf or --connection too (without them the fleet '
+                'is read from Placement, which knows reserved itself)')
+        self.placement_connection = placement_connection
         self.nova_confs = list(nova_confs)
         self.connections = list(connections)
         self.db_timeout = db_timeout
@@ -115,7 +128,8 @@ class Source:
 
     def _take(self) -> snapshot.Snapshot:
         if self.database:
-            snap = celldb.take(self.cells, self.names, self.db_timeout)
+            snap = self._held_back(
+                celldb.take(self.cells, self.names, self.db_timeout))
             if self.catalog is None:
                 return snap
             return snapshot.with_provider_tags(
@@ -126,6 +140,15 @@ class Source:
         if not snap.hosts:
             snap = snap.with_warning(NO_INVENTORY)
         return snap
+
+    def _held_back(self, snap: snapshot.Snapshot) -> snapshot.Snapshot:
+        """The cell snapshot with placement's reserved devices, if given."""
+        if not self.placement_connection:
+            return snap
+        if not snap.placement:
+            return snap.with_warning(LEGACY_PLACEMENT_DB)
+        return snapshot.with_providers(snap, placementdb.take(
+            self.placement_connection, self.db_timeout))
 
     def servers(self, host: str) -> list[gpu_requests.GpuRequest]:
         """The GPU servers of ``host``, from the databases only."""

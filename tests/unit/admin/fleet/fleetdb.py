@@ -36,12 +36,14 @@ V100 = ('10de', '1db4')
 A100 = ('10de', '20f1')
 
 
-def device(address, model, numa, status='available', dev_type='type-PCI'):
-    """A PciDevice row's values (without ids)."""
+def device(address, model, numa, status='available', dev_type='type-PCI',
+           rp_uuid=None):
+    """A PciDevice row's values (without ids); ``rp_uuid``: its provider."""
     return dict(address=address, vendor_id=model[0], product_id=model[1],
                 numa_node=numa, status=status, dev_type=dev_type,
                 dev_id='pci_' + address.replace(':', '_').replace('.', '_'),
-                label=f'label_{model[0]}_{model[1]}', extra_info={})
+                label=f'label_{model[0]}_{model[1]}',
+                extra_info={'rp_uuid': rp_uuid} if rp_uuid else {})
 
 
 def pci_stats(devices, device_spec=None):
@@ -49,7 +51,9 @@ def pci_stats(devices, device_spec=None):
 
     Every device joins its pool (so pool order is nova's); the ones that
     are not available are then taken out again, as consumed devices are:
-    their pool stays, with a lower count.
+    their pool stays, with a lower count. Devices whose ``extra_info``
+    names their ``rp_uuid`` (placement mode) give their pools that
+    provider, as nova-compute does.
     """
     specs = device_spec or [jsonutils.dumps(
         {'vendor_id': v, 'product_id': p})
@@ -66,6 +70,8 @@ def pci_stats(devices, device_spec=None):
             status='available')
         pci.add_device(obj)
         objs.append((obj, values['status']))
+    if any('rp_uuid' in d.get('extra_info', {}) for d in devices):
+        pci.populate_pools_metadata_from_assigned_devices()
     for pool in pci.pools:
         gone = [d for d in pool['devices']
                 if dict((o.address, s) for o, s in objs)[d.address]
