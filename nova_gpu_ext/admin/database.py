@@ -313,9 +313,9 @@ def _error(engine, url: str, exc: sa.exc.SQLAlchemyError, timeout: float,
     """
     if deadline is not None and deadline.expired:
         return DatabaseError(
-            f'no complete answer from the database {mask(url)} within '
-            f'{timeout:g} s (--db-timeout is a deadline for the whole '
-            'session); check that it runs and is not overloaded')
+            f'no complete answer from the database {mask(url)}: check that '
+            f'it runs and answers within {timeout:g} s (--db-timeout is a '
+            'deadline for the whole session), and the URL')
     reason = exception.one_line(getattr(exc, 'orig', None) or exc)
     missing = (isinstance(exc, sa.exc.DBAPIError)
                and not exc.connection_invalidated and tables)
