@@ -18,13 +18,10 @@ socket). Each service is started in its own session with its PID in
 ``STATE/pids``, so ``down`` stops exactly what ``up`` started.
 """
 
-import configparser
 import json
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 

@@ -15,7 +15,9 @@
 import argparse
 import sys
 
+import check
 import cloud
+import load
 import services
 
 
@@ -27,7 +29,12 @@ def main(argv=None):
     sched = sub.add_parser('scheduler', help='reconfigure and restart '
                            'nova-scheduler')
     sched.add_argument('engine', choices=('ours', 'in-tree'))
-    import load
+    sub.add_parser('check', help='the fleet commands against the cloud, '
+                   'then delete every server; last line JSON')
+    compare = sub.add_parser('compare', help='ours against in-tree: two '
+                             'load JSON files')
+    compare.add_argument('ours')
+    compare.add_argument('in_tree')
     load.add_arguments(sub.add_parser('load', help='boot and delete '
                                       'servers; last line JSON'))
     args = parser.parse_args(argv)
@@ -43,6 +50,10 @@ def main(argv=None):
             services.switch_scheduler(args.engine)
         elif args.command == 'load':
             return load.run(args)
+        elif args.command == 'check':
+            return check.run()
+        elif args.command == 'compare':
+            return load.compare(args.ours, args.in_tree)
     except cloud.StartFailed as exc:
         print(f'devcloud: {exc}', file=sys.stderr)
         return 1

@@ -50,7 +50,7 @@ def _base_conf() -> str:
     """The nova.conf every nova service of the devcloud reads."""
     paste = cloud.path('etc', 'api-paste.ini')
     token_auth = ('auth_type = admin_token\ntoken = admin:admin\n')
-    return f"""# devcloud: a test cloud on loopback with noauth2; never a deployment
+    return f"""# devcloud: a test cloud on loopback, never a deployment
 [DEFAULT]
 transport_url = {TRANSPORT}
 state_path = {cloud.path('nova')}
