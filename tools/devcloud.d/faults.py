@@ -33,8 +33,10 @@ import services
 
 
 def scheduler_engine() -> str:
+    """``ours`` or ``in-tree``, with ``+placement`` in placement mode."""
     with open(cloud.path('etc', 'nova-scheduler.conf')) as f:
-        return 'ours' if 'GpuPassthroughFilter' in f.read() else 'in-tree'
+        engine = 'ours' if 'GpuPassthroughFilter' in f.read() else 'in-tree'
+    return engine + ('+placement' if services.placement_mode() else '')
 
 
 def children(pid: int) -> list:
@@ -91,7 +93,7 @@ class Injector(threading.Thread):
                              workers_after=now, recovered_s=self.elapsed())
                 return fault
             time.sleep(0.5)
-        services.switch_scheduler(scheduler_engine())
+        services.switch_scheduler(scheduler_engine().split("+")[0])
         fault.update(respawned_by='devcloud restart',
                      recovered_s=self.elapsed())
         return fault

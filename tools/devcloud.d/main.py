@@ -24,7 +24,10 @@ import services
 def main(argv=None):
     parser = argparse.ArgumentParser(prog='tools/devcloud')
     sub = parser.add_subparsers(dest='command', required=True)
-    sub.add_parser('up', help='start the cloud')
+    up = sub.add_parser('up', help='start the cloud')
+    up.add_argument('--placement', action='store_true',
+                    help='PCI in placement ([pci] report_in_placement, '
+                    '[filter_scheduler] pci_in_placement)')
     sub.add_parser('down', help='stop what up started')
     sched = sub.add_parser('scheduler', help='reconfigure and restart '
                            'nova-scheduler')
@@ -40,7 +43,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         if args.command == 'up':
-            services.up()
+            services.up(args.placement)
             print(f'devcloud: up; nova-api {cloud.NOVA_URL} (noauth2 token '
                   f'admin:admin), logs in {cloud.path("logs")}',
                   file=sys.stderr)

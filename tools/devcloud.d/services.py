@@ -100,10 +100,16 @@ def _api_paste() -> str:
         'paste.filter_factory = noauth:filter_factory\n')
 
 
+def placement_mode() -> bool:
+    """Whether ``up --placement`` started the cloud (PCI in placement)."""
+    return os.path.exists(cloud.path('etc', 'pci-in-placement'))
+
+
 def genconf(role: str) -> str:
     return cloud.run(f'genconf --role {role}', [
         os.path.join(cloud.BIN, 'nova-gpu-ext'), 'genconf',
-        '--catalog', cloud.CATALOG, '--role', role])
+        '--catalog', cloud.CATALOG, '--role', role] +
+        (['--placement'] if placement_mode() else []))
 
 
 def in_tree_scheduler_conf() -> str:
@@ -116,6 +122,7 @@ def in_tree_scheduler_conf() -> str:
         'available_filters = nova.scheduler.filters.all_filters',
         f'enabled_filters = {cloud.IN_TREE_FILTERS}',
         'weight_classes = nova.scheduler.weights.all_weighers',
+        f'pci_in_placement = {placement_mode()}',
         '[pci]'] + aliases) + '\n'
 
 
@@ -307,7 +314,7 @@ def discover_hosts(timeout=120.0):
                             f'{timeout:.0f} s: {", ".join(missing)}')
 
 
-def up():
+def up(placement=False):
     running = [name for name in ORDER + ['rabbitmq', 'mariadb']
                if cloud.alive(cloud.pid_of(name))]
     if running:
@@ -320,6 +327,9 @@ def up():
         raise cloud.StartFailed('rabbitmq-server not found: apt-get install '
                                 'rabbitmq-server')
     shutil.rmtree(cloud.path('logs'), ignore_errors=True)
+    shutil.rmtree(cloud.path('etc'), ignore_errors=True)
+    if placement:
+        write('pci-in-placement', '')
     write_configs()
     start_mariadb()
     create_databases()
