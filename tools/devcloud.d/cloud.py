@@ -71,11 +71,15 @@ def path(*parts):
 
 
 def log_tail(name: str, lines=30) -> str:
-    try:
-        with open(path('logs', f'{name}.log'), errors='replace') as f:
-            return ''.join(f.readlines()[-lines:])
-    except OSError as exc:
-        return f'(no log: {exc})'
+    """The end of NAME's output, and of its service log if it has one."""
+    tails = []
+    for log in (f'{name}.log', f'{name}.service.log'):
+        try:
+            with open(path('logs', log), errors='replace') as f:
+                tails.append(''.join(f.readlines()[-lines:]))
+        except OSError:
+            pass
+    return '\n'.join(tails) or '(no log)'
 
 
 def start(name: str, argv: list, env=None) -> int:
@@ -144,8 +148,8 @@ def wait_for(name: str, check, timeout=120.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not alive(pid_of(name)):
-            raise StartFailed(f'{name} exited during start; last lines of '
-                              f'{path("logs", name + ".log")}:\n'
+            raise StartFailed(f'{name} exited during start; the end of '
+                              f'its logs in {path("logs")}:\n'
                               f'{log_tail(name)}')
         try:
             if check():
@@ -153,8 +157,8 @@ def wait_for(name: str, check, timeout=120.0):
         except Exception:  # noqa: S110 - not answering yet
             pass
         time.sleep(0.5)
-    raise StartFailed(f'{name} did not answer within {timeout:.0f} s; last '
-                      f'lines of {path("logs", name + ".log")}:\n'
+    raise StartFailed(f'{name} did not answer within {timeout:.0f} s; the '
+                      f'end of its logs in {path("logs")}:\n'
                       f'{log_tail(name)}')
 
 

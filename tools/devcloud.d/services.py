@@ -135,7 +135,13 @@ def write(name: str, text: str):
 
 def write_configs():
     os.makedirs(cloud.path('nova', 'locks'), exist_ok=True)
-    write('nova.conf', _base_conf())
+    base = _base_conf()
+    if placement_mode():
+        # genconf --placement --role compute leaves it out, but
+        # nova-compute refuses the class alias (no vendor and product id)
+        # unless it runs with it too.
+        base += '[filter_scheduler]\npci_in_placement = True\n'
+    write('nova.conf', base)
     write('api-paste.ini', _api_paste())
     write('nova-controller.conf', genconf('controller'))
     write('nova-scheduler.conf', genconf('scheduler'))
