@@ -44,7 +44,7 @@ def main(argv=None):
     try:
         if args.command == 'up':
             services.up(args.placement)
-            print(f'devcloud: up; nova-api {cloud.NOVA_URL} (noauth2 token '
+            print(f'devcloud: up; nova-api {cloud.NOVA_URL} (test token '
                   f'admin:admin), logs in {cloud.path("logs")}',
                   file=sys.stderr)
         elif args.command == 'down':
