@@ -87,7 +87,7 @@ class TestTargets(test_base.TestCase):
 
     RESULT = {'stuck_build': 0, 'not_deleted': 0, 'create_failed': 0,
               'pci_rows_leaked_after_delete': 0, 'mixed_models': 2,
-              'numa_splits_single': 1}
+              'numa_splits_single': 1, 'faults_not_injected': []}
 
     def test_ours_is_held_to_one_model_and_one_node(self):
         result = dict(self.RESULT, scheduler='ours+placement')

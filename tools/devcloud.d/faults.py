@@ -105,8 +105,9 @@ class Injector(threading.Thread):
                    if 'id' in r and 'status' not in r]
         compute = self.load.conn().compute
         for uuid in ids:
-            server = compute.get_server(uuid)
-            if server.status == 'BUILD' and server.compute_host:
+            # It may have settled and been deleted since.
+            server = compute.find_server(uuid, ignore_missing=True)
+            if server and server.status == 'BUILD' and server.compute_host:
                 yield uuid, server.compute_host
 
     def kill_building_compute(self):
@@ -126,6 +127,14 @@ class Injector(threading.Thread):
         fault['restarted_s'] = self.elapsed()
         fault['touched'] = uuid
         return fault
+
+    def missing(self) -> list:
+        """The faults asked for that were not injected."""
+        done = {f['fault'].split()[0] for f in self.faults}
+        asked = {'scheduler': self.args.kill_scheduler_worker,
+                 'compute': self.args.kill_compute}
+        return sorted(k for k, wanted in asked.items()
+                      if wanted and k not in done)
 
     def reports(self) -> list:
         """The faults, each with the outcome of the server it touched."""

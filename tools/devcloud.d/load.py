@@ -237,7 +237,7 @@ def summary(load, engine, seconds, fault_reports) -> dict:
 def failures(result) -> list:
     """The targets a run missed."""
     keys = ['stuck_build', 'not_deleted', 'pci_rows_leaked_after_delete',
-            'create_failed']
+            'create_failed', 'faults_not_injected']
     if result['scheduler'].startswith('ours'):
         # nova's in-tree scheduling is measured, not held to them.
         keys += ['mixed_models', 'numa_splits_single']
@@ -261,6 +261,7 @@ def run(args):
                      injector.reports())
     for record in sorted(load.records, key=lambda r: r['index']):
         print(json.dumps(record), file=sys.stderr)
+    result['faults_not_injected'] = injector.missing()
     result['targets_missed'] = failures(result)
     print(json.dumps(result))
     return 1 if result['targets_missed'] else 0
