@@ -78,6 +78,12 @@ class Lister(lister.Lister):
     exit_status = exception.EXIT_OK
     # Every column the command can print, snake_case.
     COLUMNS: tuple[str, ...] = ()
+    # openstackclient authenticates before a command runs unless this is
+    # false. A fleet command may read only the cell databases
+    # (--connection, --nova-conf) and then needs no cloud credentials; the
+    # plugin's client authenticates when a command first asks for it
+    # (nova_gpu_ext.cmd.plugin.make_client).
+    auth_required = False
 
     def run(self, parsed_args):
         super().run(parsed_args)

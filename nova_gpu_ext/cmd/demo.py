@@ -17,7 +17,28 @@ the stream in small in-process nova clouds (or on nova's scheduler
 objects only, ``--engine objects``) and prints the report.
 """
 
+import os
+
 from nova_gpu_ext.cmd import base
+from nova_gpu_ext import exception
+from nova_gpu_ext.harness import runner
+
+
+def keep(folder: str, engine: str):
+    """Have each cloud leave its cell database and catalog in FOLDER."""
+    if engine != 'cloud':
+        raise exception.BadInput('--keep needs --engine cloud (the objects '
+                                 'engine has no database)')
+    folder = os.path.abspath(folder)
+    if os.path.exists(folder) and os.listdir(folder):
+        raise exception.BadInput(f'--keep {folder}: not empty; give a new '
+                                 f'or empty directory')
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:
+        raise exception.BadInput(f'--keep {folder}: cannot create: '
+                                 f'{exc.strerror}') from exc
+    os.environ[runner.KEEP_ENV] = folder
 
 
 class Demo(base.Command):
@@ -35,6 +56,8 @@ class Demo(base.Command):
 
     def take_action(self, parsed_args):
         from nova_gpu_ext.harness import showcase
+        if parsed_args.keep:
+            keep(parsed_args.keep, parsed_args.engine)
         return showcase.run(
             showcase.Options(engine=parsed_args.engine,
                              placement=parsed_args.placement,
@@ -57,6 +80,11 @@ def add_arguments(parser):
         '--policy', choices=('pack', 'spread'), default='pack',
         help='[nova_gpu_ext] weigher_policy for the nova_gpu_ext run '
              '(default: %(default)s)')
+    parser.add_argument(
+        '--keep', metavar='DIR',
+        help='leave each run\'s cell database (DIR/<run>/cell1.sqlite) and '
+             'the demo\'s GPU catalog (DIR/gpu-catalog.conf) for capacity, '
+             'explain, what-if and exporter --connection sqlite:///...')
     parser.add_argument(
         '--html', metavar='FILE',
         help='also write the report as a self-contained HTML page to FILE')

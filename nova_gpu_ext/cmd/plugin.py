@@ -23,6 +23,8 @@ A new command is one class and one ``openstack.gpu.v1`` entry point
 ``self.app.client_manager.gpu``.
 """
 
+from keystoneauth1 import loading
+
 from nova_gpu_ext.admin.cloud import connect
 
 API_NAME = 'gpu'
@@ -36,13 +38,24 @@ API_VERSIONS = ('1',)
 def make_client(instance):
     """openstackclient's openstacksdk connection, with a deadline.
 
-    openstackclient leaves requests without a timeout unless the cloud's
-    ``api_timeout`` sets one; ours then get
-    :data:`~nova_gpu_ext.admin.cloud.connect.DEFAULT_TIMEOUT`, as a
-    deadline for all the command's requests. Our commands are not
-    ``auth_required``, so openstackclient asks for no token before: the
-    token request is one of them.
+    Our commands do not make openstackclient authenticate before they run
+    (``auth_required = False``: one that reads only the cell databases
+    needs no credentials), so the credentials are checked and loaded here,
+    when a command first talks to the cloud; missing ones fail as
+    openstackclient's own check would. openstackclient leaves requests
+    without a timeout unless the cloud's ``api_timeout`` sets one; ours
+    then get :data:`~nova_gpu_ext.admin.cloud.connect.DEFAULT_TIMEOUT`,
+    as a deadline for all the command's requests, the token request
+    included.
     """
+    region = instance._cli_options
+    if region.get_auth() is None:
+        plugin = loading.get_plugin_loader(region.config['auth_type'])
+        # openstacksdk's CloudRegion has no public setter for the plugin
+        # it skipped loading (get_one(validate=False)).
+        region._auth = plugin.load_from_options(**region.config['auth'])
+    instance._auth_required = True
+    instance.setup_auth()
     connection = instance.sdk_connection
     connect.bound(connection.session)
     return connection

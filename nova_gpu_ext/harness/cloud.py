@@ -25,12 +25,14 @@ import nova.tests.functional  # noqa: F401,I100
 import json  # noqa: I100
 import logging
 import os
+import sqlite3
 import sysconfig
 import time
 import unittest
 
 import fixtures
 from nova import context
+from nova.db.main import api as main_db_api
 from nova import objects
 from nova.pci import request as pci_request
 from nova.pci import stats
@@ -43,6 +45,7 @@ from nova_gpu_ext.common import resource_classes
 from nova_gpu_ext import conf  # noqa: F401
 from nova_gpu_ext.gpu import models
 from nova_gpu_ext.harness import refusal
+from nova_gpu_ext.harness import runner
 from nova_gpu_ext.harness import scenario
 from nova_gpu_ext.scheduler import nova_objects
 
@@ -224,9 +227,27 @@ class _StreamRun(GpuCloudTestBase):
                 'server': self._build_server(flavor_id=flavors[name],
                                              networks='none')}))
             outcome = self._result(name, server)
+            if os.environ.get(runner.KEEP_ENV):
+                # Before the report: the parent stops this process as
+                # soon as the last outcome arrives.
+                self._keep(os.environ[runner.KEEP_ENV])
             if self._report:
                 self._report(outcome)
             self._outcomes.append(outcome)
+
+    def _keep(self, folder):
+        """The cell database and the catalog, for the fleet commands."""
+        run = os.path.join(folder, keep_name(self.OURS, self.PLACEMENT))
+        os.makedirs(run, exist_ok=True)
+        with open(os.path.join(folder, 'gpu-catalog.conf'), 'w') as f:
+            f.write(catalog_text())
+        cell = self.cell_mappings['cell1']
+        with context.target_cell(self.ctxt, cell) as cctxt:
+            source = main_db_api.get_engine(context=cctxt).raw_connection()
+        target = sqlite3.connect(os.path.join(run, 'cell1.sqlite'))
+        with target:
+            source.driver_connection.backup(target)
+        target.close()
 
     def _result(self, flavor, server):
         if server['status'] != 'ACTIVE':
@@ -286,6 +307,29 @@ class _StreamRun(GpuCloudTestBase):
                 return server
             time.sleep(SETTLE_INTERVAL)
         self.fail(f'server {server["id"]} still {server["status"]}')
+
+
+def keep_name(ours: bool, placement: bool) -> str:
+    """The folder of one run under ``demo --keep DIR``."""
+    return ('nova_gpu_ext' if ours else 'in-tree') + (
+        '-placement' if placement else '')
+
+
+def catalog_text() -> str:
+    """The demo's models and class alias as a GPU catalog file."""
+    models = [m.name.lower() for m in scenario.MODELS]
+    lines = ['# The GPUs of "nova-gpu-ext demo" (written by --keep).',
+             '[nova_gpu_ext]', f'gpu_models = {", ".join(models)}',
+             f'gpu_classes = {", ".join(CLASS_ALIASES)}']
+    for model in scenario.MODELS:
+        lines += ['', f'[gpu:{model.name.lower()}]',
+                  f'vendor_id = {model.key.vendor_id}',
+                  f'product_id = {model.key.product_id}',
+                  f'description = {model.product_name}']
+    for name, members in CLASS_ALIASES.items():
+        lines += ['', f'[gpu_class:{name}]',
+                  f'models = {", ".join(m.name.lower() for m in members)}']
+    return '\n'.join(lines) + '\n'
 
 
 def _slot(address: str) -> int:

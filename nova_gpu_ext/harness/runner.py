@@ -46,6 +46,9 @@ HASH_SEED = '0'
 TIMEOUT = 600
 # Lines of a failed run's standard error shown: nova's traceback.
 ERROR_TAIL = 40
+# A folder in this variable (``demo --keep DIR``) gets each run's cell
+# database and the demo's catalog (nova_gpu_ext.harness.cloud).
+KEEP_ENV = 'NOVA_GPU_EXT_DEMO_KEEP'
 
 
 class CloudFailed(exception.NovaGpuExtError):

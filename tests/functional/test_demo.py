@@ -17,16 +17,19 @@ the runs a test asks for in parallel; a run is done once per test worker
 and shared by its tests.
 """
 
+import collections
 import os
 import re
 import textwrap
 
+import fixtures
 
 from nova_gpu_ext import exception
 from nova_gpu_ext.harness import runner
 from nova_gpu_ext.harness import scenario
 from nova_gpu_ext.harness import showcase
 from tests import base as test_base
+from tests.unit.cmd import cli
 
 
 IN_TREE = runner.Run(ours=False)
@@ -130,3 +133,25 @@ class TestFailures(test_base.TestCase):
         exc = self.assertRaises(exception.Unreachable, runner.run,
                                 [OURS], timeout=0.5)
         self.assertIn('within 0.5 s', str(exc))
+
+
+class TestDemoKeep(test_base.TestCase):
+    """``demo --keep DIR``: the fleet commands read what the run left."""
+
+    def test_capacity_of_the_kept_database_is_the_servers_of_the_run(self):
+        folder = self.useFixture(fixtures.TempDir()).path
+        self.useFixture(fixtures.EnvironmentVariable(runner.KEEP_ENV,
+                                                     folder))
+        [outcomes] = runner.run([OURS])
+        database = os.path.join(folder, 'nova_gpu_ext', 'cell1.sqlite')
+        status, rows, err = cli.records(
+            'capacity', '--connection', f'sqlite:///{database}',
+            '--catalog', os.path.join(folder, 'gpu-catalog.conf'))
+        self.assertEqual(0, status, err)
+        used = collections.Counter()
+        for row in rows:
+            used[row['host']] += row['used']
+        expected = collections.Counter()
+        for outcome in outcomes:
+            expected[outcome.host] += len(outcome.gpus)
+        self.assertEqual(+expected, +used)

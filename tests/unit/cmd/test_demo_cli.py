@@ -11,6 +11,9 @@
 # under the License.
 
 """The demo command: the report on stdout, bad options in one line."""
+import os
+
+import fixtures
 
 from tests import base as test_base
 from tests.unit.cmd import cli
@@ -28,3 +31,19 @@ class TestDemoCommand(test_base.TestCase):
         rc, out, err = cli.run('demo', '--engine', 'objects', '--placement')
         self.assertEqual((2, ''), (rc, out))
         self.assertEqual('--placement needs --engine cloud\n', err)
+
+    def test_keep_needs_the_cloud_engine(self):
+        folder = self.useFixture(fixtures.TempDir()).path
+        rc, out, err = cli.run('demo', '--engine', 'objects', '--keep',
+                               folder)
+        self.assertEqual((2, ''), (rc, out))
+        self.assertEqual('--keep needs --engine cloud (the objects engine '
+                         'has no database)\n', err)
+
+    def test_keep_refuses_a_folder_that_is_not_empty(self):
+        folder = self.useFixture(fixtures.TempDir()).path
+        open(os.path.join(folder, 'cell1.sqlite'), 'w').close()
+        rc, out, err = cli.run('demo', '--keep', folder)
+        self.assertEqual((2, ''), (rc, out))
+        self.assertEqual(f'--keep {folder}: not empty; give a new or empty '
+                         f'directory\n', err)

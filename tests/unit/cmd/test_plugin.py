@@ -18,10 +18,13 @@ that a cloud that does not answer ends in one line within the cloud's
 ``api_timeout``.
 """
 
+import json
 import time
 
 from tests import base as test_base
+from tests.unit.admin.audit import nova_db
 from tests.unit.admin.cloud import servers
+from tests.unit.admin.fleet import fleetdb
 from tests.unit.cmd import cli
 
 
@@ -46,6 +49,22 @@ class TestPlugin(test_base.TestCase):
         for option in ('--catalog FILE', '--dry-run', '--prune',
                        '-f {csv,json,table,value,yaml}'):
             self.assertIn(option, out)
+
+    def test_capacity_from_a_cell_database_needs_no_credentials(self):
+        # No clouds.yaml entry, no OS_AUTH_URL: the database is enough.
+        db = self.useFixture(nova_db.Database('sqlite'))
+        fleetdb.FleetCell(db.engine).gpu_host('gpu-v100', [
+            fleetdb.device('0000:81:00.0', fleetdb.V100, 0)])
+        status, out, err = cli.openstack('gpu', 'capacity', '--connection',
+                                         db.url, '-f', 'json')
+        self.assertEqual(0, status, err)
+        self.assertEqual([('gpu-v100', 1)], [
+            (row['host'], row['free']) for row in json.loads(out)])
+
+    def test_capacity_from_placement_still_needs_credentials(self):
+        status, out, err = cli.openstack('gpu', 'capacity')
+        self.assertNotEqual(0, status)
+        self.assertIn('auth', err.lower())
 
     def test_silent_placement_is_one_line_within_api_timeout(self):
         server = self.useFixture(servers.SilentServer())

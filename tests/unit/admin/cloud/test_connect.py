@@ -130,14 +130,19 @@ class TestTimeouts(test_base.TestCase):
     def test_option_wins_over_clouds_yaml(self):
         self.assertEqual(5, self.timeout('patient', 5))
 
+    def client_manager(self, session):
+        """openstackclient's ClientManager once it has authenticated."""
+        return types.SimpleNamespace(
+            _cli_options=types.SimpleNamespace(get_auth=object),
+            setup_auth=lambda: None,
+            sdk_connection=types.SimpleNamespace(session=session))
+
     def test_openstack_plugin_connection_gets_the_default(self):
         session = ks_session.Session()
-        client = plugin.make_client(types.SimpleNamespace(
-            sdk_connection=types.SimpleNamespace(session=session)))
+        client = plugin.make_client(self.client_manager(session))
         self.assertEqual(connect.DEFAULT_TIMEOUT, client.session.timeout)
 
     def test_openstack_plugin_keeps_api_timeout(self):
         session = ks_session.Session(timeout=120)
-        plugin.make_client(types.SimpleNamespace(
-            sdk_connection=types.SimpleNamespace(session=session)))
+        plugin.make_client(self.client_manager(session))
         self.assertEqual(120, session.timeout)
