@@ -148,9 +148,16 @@ class _Renderer:
             _check_placement_classes(gpu_catalog)
 
     def compute(self) -> list[Line]:
+        """device_spec, the aliases and, in placement mode, both flags.
+
+        nova-compute validates its aliases at start as in placement mode
+        only with ``[filter_scheduler] pci_in_placement``: without it a
+        class alias (a resource class, no PCI ids) stops the service.
+        """
         lines = [line for model in self.catalog.models
                  for line in self._device_specs(model)]
-        return lines + self._aliases() + self._report_in_placement()
+        return (lines + self._aliases() + self._report_in_placement()
+                + self._pci_in_placement())
 
     def all_in_one(self) -> list[Line]:
         """One node running nova-compute and every controller service.

@@ -154,10 +154,15 @@ class TestAliases(ServicesTestCase):
             False, scheduler=drop('alias ='))))
 
     def test_repeated_alias_with_placement_on_the_scheduler_only(self):
-        """The compute file alone is fine; the scheduler says placement."""
-        files = self.role_files(True, compute=lambda t: t.replace(
-            'alias = ', 'alias = ' + K4200_ALIAS + ', "resource_class": '
-            '"CUSTOM_GPU_K4200"}\nalias = '))
+        """The compute file alone is fine; the scheduler says placement.
+
+        (A compute file without pci_in_placement, as before genconf wrote
+        it there too.)
+        """
+        files = self.role_files(True, compute=lambda t: drop(
+            'pci_in_placement')(t.replace(
+                'alias = ', 'alias = ' + K4200_ALIAS + ', "resource_class": '
+                '"CUSTOM_GPU_K4200"}\nalias = ')))
         findings = self.lint(files)
         self.assertIn('multi-spec-alias-in-placement', codes(findings))
         [repeated] = [f for f in findings

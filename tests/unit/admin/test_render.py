@@ -15,6 +15,7 @@
 import json
 
 
+from nova_gpu_ext.admin import nova_parsers
 from nova_gpu_ext.admin import releases
 from nova_gpu_ext.admin import render
 from nova_gpu_ext.common import catalog
@@ -162,6 +163,18 @@ class TestNovaConf(test_base.TestCase):
 
 class TestNovaParsesWhatIsRendered(test_base.TestCase):
     """Rendered lines go through nova's own parsers before they are given."""
+
+    def test_a_placement_compute_starts_with_a_class_alias(self):
+        """nova-compute checks its aliases by its own pci_in_placement."""
+        lines = render.nova_conf(catalog.build([K4200, V100], [PCIE]),
+                                 'compute', NEWEST, True)
+        flags = [line.value for line in lines
+                 if line.option == 'pci_in_placement']
+        self.assertEqual(['True'], flags)
+        aliases = [line.value for line in lines if line.option == 'alias']
+        self.assertIsNone(nova_parsers.alias_error(aliases, True))
+        self.assertIn('does not have vendor_id and product_id',
+                      nova_parsers.alias_error(aliases, False))
 
     def test_address_nova_refuses_is_not_rendered(self):
         # A model built in code skips the catalog file's address check.
