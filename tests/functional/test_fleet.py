@@ -61,8 +61,9 @@ class FleetBase(test_cloud_tools.CloudToolsBase):
                 ctxt, self.cell_mappings['cell1']) as cctxt:
             engine = main_db_api.get_engine(context=cctxt)
         with engine.connect() as conn:
-            hosts = celldb.read_cell(conn, 'cell1',
-                                     snapshot.ModelFilter(gpu_catalog))
+            hosts, skipped = celldb.read_cell(
+                conn, 'cell1', snapshot.ModelFilter(gpu_catalog))
+        self.assertEqual([], skipped)
         snap = snapshot.Snapshot(tuple(sorted(hosts, key=lambda h: h.host)),
                                  'cell1', time.time())
         if gpu_catalog is None:
