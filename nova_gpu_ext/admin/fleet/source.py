@@ -23,6 +23,7 @@ parse options and print.
 """
 
 import collections
+import dataclasses
 import functools
 import typing as ty
 
@@ -139,8 +140,8 @@ class Source:
         """``ALIAS:COUNT[,...]`` under the default policy (or ``numa``)."""
         policy = self.default_policy
         if numa:
-            policy = models.GpuPolicy(policy.same_model,
-                                      models.NumaMode(numa))
+            policy = dataclasses.replace(policy,
+                                         numa=models.NumaMode(numa))
         return gpu_requests.from_text(text, policy, where)
 
     def flavors(self) -> list[gpu_requests.GpuRequest]:

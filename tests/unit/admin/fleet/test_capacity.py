@@ -39,9 +39,12 @@ ALIASES = gpu_requests.alias_specs([
     {'name': 'gpu', 'vendor_id': '10de', 'product_id': '1db4',
      'device_type': 'type-PCI'},
 ])
-SAME = models.GpuPolicy(True, models.NumaMode.ANY)
-SINGLE = models.GpuPolicy(True, models.NumaMode.SINGLE)
-MIXED = models.GpuPolicy(False, models.NumaMode.ANY)
+SAME = models.GpuPolicy(True, models.NumaMode.ANY,
+                        models.SwitchMode.ANY)
+SINGLE = models.GpuPolicy(True, models.NumaMode.SINGLE,
+                          models.SwitchMode.ANY)
+MIXED = models.GpuPolicy(False, models.NumaMode.ANY,
+                         models.SwitchMode.ANY)
 
 devices_st = st.lists(st.tuples(
     st.sampled_from([fleetdb.K4200, fleetdb.V100]), st.sampled_from([0, 1]),

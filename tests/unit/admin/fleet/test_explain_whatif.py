@@ -48,7 +48,8 @@ ALIASES = gpu_requests.alias_specs(
      'device_type': 'type-PCI'}
     for name, alias in SIM_ALIASES.items() for m in alias.models)
 NAMES = snapshot.ModelFilter()
-SAME = models.GpuPolicy(True, models.NumaMode.ANY)
+SAME = models.GpuPolicy(True, models.NumaMode.ANY,
+                        models.SwitchMode.ANY)
 
 host_st = st.lists(st.tuples(st.sampled_from([A, B]), st.sampled_from([0, 1])),
                    min_size=0, max_size=6)
@@ -124,7 +125,8 @@ class TestExplain(test.NoDBTestCase):
         snap = snapshot_of(hosts)
         single = gpu_requests.GpuRequest(
             'gpu:2', (('gpu', 2),),
-            models.GpuPolicy(True, models.NumaMode.SINGLE))
+            models.GpuPolicy(True, models.NumaMode.SINGLE,
+                             models.SwitchMode.ANY))
         reasons = [v.reason for v in
                    explain.explain(snap, single, ALIASES, NAMES)]
         self.assertIn('too few free of one model', reasons[0])
@@ -145,7 +147,8 @@ class TestExplain(test.NoDBTestCase):
         hosts = sim_fleet([[(A, 0), (A, 1)], [(A, 1), (A, 1)]])
         prefer = gpu_requests.GpuRequest(
             'a:2', (('a', 2),),
-            models.GpuPolicy(True, models.NumaMode.PREFER))
+            models.GpuPolicy(True, models.NumaMode.PREFER,
+                             models.SwitchMode.ANY))
         got = explain.explain(snapshot_of(hosts), prefer, ALIASES, NAMES)
         self.assertEqual([False, True], [v.passes for v in got])
         self.assertIn('while 1 host(s) keep it on one node (h1)',

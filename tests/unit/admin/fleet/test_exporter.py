@@ -62,7 +62,8 @@ def sample_questions():
     """A 2-GPU K4200 flavor, and 2 stale rows on the host."""
     k4200x2 = gpu_requests.GpuRequest(
         'k4200.x2', (('k4200', 2),),
-        models.GpuPolicy(True, models.NumaMode.ANY))
+        models.GpuPolicy(True, models.NumaMode.ANY,
+                         models.SwitchMode.ANY))
     placer = capacity.Placer(test_capacity.ALIASES)
     return exporter.Questions(
         [k4200x2], lambda snap: placer,
