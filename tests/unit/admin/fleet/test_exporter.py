@@ -103,6 +103,9 @@ class TestExporter(test.NoDBTestCase):
                                 (('flavor', 'k4200.x2'),)])
         self.assertEqual(2, got['nova_gpu_ext_largest_request',
                                 (('model', '10de:11b4'), ('scope', 'node'))])
+        # No pcie_switch tags: every GPU is its own switch.
+        self.assertEqual(1, got['nova_gpu_ext_largest_request',
+                                (('model', '10de:11b4'), ('scope', 'switch'))])
         self.assertEqual(1, got['nova_gpu_ext_stranded_gpus',
                                 (('model', '10de:1db4'),)])
         self.assertEqual(2, got['nova_gpu_ext_stale_pci_rows',
