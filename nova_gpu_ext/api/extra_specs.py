@@ -55,6 +55,24 @@ EXTRA_SPEC_VALIDATORS = [
         },
     ),
     base.ExtraSpecValidator(
+        name=models.SWITCH_SPEC,
+        description=(
+            'PCIe switch locality of the GPUs of one '
+            '``pci_passthrough:alias`` item (the compute\'s ``[pci] '
+            'device_spec`` tag ``pcie_switch``; a GPU without it is its '
+            'own switch): ``single`` puts them under one switch (hosts '
+            'that cannot are refused); ``prefer`` splits them over '
+            'switches only when no host of the request can keep them '
+            'under one; ``any`` does not filter on it. Defaults to '
+            '``[nova_gpu_ext] switch_default``.'
+        ),
+        value={
+            'type': str,
+            'description': 'The PCIe switch locality policy.',
+            'enum': [mode.value for mode in models.SwitchMode],
+        },
+    ),
+    base.ExtraSpecValidator(
         name=models.MAXPHYSADDR_MODE_SPEC,
         description=(
             'How the guest\'s physical address bits are set: '

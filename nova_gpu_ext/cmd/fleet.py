@@ -48,10 +48,11 @@ class Capacity(base.Lister):
     ROWS = ('host', 'cell', 'model', 'vendor_id', 'product_id',
             'numa_node', 'total', 'free', 'used', 'unavailable',
             'cordoned', 'awaiting_cleaning', 'largest_on_node',
-            'largest_on_host')
+            'largest_on_host', 'largest_on_switch')
     FITS = ('flavor', 'gpus_per_server', 'numa', 'fit', 'hosts')
     SUMMARY = ('model', 'total', 'free', 'used', 'unavailable', 'cordoned',
                'awaiting_cleaning', 'largest_on_node', 'largest_on_host',
+               'largest_on_switch',
                'stranded')
     COLUMNS = tuple(dict.fromkeys(ROWS + FITS + SUMMARY))
 
@@ -88,8 +89,8 @@ class Capacity(base.Lister):
                 [(r.host, r.cell, r.model, r.vendor_id or None,
                   r.product_id if r.vendor_id else None, r.numa_node,
                   r.total, r.free, r.used, r.unavailable, r.cordoned,
-                  r.awaiting_cleaning, r.largest_on_node, r.largest_on_host)
-                 for r in rows])
+                  r.awaiting_cleaning, r.largest_on_node, r.largest_on_host,
+                  r.largest_on_switch) for r in rows])
 
     def _questions(self, parsed_args, source, snap):
         requests = sources.wanted(source, parsed_args)
@@ -107,7 +108,7 @@ class Capacity(base.Lister):
         return (self.SUMMARY,
                 [(m.model, m.total, m.free, m.used, m.unavailable,
                   m.cordoned, m.awaiting_cleaning, m.largest_on_node,
-                  m.largest_on_host,
+                  m.largest_on_host, m.largest_on_switch,
                   stranded[m.model].stranded if requests else None)
                  for m in capacity.summary(snap, source.names)])
 
@@ -139,7 +140,7 @@ class Explain(base.Lister):
         what.add_argument('--request', metavar='ALIAS:COUNT',
                           help='a GPU request as a flavor writes '
                                'pci_passthrough:alias, e.g. gpu:2')
-        sources.add_numa(parser, '--request')
+        sources.add_locality(parser, '--request')
         parser.add_argument('--failing', action='store_true',
                             help='list only the hosts that do not pass')
         return parser
@@ -149,7 +150,7 @@ class Explain(base.Lister):
         source = sources.source_of(self, parsed_args, gpu_catalog)
         request = (source.flavor(parsed_args.flavor) if parsed_args.flavor
                    else source.request(parsed_args.request,
-                                       parsed_args.numa))
+                                       parsed_args.numa, parsed_args.switch))
         snap = source.take()
         found = explain.explain(snap, request, source.aliases(snap),
                                 source.names)
@@ -221,7 +222,8 @@ class WhatIf(base.Lister):
     def take_action(self, parsed_args):
         gpu_catalog = base.load_catalog(parsed_args.catalogs, required=True)
         source = sources.source_of(self, parsed_args, gpu_catalog)
-        plan = [(source.request(text, parsed_args.numa), count)
+        plan = [(source.request(text, parsed_args.numa,
+                                parsed_args.switch), count)
                 for text, count in parse_plan(parsed_args.requests)]
         if not plan and not parsed_args.drain:
             raise exception.BadInput(

@@ -63,17 +63,21 @@ def add_requests(parser, *, counts: bool) -> None:
              f'{example}; several aliases separated by commas)'
              + (', and how many such servers' if counts else '')
              + '; repeatable')
-    add_numa(parser, 'the --request servers')
+    add_locality(parser, 'the --request servers')
 
 
-def add_numa(parser, what: str) -> None:
-    parser.add_argument(
-        '--numa', choices=[m.value for m in models.NumaMode],
-        help=f'gpu:numa of {what} (default: [nova_gpu_ext] numa_default '
-             'of the --nova-conf files, else its default)')
+def add_locality(parser, what: str) -> None:
+    """``--numa`` and ``--switch``: gpu:numa and gpu:switch of requests."""
+    for option, modes, spec in (('--numa', models.NumaMode, 'numa'),
+                                ('--switch', models.SwitchMode, 'switch')):
+        parser.add_argument(
+            option, choices=[m.value for m in modes],
+            help=f'gpu:{spec} of {what} (default: [nova_gpu_ext] '
+                 f'{spec}_default of the --nova-conf files, else its '
+                 f'default)')
 
 
 def wanted(source, parsed_args) -> list:
     """The --request requests, else the catalog's GPU flavors."""
-    return ([source.request(t, parsed_args.numa)
+    return ([source.request(t, parsed_args.numa, parsed_args.switch)
              for t in parsed_args.requests] or source.flavors())

@@ -71,6 +71,40 @@ heavy load it packs slightly worse than ``any`` (see the benchmarks).
 Related options:
 
 * Flavor extra spec ``gpu:numa`` overrides it per flavor.
+* ``[nova_gpu_ext] switch_default``: the same one level down.
+"""),
+    cfg.StrOpt(
+        'switch_default',
+        default='any',
+        choices=[
+            ('single', 'all devices of one request under one PCIe switch; '
+                       'hosts (and allocation candidates) that cannot do '
+                       'that are refused'),
+            ('prefer', 'a placement that splits a request over PCIe '
+                       'switches only when no host of the request\'s list '
+                       'can keep it under one'),
+            ('any', 'PCIe switches do not filter; GpuWeigher still '
+                    'prefers an unsplit placement between two that fit '
+                    'equally'),
+        ],
+        help="""
+PCIe switch locality of the GPUs of one request, for flavors without
+``gpu:switch``.
+
+Peer-to-peer traffic between GPUs under one PCIe switch stays in the
+switch; a set split over switches goes through the root complexes and the
+CPU interconnect. The switch of a GPU is the ``pcie_switch`` tag of its
+``[pci] device_spec`` entry on the compute (``nova-gpu-ext genconf --role
+compute`` writes it); a GPU without the tag has no switch above it and is
+its own switch. GpuPassthroughFilter decides ``prefer`` over the whole host
+list of a request, after ``gpu:numa=prefer``, so weigher multipliers cannot
+undo it. One switch sits below one root complex, so ``single`` keeps a
+request on one NUMA node in practice.
+
+Related options:
+
+* Flavor extra spec ``gpu:switch`` overrides it per flavor.
+* ``[nova_gpu_ext] numa_default``: the same one level up.
 """),
 ]
 
@@ -132,7 +166,8 @@ def default_policy(group) -> models.GpuPolicy:
     commands.
     """
     return models.GpuPolicy(same_model=group.same_model_default,
-                            numa=models.NumaMode(group.numa_default))
+                            numa=models.NumaMode(group.numa_default),
+                            switch=models.SwitchMode(group.switch_default))
 
 
 def register_opts(conf):

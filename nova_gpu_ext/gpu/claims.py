@@ -52,6 +52,8 @@ TYPE_VDPA = 'vdpa'
 REMOTE_MANAGED = 'remote_managed'
 LIVE_MIGRATABLE = 'live_migratable'
 RP_UUID = 'rp_uuid'
+PCIE_SWITCH = 'pcie_switch'
+ADDRESS = 'address'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,12 +116,16 @@ class DeviceRequest:
 
 
 class Take(ty.NamedTuple):
-    """Devices taken from one pool for one request."""
+    """Devices taken from one pool for one request.
+
+    ``switch`` is the PCIe switch domain of the pool (:func:`switch_of`).
+    """
 
     model: models.ModelKey
     numa_node: int | None
     count: int
     rp_uuid: str | None = None
+    switch: str | None = None
 
 
 class Offer(ty.NamedTuple):
@@ -129,6 +135,18 @@ class Offer(ty.NamedTuple):
     numa_node: int | None
     count: int
     rp_uuid: str | None = None
+    switch: str | None = None
+
+
+def switch_of(pool: Pool) -> str | None:
+    """The PCIe switch domain of a pool's devices.
+
+    The ``pcie_switch`` tag (the upstream port of the GPUs' switch,
+    written by ``genconf --role compute``); a device with no switch above
+    it has no tag and is its own domain, named by the pool's address
+    (nova splits pools per device or PF address).
+    """
+    return pool.get(PCIE_SWITCH) or pool.get(ADDRESS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -242,7 +260,7 @@ class HostWalk:
     def _take(self, index: int, count: int) -> Take:
         pool = self.pools[index]
         return Take(self.model(index), pool.get('numa_node'), count,
-                    pool.get(RP_UUID))
+                    pool.get(RP_UUID), switch_of(pool))
 
     def _rp_split(self, gone: set) -> bool:
         """Whether a provider is in more than one pool Nova still lists.
@@ -317,8 +335,10 @@ def walk(pools: ty.Sequence[Pool], requests: ty.Sequence[DeviceRequest],
 
 
 # Pool keys the walk reads whatever the requests: counts, providers, and
-# the model and NUMA node of what it takes.
-WALK_KEYS = ('vendor_id', 'product_id', 'numa_node', 'count', RP_UUID)
+# the model, NUMA node and PCIe switch domain of what it takes (the
+# address names the domain of a device without a switch).
+WALK_KEYS = ('vendor_id', 'product_id', 'numa_node', 'count', RP_UUID,
+             PCIE_SWITCH, ADDRESS)
 
 
 def read_keys(requests: ty.Sequence[DeviceRequest]) -> tuple:

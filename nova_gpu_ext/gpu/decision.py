@@ -12,9 +12,9 @@
 
 """The decisions of GpuPassthroughFilter, on plain values.
 
-``decide`` judges one host; ``keep_one_node`` applies ``gpu:numa=prefer``
-over the whole host list of a request; ``no_host_summary`` says why a
-request found no host at all.
+``decide`` judges one host; ``keep_local`` applies ``gpu:numa=prefer``
+and ``gpu:switch=prefer`` over the whole host list of a request;
+``no_host_summary`` says why a request found no host at all.
 """
 
 import collections
@@ -43,14 +43,15 @@ class HostDecision:
     The decision keeps its evidence: ``order`` holds indices into the
     candidate list given, ``walks`` the devices each of them gives every
     request (the claim's walk: models, NUMA nodes, providers) and
-    ``split`` whether a GPU request would span NUMA nodes; all three are
+    ``split`` the levels (``fit.LEVELS``) at which a GPU request would
+    span domains (NUMA nodes, PCIe switches); all three are
     empty when the host is refused, and ``refusal`` then says why, with
     the counts it was decided on.
     """
 
     order: tuple[int, ...]
     walks: tuple[claims.WalkResult, ...]
-    split: tuple[bool, ...]
+    split: tuple[frozenset, ...]
     refusal: fit.Misfit | None
     pools: ty.Sequence[claims.Pool]
 
@@ -67,43 +68,39 @@ class HostDecision:
         """The walk of the candidate the scheduler claims (the first)."""
         return self.walks[0] if self.walks else None
 
-    @property
-    def keeps_one_node(self) -> bool:
-        """Whether a surviving candidate keeps each GPU request on a node."""
-        return not all(self.split)
+    def keeps(self, level: fit.Level) -> bool:
+        """Whether a surviving candidate keeps GPU requests unsplit."""
+        return any(level not in split for split in self.split)
 
     @functools.cached_property
     def free(self) -> inventory.Inventory:
         """Free devices of the host, built only when asked (for logs)."""
         return inventory.Inventory.from_pools(self.pools)
 
-    def one_node_only(self, requests: ty.Sequence[claims.DeviceRequest],
-                      keeping: int) -> 'HostDecision':
-        """Keep only the candidates that split no GPU request."""
-        if not any(self.split):
-            return self
+    def kept_in_one(self, level: fit.Level,
+                    requests: ty.Sequence[claims.DeviceRequest],
+                    keeping: int) -> 'HostDecision':
+        """Keep only the candidates that split no GPU request at ``level``.
+
+        ``keeping`` counts the hosts that can, for the refusal's words.
+        """
         kept = [(i, w, s) for i, w, s in
-                zip(self.order, self.walks, self.split) if not s]
+                zip(self.order, self.walks, self.split) if level not in s]
+        if len(kept) == len(self.order):
+            return self
         if kept:
             order, walks, split = zip(*kept)
             return dataclasses.replace(self, order=order, walks=walks,
                                        split=split)
-        index, takes = _split_request(requests, self.walks[0])
+        index, takes = level.split_request(requests, self.walks[0])
         refusal = fit.Misfit(
-            fit.Why.AVOIDABLE_SPLIT,
+            level.avoidable,
             f'every way this host can give the devices splits a GPU request '
-            f'over NUMA nodes, and {keeping} host(s) can keep it on one '
-            f'(gpu:numa=prefer)', index, takes=takes, keeping=keeping)
+            f'over {level.domains}, and {keeping} host(s) can keep it '
+            f'{level.in_one} ({level.spec}=prefer)', index, takes=takes,
+            keeping=keeping)
         return dataclasses.replace(self, order=(), walks=(), split=(),
                                    refusal=refusal)
-
-
-def _split_request(requests, result) -> tuple[int | None, tuple]:
-    """The first GPU request a walk splits over NUMA nodes, and its takes."""
-    for index, (request, takes) in enumerate(zip(requests, result.takes)):
-        if request.is_gpu and len({t.numa_node for t in takes}) > 1:
-            return index, takes
-    return None, ()
 
 
 def claimed_mappings(mappings: ty.Sequence[claims.Mapping | None],
@@ -181,7 +178,7 @@ class Judge:
                     self._offered_rps(rps[:1])))
             if refusal:
                 return _refused(refusal, pools)
-            split = bool(fit.numa_splits(self.requests, result))
+            split = fit.split_levels(self.requests, result)
             count = len(mappings)
             return HostDecision(tuple(range(count)), (result,) * count,
                                 (split,) * count, None, pools)
@@ -207,8 +204,7 @@ class Judge:
         return HostDecision(
             tuple(index for index, _ in survivors),
             tuple(result for _, result in survivors),
-            tuple(bool(fit.numa_splits(self.requests, r))
-                  for _, r in survivors),
+            tuple(fit.split_levels(self.requests, r) for _, r in survivors),
             None, pools)
 
 
@@ -221,28 +217,44 @@ def decide(pools: ty.Sequence[claims.Pool],
     return Judge(requests, policy, move).decide(pools, mappings)
 
 
-def keeping_one_node(decisions: ty.Sequence[HostDecision]) -> list[int]:
-    """The hosts (indices) that pass and keep each GPU request on a node."""
+def keeping(decisions: ty.Sequence[HostDecision],
+            level: fit.Level) -> list[int]:
+    """The hosts (indices) that pass, splitting no request at ``level``."""
     return [i for i, d in enumerate(decisions)
-            if d.passes and d.keeps_one_node]
+            if d.passes and d.keeps(level)]
 
 
-def keep_one_node(decisions: ty.Sequence[HostDecision],
-                  requests: ty.Sequence[claims.DeviceRequest],
-                  policy: models.GpuPolicy) -> list:
-    """``gpu:numa=prefer`` over the whole host list of one request.
+class Kept(ty.NamedTuple):
+    """The decisions after ``gpu:...=prefer``, and who kept what.
 
-    A placement that splits a GPU request over NUMA nodes is kept only when
-    no host of the list can keep every GPU request on one node.  Done on
+    ``keepers`` maps each level the policy prefers to the hosts (indices)
+    that kept its requests in one domain when it was applied.
+    """
+
+    decisions: list
+    keepers: dict
+
+
+def keep_local(decisions: ty.Sequence[HostDecision],
+               requests: ty.Sequence[claims.DeviceRequest],
+               policy: models.GpuPolicy) -> Kept:
+    """``gpu:numa=prefer`` and ``gpu:switch=prefer`` over a host list.
+
+    Per level the policy prefers (NUMA nodes, then PCIe switches below
+    them), a placement that splits a GPU request over domains is kept only
+    when no host of the list can keep every GPU request in one.  Done on
     the list, not per host, so it holds whatever the weighers decide.
     """
-    if policy.numa is not models.NumaMode.PREFER:
-        return list(decisions)
-    keeping = len(keeping_one_node(decisions))
-    if not keeping:
-        return list(decisions)
-    return [d.one_node_only(requests, keeping) if d.passes else d
-            for d in decisions]
+    decisions = list(decisions)
+    keepers = {}
+    for level in fit.LEVELS:
+        if level.mode(policy) != fit.PREFER:
+            continue
+        found = keepers[level] = keeping(decisions, level)
+        if found:
+            decisions = [d.kept_in_one(level, requests, len(found))
+                         if d.passes else d for d in decisions]
+    return Kept(decisions, keepers)
 
 
 def no_host_summary(requests: ty.Sequence[claims.DeviceRequest],

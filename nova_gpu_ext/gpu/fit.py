@@ -32,8 +32,11 @@ class Why(str, enum.Enum):
     UNMET = 'not enough matching free devices'
     MIXED = 'mixed models'
     SPLIT = 'split over NUMA nodes under gpu:numa=single'
+    SWITCH_SPLIT = 'split over PCIe switches under gpu:switch=single'
     AVOIDABLE_SPLIT = ('split over NUMA nodes while other hosts keep it on '
                        'one under gpu:numa=prefer')
+    AVOIDABLE_SWITCH_SPLIT = ('split over PCIe switches while other hosts '
+                              'keep it under one under gpu:switch=prefer')
 
     @property
     def rank(self) -> int:
@@ -43,7 +46,60 @@ class Why(str, enum.Enum):
 _RANKS = {why: rank for rank, why in enumerate(Why)}
 
 
-FreeCounts = ty.Mapping[tuple[models.ModelKey, ty.Optional[int]], int]
+FreeCounts = ty.Mapping[tuple[models.ModelKey, ty.Any], int]
+
+
+class Level(ty.NamedTuple):
+    """A level of locality a flavor can ask a request to stay within.
+
+    ``attr`` is the attribute of a :class:`claims.Take` naming the domain
+    (NUMA node, PCIe switch), ``policy`` the field of
+    :class:`models.GpuPolicy` saying how the flavor asks for it;
+    ``domains`` and ``in_one`` are the words of a refusal.
+    """
+
+    attr: str
+    policy: str
+    spec: str
+    domains: str
+    in_one: str
+    single: Why
+    avoidable: Why
+
+    def __repr__(self):
+        return f'Level({self.policy})'
+
+    def mode(self, policy: models.GpuPolicy) -> str:
+        """The policy's mode at this level: ``single|prefer|any``."""
+        return getattr(policy, self.policy).value
+
+    def splits(self, requests: ty.Sequence[claims.DeviceRequest],
+               result: claims.WalkResult) -> int:
+        """Extra domains touched by the GPU requests (0 = each in one)."""
+        return sum(len({getattr(t, self.attr) for t in takes}) - 1
+                   for request, takes in zip(requests, result.takes)
+                   if request.is_gpu and takes)
+
+    def split_request(self, requests: ty.Sequence[claims.DeviceRequest],
+                      result: claims.WalkResult) -> tuple:
+        """The first GPU request a walk splits at this level, its takes."""
+        for index, (request, takes) in enumerate(
+                zip(requests, result.takes)):
+            if (request.is_gpu and
+                    len({getattr(t, self.attr) for t in takes}) > 1):
+                return index, takes
+        return None, ()
+
+
+NUMA = Level('numa_node', 'numa', models.NUMA_SPEC, 'NUMA nodes',
+             'on one', Why.SPLIT, Why.AVOIDABLE_SPLIT)
+SWITCH = Level('switch', 'switch', models.SWITCH_SPEC, 'PCIe switches',
+               'under one', Why.SWITCH_SPLIT, Why.AVOIDABLE_SWITCH_SPLIT)
+# In the order gpu:...=prefer is applied over a host list: a switch is
+# below a NUMA node.
+LEVELS = (NUMA, SWITCH)
+SINGLE = 'single'
+PREFER = 'prefer'
 
 
 class Misfit(ty.NamedTuple):
@@ -52,10 +108,11 @@ class Misfit(ty.NamedTuple):
     ``request`` is the index of the request the refusal is about (None
     when no walk was made: no allocation candidates), ``free`` the free
     devices that request was offered per (model, NUMA node) - the counts
-    the refusal was decided on - and ``takes`` what the claim would have
-    given it (mixed models, split NUMA nodes).  ``keeping`` counts the
-    hosts that keep the request on one NUMA node, for
-    ``AVOIDABLE_SPLIT``.
+    the refusal was decided on - and ``on_switch`` the same per (model,
+    PCIe switch domain), ``takes`` what the claim would have given it
+    (mixed models, split NUMA nodes or switches, each take naming its
+    switch).  ``keeping`` counts the hosts that keep the request in one
+    domain, for ``AVOIDABLE_SPLIT`` and ``AVOIDABLE_SWITCH_SPLIT``.
     """
 
     why: Why
@@ -64,6 +121,7 @@ class Misfit(ty.NamedTuple):
     free: FreeCounts = {}
     takes: tuple[claims.Take, ...] = ()
     keeping: int = 0
+    on_switch: FreeCounts = {}
 
     @property
     def most_of_one_model(self) -> int:
@@ -78,6 +136,11 @@ class Misfit(ty.NamedTuple):
         """The most free devices of one model on one NUMA node."""
         return max(self.free.values(), default=0)
 
+    @property
+    def most_on_one_switch(self) -> int:
+        """The most free devices of one model under one PCIe switch."""
+        return max(self.on_switch.values(), default=0)
+
 
 def _summary(takes: ty.Iterable[claims.Take], attr: str) -> str:
     counts = collections.Counter()
@@ -87,12 +150,16 @@ def _summary(takes: ty.Iterable[claims.Take], attr: str) -> str:
 
 
 def free_counts(offers: ty.Iterable[claims.Offer],
-                rp_uuids: ty.Collection[str] | None = None) -> FreeCounts:
-    """Offered devices per (model, NUMA node), of ``rp_uuids`` if given."""
+                rp_uuids: ty.Collection[str] | None = None,
+                level: Level = NUMA) -> FreeCounts:
+    """Offered devices per (model, domain of ``level``).
+
+    Only of the providers ``rp_uuids`` if given.
+    """
     free = collections.Counter()
     for offer in offers:
         if rp_uuids is None or offer.rp_uuid in rp_uuids:
-            free[offer.model, offer.numa_node] += offer.count
+            free[offer.model, getattr(offer, level.attr)] += offer.count
     return dict(free)
 
 
@@ -115,7 +182,8 @@ def misfit(requests: ty.Sequence[claims.DeviceRequest],
               else ())
     rps = offered_rps[index] if index < len(offered_rps) else None
     takes = result.takes[index] if index < len(result.takes) else ()
-    return Misfit(why, text, index, free_counts(offers, rps), takes)
+    return Misfit(why, text, index, free_counts(offers, rps), takes,
+                  on_switch=free_counts(offers, rps, SWITCH))
 
 
 def _first_misfit(requests, result, policy) -> tuple:
@@ -131,11 +199,13 @@ def _first_misfit(requests, result, policy) -> tuple:
             return index, Why.MIXED, (
                 f'request {request.label()} would get mixed models '
                 f'({_summary(takes, "model")})')
-        if (policy.numa is models.NumaMode.SINGLE and
-                len({t.numa_node for t in takes}) > 1):
-            return index, Why.SPLIT, (
-                f'request {request.label()} would be split over NUMA nodes '
-                f'({_summary(takes, "numa_node")}) under gpu:numa=single')
+        for level in LEVELS:
+            if (level.mode(policy) == SINGLE and
+                    len({getattr(t, level.attr) for t in takes}) > 1):
+                return index, level.single, (
+                    f'request {request.label()} would be split over '
+                    f'{level.domains} ({_summary(takes, level.attr)}) '
+                    f'under {level.spec}=single')
     return None, None, None
 
 
@@ -153,6 +223,11 @@ def describe_takes(requests: ty.Sequence[claims.DeviceRequest],
 def numa_splits(requests: ty.Sequence[claims.DeviceRequest],
                 result: claims.WalkResult) -> int:
     """Extra NUMA nodes touched by the GPU requests (0 = each on one)."""
-    return sum(len({t.numa_node for t in takes}) - 1
-               for request, takes in zip(requests, result.takes)
-               if request.is_gpu and takes)
+    return NUMA.splits(requests, result)
+
+
+def split_levels(requests: ty.Sequence[claims.DeviceRequest],
+                 result: claims.WalkResult) -> frozenset:
+    """The levels at which a walk splits a GPU request."""
+    return frozenset(level for level in LEVELS
+                     if level.splits(requests, result))

@@ -10,12 +10,14 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Free GPUs of one host, per model and NUMA node, from its PCI pools."""
+"""Free GPUs of one host, per model, NUMA node and PCIe switch, from its
+PCI pools."""
 
 import collections
 import dataclasses
 import typing as ty
 
+from nova_gpu_ext.gpu import claims
 from nova_gpu_ext.gpu import models
 
 
@@ -31,6 +33,7 @@ class Inventory:
 
     free: ty.Mapping[models.ModelKey, int]
     free_by_numa: ty.Mapping[tuple[models.ModelKey, int | None], int]
+    free_by_switch: ty.Mapping[tuple[models.ModelKey, str | None], int]
 
     @classmethod
     def from_pools(cls, pools: ty.Iterable[ty.Mapping[str, ty.Any]]):
@@ -38,15 +41,18 @@ class Inventory:
         raw = collections.Counter()
         for pool in pools:
             raw[pool.get('vendor_id'), pool.get('product_id'),
-                pool.get('numa_node')] += int(pool.get('count') or 0)
+                pool.get('numa_node'), claims.switch_of(pool)] += int(
+                    pool.get('count') or 0)
         free = collections.Counter()
         free_by_numa = collections.Counter()
-        for (vendor, product, numa), count in raw.items():
+        free_by_switch = collections.Counter()
+        for (vendor, product, numa, switch), count in raw.items():
             model = models.model_of({'vendor_id': vendor,
                                      'product_id': product})
             free[model] += count
             free_by_numa[model, numa] += count
-        return cls(dict(free), dict(free_by_numa))
+            free_by_switch[model, switch] += count
+        return cls(dict(free), dict(free_by_numa), dict(free_by_switch))
 
     def describe(self) -> str:
         """Per-model free counts for logs, e.g. ``10de:11b4=3(n0:2,n1:1)``."""

@@ -20,6 +20,7 @@ from oslo_utils import strutils
 
 SAME_MODEL_SPEC = 'gpu:same_model'
 NUMA_SPEC = 'gpu:numa'
+SWITCH_SPEC = 'gpu:switch'
 # nova's guest physical address space (nova 2024.1, libvirt >= 8.7): a
 # large multi-GPU VM needs room for its RAM plus every GPU's 64-bit BARs.
 # nova 34 reads them but has no extra-spec validator for them, so without
@@ -57,6 +58,19 @@ class NumaMode(str, enum.Enum):
     SINGLE = 'single'
 
 
+class SwitchMode(str, enum.Enum):
+    """How the devices of one request relate to the host's PCIe switches.
+
+    Peer-to-peer traffic between GPUs under one switch stays in the
+    switch; a set split over switches goes through the root complexes.
+    Same words as :class:`NumaMode`, one level down.
+    """
+
+    ANY = 'any'
+    PREFER = 'prefer'
+    SINGLE = 'single'
+
+
 @dataclasses.dataclass(frozen=True)
 class GpuPolicy:
     """What a flavor asks of the GPUs given for each of its requests.
@@ -68,14 +82,17 @@ class GpuPolicy:
 
     same_model: bool
     numa: NumaMode
+    switch: SwitchMode
 
     def __str__(self):
-        return f'same_model={self.same_model}, numa={self.numa.value}'
+        return (f'same_model={self.same_model}, numa={self.numa.value}, '
+                f'switch={self.switch.value}')
 
 
 # What nova's in-tree PciPassthroughFilter asks of a host's devices:
-# enough of them, of any models, on any NUMA nodes.
-IN_TREE = GpuPolicy(same_model=False, numa=NumaMode.ANY)
+# enough of them, of any models, on any NUMA nodes and PCIe switches.
+IN_TREE = GpuPolicy(same_model=False, numa=NumaMode.ANY,
+                    switch=SwitchMode.ANY)
 
 
 def policy_from_extra_specs(
@@ -90,10 +107,15 @@ def policy_from_extra_specs(
     specs = extra_specs or {}
     same_model = strutils.bool_from_string(
         specs.get(SAME_MODEL_SPEC), default=None)
-    try:
-        numa = NumaMode(str(specs.get(NUMA_SPEC, '')).strip().lower())
-    except ValueError:
-        numa = default.numa
     return GpuPolicy(
         same_model=default.same_model if same_model is None else same_model,
-        numa=numa)
+        numa=_mode(specs, NUMA_SPEC, NumaMode, default.numa),
+        switch=_mode(specs, SWITCH_SPEC, SwitchMode, default.switch))
+
+
+def _mode(specs, key: str, mode: type, default):
+    """The mode a spec names, or ``default`` when unset or unknown."""
+    try:
+        return mode(str(specs.get(key, '')).strip().lower())
+    except ValueError:
+        return default

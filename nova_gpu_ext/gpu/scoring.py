@@ -22,43 +22,54 @@ from nova_gpu_ext.gpu import inventory
 
 def leftover(requests: ty.Sequence[claims.DeviceRequest],
              result: claims.WalkResult,
-             inv: inventory.Inventory) -> int:
-    """Free devices of the taken models left on the NUMA nodes touched.
+             inv: inventory.Inventory,
+             level: fit.Level = fit.NUMA) -> int:
+    """Free devices of the taken models left in the domains touched.
 
-    Smaller is a better fit: the request fills a node that was already
-    partly used and leaves untouched nodes whole for larger requests.
+    The domains of ``level``: NUMA nodes, or PCIe switches.  Smaller is a
+    better fit: the request fills a node (or switch) that was already
+    partly used and leaves untouched ones whole for larger requests.
     """
+    free = (inv.free_by_numa if level is fit.NUMA else inv.free_by_switch)
     taken = collections.Counter()
     for request, takes in zip(requests, result.takes):
         if request.is_gpu:
             for take in takes:
-                taken[take.model, take.numa_node] += take.count
-    return sum(inv.free_by_numa.get(key, 0) - n
-               for key, n in taken.items())
+                taken[take.model, getattr(take, level.attr)] += take.count
+    return sum(free.get(key, 0) - n for key, n in taken.items())
+
+
+def splits(requests: ty.Sequence[claims.DeviceRequest],
+           result: claims.WalkResult) -> int:
+    """Extra NUMA nodes and PCIe switches the GPU requests touch."""
+    return sum(level.splits(requests, result) for level in fit.LEVELS)
 
 
 def placement_key(requests: ty.Sequence[claims.DeviceRequest],
                   result: claims.WalkResult,
-                  inv: inventory.Inventory) -> tuple[int, int]:
+                  inv: inventory.Inventory) -> tuple[int, int, int]:
     """Sort key of an allocation candidate, best first.
 
-    First the candidates that fill the touched NUMA nodes most, then, among
-    equal fits, the ones that keep each request on one NUMA node.  Under
-    ``gpu:numa=single`` and ``prefer`` the filter has already dropped the
-    candidates that split where others do not.
+    First the candidates that fill the touched NUMA nodes most, then the
+    PCIe switches, then, among equal fits, the ones that keep each request
+    on one NUMA node and under one switch.  Under ``gpu:numa`` or
+    ``gpu:switch`` ``single`` and ``prefer`` the filter has already
+    dropped the candidates that split where others do not.
     """
     return (leftover(requests, result, inv),
-            fit.numa_splits(requests, result))
+            leftover(requests, result, inv, fit.SWITCH),
+            splits(requests, result))
 
 
 # Whole-device types; VFs and vDPA are NIC resources, not GPUs.
 PASSTHROUGH_TYPES = ('type-PCI', 'type-PF')
 
-# Weight scale: a better node fit outweighs any host fit difference (hosts
-# hold far fewer than 100 GPUs of one model), and any fit difference
-# outweighs a NUMA split, which only breaks ties (a request has far fewer
-# than 100 devices).
+# Weight scale: a better node fit outweighs any switch fit difference,
+# which outweighs any host fit difference (hosts hold far fewer than 100
+# GPUs of one model), and any fit difference outweighs a NUMA or switch
+# split, which only break ties (a request has far fewer than 50 devices).
 NODE_SCALE = 100
+SWITCH_SCALE = 100
 FIT_SCALE = 100
 # A host whose walk fails (only without GpuPassthroughFilter): last, but
 # finite so that nova's min-max normalization still works.
@@ -72,10 +83,11 @@ def gpu_weight(requests: ty.Sequence[claims.DeviceRequest],
     """Raw weight of a host for a GPU request (higher wins), model-aware.
 
     Pack: best fit - the host left with the fewest free GPUs of the taken
-    model(s) wins, after the NUMA node left with the fewest, so holes are
-    filled exactly and whole nodes and hosts stay free for large requests.
+    model(s) wins, after the NUMA node and then the PCIe switch left with
+    the fewest, so holes are filled exactly and whole nodes, switches and
+    hosts stay free for large requests (and for ``gpu:switch=single``).
     Spread: the host left with the most free GPUs of the model wins.
-    Among equal fits, a request kept on one NUMA node wins.
+    Among equal fits, a request kept on one NUMA node and switch wins.
     """
     taken = collections.Counter()
     for request, takes in zip(requests, result.takes):
@@ -84,9 +96,10 @@ def gpu_weight(requests: ty.Sequence[claims.DeviceRequest],
                 taken[take.model] += take.count
     host_left = sum(inv.free.get(m, 0) - n for m, n in taken.items())
     node_left = leftover(requests, result, inv)
-    left = (node_left * NODE_SCALE + host_left) * FIT_SCALE
-    splits = fit.numa_splits(requests, result)
-    return float((left if spread else -left) - splits)
+    switch_left = leftover(requests, result, inv, fit.SWITCH)
+    left = ((node_left * NODE_SCALE + switch_left) * SWITCH_SCALE +
+            host_left) * FIT_SCALE
+    return float((left if spread else -left) - splits(requests, result))
 
 
 class Scored(ty.NamedTuple):

@@ -28,6 +28,7 @@ import os
 import sqlite3
 import sysconfig
 import time
+import typing as ty
 import unittest
 
 import fixtures
@@ -123,15 +124,25 @@ class GpuCloudTestBase(base.ServersTestBase):
         return next((name for name, members in CLASS_ALIASES.items()
                      if model in members), None)
 
-    def device_spec(self):
-        specs = []
+    def device_spec(self, switches: ty.Sequence[str | None] = ()):
+        """``[pci] device_spec``: one entry per model.
+
+        ``switches`` gives, per slot of ``start_gpu_host``, the
+        ``pcie_switch`` tag of the GPU there (None: no switch above it):
+        entries of their own address, ahead of the model's, as
+        ``genconf --role compute --topology`` writes them.
+        """
+        tagged, specs = [], []
         for model in scenario.MODELS:
             spec = dict(model.key._asdict())
             cls = self._class_of(model)
             if self.PLACEMENT and cls:
                 spec['resource_class'] = class_resource_class(cls)
+            tagged.extend(json.dumps(dict(
+                spec, address=_address_spec(slot), pcie_switch=switch))
+                for slot, switch in enumerate(switches) if switch)
             specs.append(json.dumps(spec))
-        return specs
+        return tagged + specs
 
     def aliases(self):
         aliases = []
@@ -148,11 +159,14 @@ class GpuCloudTestBase(base.ServersTestBase):
                            for spec in specs)
         return aliases
 
-    def start_gpu_host(self, hostname, gpus):
+    def start_gpu_host(self, hostname, gpus, switches=()):
         """Start a compute with ``(scenario model, numa_node)`` GPUs.
 
-        The GPUs get PCI addresses in the order given.
+        The GPUs get PCI addresses in the order given; ``switches`` their
+        ``pcie_switch`` tags (see ``device_spec``), read by the compute
+        when it starts.
         """
+        self.flags(device_spec=self.device_spec(switches), group='pci')
         info = fakelibvirt.HostPCIDevicesInfo(num_pci=0, num_pfs=0,
                                               num_vfs=0)
         for slot, (model, numa) in enumerate(gpus):
@@ -330,6 +344,15 @@ def catalog_text() -> str:
         lines += ['', f'[gpu_class:{name}]',
                   f'models = {", ".join(m.name.lower() for m in members)}']
     return '\n'.join(lines) + '\n'
+
+
+def _address_spec(slot: int) -> dict:
+    """The device_spec address of the GPU at ``slot``, as a regex.
+
+    An exact address string would make nova read the host's sysfs.
+    """
+    return {'domain': '0000', 'bus': '81', 'slot': f'{slot:02x}$',
+            'function': '0'}
 
 
 def _slot(address: str) -> int:

@@ -66,11 +66,12 @@ def model_trait(model: models.ModelKey) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class Gpu:
-    """One whole GPU of a demo host."""
+    """One whole GPU of a demo host, under a PCIe switch or none."""
 
     model: models.ModelKey
     numa_node: int
     dev_type: str = 'type-PCI'
+    pcie_switch: str | None = None
 
 
 class Host:
@@ -95,6 +96,8 @@ class Host:
                 'product_id': gpu.model.product_id,
                 'numa_node': gpu.numa_node, 'count': 1,
                 'dev_type': gpu.dev_type, 'address': address}
+        if gpu.pcie_switch:
+            pool[claims.PCIE_SWITCH] = gpu.pcie_switch
         if placement:
             pool.update(rp_uuid=f'{name}_{address}',
                         resource_class=RESOURCE_CLASS,

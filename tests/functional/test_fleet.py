@@ -196,7 +196,8 @@ class ExplainTests:
         aliases = gpu_requests.catalog_aliases(gpu_catalog, snap.placement)
         names = snapshot.ModelFilter(gpu_catalog)
         for numa in ('any', 'single'):
-            policy = models.GpuPolicy(True, models.NumaMode(numa))
+            policy = models.GpuPolicy(True, models.NumaMode(numa),
+                                      models.SwitchMode.ANY)
             request = gpu_requests.GpuRequest('gpu:2', (('gpu', 2),), policy)
             verdicts = {v.host: v.passes for v in explain.explain(
                 snap, request, aliases, names)}

@@ -13,8 +13,9 @@
 """Capacity questions about a snapshot: free GPUs, largest fits, stranded.
 
 * ``rows``: per host, model and NUMA node the devices by state (free,
-  used, unavailable, cordoned, awaiting cleaning), with the
-  largest same-model request that fits on one NUMA node and on the host;
+  used, unavailable, cordoned, awaiting cleaning), with the largest
+  same-model request that fits on one NUMA node, on the host and under
+  one PCIe switch;
 * ``fits``: per GPU request (a catalog flavor or ``--request``), how many
   more servers fit now, each placed as GpuPassthroughFilter would allow
   (same model, ``gpu:numa``, class aliases never mixed) and claimed the
@@ -36,6 +37,7 @@ from nova_gpu_ext.admin.fleet import gpu_requests
 from nova_gpu_ext.admin.fleet import snapshot
 from nova_gpu_ext.gpu import claims
 from nova_gpu_ext.gpu import decision
+from nova_gpu_ext.gpu import models
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +58,24 @@ class Row:
     awaiting_cleaning: int
     largest_on_node: int
     largest_on_host: int
+    largest_on_switch: int
+
+
+def largest_on_switch(pools: ty.Iterable[claims.Pool]) -> dict:
+    """Per model, the most free devices under one PCIe switch of a host.
+
+    The pools' ``pcie_switch`` tags, counted per (model, switch) as
+    ``gpu:switch=single`` asks; a device without the tag is its own
+    switch (``claims.switch_of``).
+    """
+    free = collections.Counter()
+    for pool in pools:
+        free[models.model_of(pool), claims.switch_of(pool)] += int(
+            pool.get('count') or 0)
+    largest = collections.Counter()
+    for (model, _), n in free.items():
+        largest[model] = max(largest[model], n)
+    return dict(largest)
 
 
 def rows(snap: snapshot.Snapshot,
@@ -65,11 +85,13 @@ def rows(snap: snapshot.Snapshot,
     ``largest_on_node`` is the largest same-model request one NUMA node of
     the host can still take (the most free on any node), and
     ``largest_on_host`` the largest the whole host can (all its free
-    GPUs of the model); both are the same on every row of that host and
-    model.
+    GPUs of the model), ``largest_on_switch`` the largest one PCIe switch
+    can (from the free counts of the scheduler's pools); all three are the
+    same on every row of that host and model.
     """
     result = []
     for host in snap.hosts:
+        on_switch = largest_on_switch(host.pools)
         for model in host.gpu_models:
             nodes = host.numa_nodes(model)
             node_free = [host.count(model, n, snapshot.FREE) for n in nodes]
@@ -85,7 +107,8 @@ def rows(snap: snapshot.Snapshot,
                     awaiting_cleaning=host.count(
                         model, numa, snapshot.AWAITING_CLEANING),
                     largest_on_node=max(node_free),
-                    largest_on_host=host.count(model, state=snapshot.FREE)))
+                    largest_on_host=host.count(model, state=snapshot.FREE),
+                    largest_on_switch=on_switch.get(model, 0)))
     return result
 
 
@@ -102,6 +125,7 @@ class ModelSummary:
     awaiting_cleaning: int
     largest_on_node: int
     largest_on_host: int
+    largest_on_switch: int
 
 
 def summary(snap: snapshot.Snapshot,
@@ -117,7 +141,8 @@ def summary(snap: snapshot.Snapshot,
         cordoned=sum(r.cordoned for r in found),
         awaiting_cleaning=sum(r.awaiting_cleaning for r in found),
         largest_on_node=max(r.largest_on_node for r in found),
-        largest_on_host=max(r.largest_on_host for r in found))
+        largest_on_host=max(r.largest_on_host for r in found),
+        largest_on_switch=max(r.largest_on_switch for r in found))
         for model, found in sorted(per_model.items())]
 
 

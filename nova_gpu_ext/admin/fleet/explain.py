@@ -19,15 +19,15 @@ evidence: the devices the claim would give each request, or, for a
 refused host, the request refused and the free devices it was offered.
 The words only format that evidence: no such alias, wrong model (no
 device of the alias's models on the host), too few free of one model,
-would mix models, would split NUMA nodes. A host placement gives no
+would mix models, would split NUMA nodes, would split over PCIe switches
+(naming them). ``gpu:numa=prefer`` and ``gpu:switch=prefer`` are decided
+over all hosts, as the filter decides them over the scheduler's host
+list: a host that can only split is refused while another host keeps the
+request on one NUMA node (under one switch). A host placement gives no
 allocation candidates also names its GPUs placement holds back
 (cordoned, awaiting cleaning), from the snapshot's counts: the evidence
 holds only free devices, and such a host's GPUs are out of service, not
 missing.
-``gpu:numa=prefer`` is decided
-over all hosts, as the filter decides it over the scheduler's host list:
-a host that can only split is refused while another host keeps the
-request on one NUMA node.
 
 How it can differ from the live scheduler: the other filters (RAM, CPU,
 aggregates, server groups...) are not run; Placement may return fewer
@@ -96,6 +96,21 @@ class Words:
                 parts.append(f'{state.replace("_", " ")}: {found}')
         return '; '.join(parts)
 
+    def switches(self, takes: ty.Iterable[claims.Take]) -> str:
+        counts = collections.Counter()
+        for take in takes:
+            counts[self.names.name(take.model), take.switch] += take.count
+        return ' + '.join(f'{n} x {name} under switch {_node(switch)}'
+                          for (name, switch), n in sorted(
+                              counts.items(), key=lambda i: str(i[0])))
+
+    def per_switch(self, free: fit.FreeCounts) -> str:
+        return ', '.join(f'{self.names.name(m)} {n} under switch '
+                         f'{_node(switch)}'
+                         for (m, switch), n in sorted(
+                             free.items(), key=lambda i: str(i[0]))
+                         if n)
+
     def per_node(self, free: fit.FreeCounts) -> str:
         return ', '.join(f'{self.names.name(m)} {n} on NUMA {_node(numa)}'
                          for (m, numa), n in sorted(free.items(),
@@ -128,39 +143,60 @@ def explain(snap: snapshot.Snapshot, request: gpu_requests.GpuRequest,
     placer = capacity.Placer(aliases)
     devices = placer.devices(request)
     found = [placer.decide(host.pools, request) for host in snap.hosts]
-    kept = decision.keep_one_node(found, devices, request.policy)
-    keeping = [snap.hosts[i].host for i in decision.keeping_one_node(found)]
+    kept = decision.keep_local(found, devices, request.policy)
+    keepers = {level: [snap.hosts[i].host for i in hosts]
+               for level, hosts in kept.keepers.items()}
     words = Words(names)
     return [Explanation(host.host, decided.passes, _reason(
-        host, devices, request.policy, decided, keeping, words))
-        for host, decided in zip(snap.hosts, kept)]
+        host, devices, decided, keepers, words))
+        for host, decided in zip(snap.hosts, kept.decisions)]
 
 
-def _reason(host, devices, policy, decided, keeping, words) -> str:
+def _reason(host, devices, decided, keepers, words) -> str:
     if decided.passes:
         got = '; '.join(f'{d.label()} <- {words.takes(t)}'
                         for d, t in zip(devices, decided.claimed.takes))
-        split = (' (split over NUMA nodes: no host keeps it on one)'
-                 if policy.numa is PREFER and not keeping else '')
+        split = ''.join(f' (split over {level.domains}: no host keeps it '
+                        f'{level.in_one})' for level, hosts in keepers.items()
+                        if not hosts and level in decided.split[0])
         return f'passes: {got}{split}'
-    return why_not(host.pools, devices, decided.refusal, keeping, words,
+    return why_not(host.pools, devices, decided.refusal, keepers, words,
                    words.held(host))
 
 
-def why_not(pools, devices, refusal: fit.Misfit, keeping, words,
+# The words of a refusal under gpu:...=prefer, per level.
+_AVOIDABLE = {
+    fit.Why.AVOIDABLE_SPLIT: (fit.NUMA, 'would split NUMA', 'on one node'),
+    fit.Why.AVOIDABLE_SWITCH_SPLIT: (
+        fit.SWITCH, 'would split over PCIe switches', 'under one switch'),
+}
+
+
+def _avoidable(refusal: fit.Misfit, keepers, words, devices) -> str:
+    level, split, kept = _AVOIDABLE[refusal.why]
+    keeping = keepers.get(level, [])
+    shown = ', '.join(keeping[:SHOWN]) + (
+        f' and {len(keeping) - SHOWN} more' if len(keeping) > SHOWN else '')
+    takes = ''
+    if level is fit.SWITCH and refusal.request is not None:
+        takes = (f' (the claim would give {devices[refusal.request].label()}'
+                 f' {words.switches(refusal.takes)})')
+    return (f'{split} under {level.spec}=prefer while {refusal.keeping} '
+            f'host(s) keep it {kept} ({shown}){takes}')
+
+
+def why_not(pools, devices, refusal: fit.Misfit, keepers, words,
             held: str = '') -> str:
     """A refusal and its evidence in words.
 
-    ``held`` names the host's GPUs out of service: placement offers them
-    to no request, so a host left without allocation candidates says
-    which of its GPUs are cordoned or awaiting cleaning.
+    ``keepers`` maps each level of ``gpu:...=prefer`` to the hosts that
+    keep the request in one domain of it. ``held`` names the host's GPUs
+    out of service: placement offers them to no request, so a host left
+    without allocation candidates says which of its GPUs are cordoned or
+    awaiting cleaning.
     """
-    if refusal.why is fit.Why.AVOIDABLE_SPLIT:
-        shown = ', '.join(keeping[:SHOWN]) + (
-            f' and {len(keeping) - SHOWN} more'
-            if len(keeping) > SHOWN else '')
-        return (f'would split NUMA under gpu:numa=prefer while '
-                f'{refusal.keeping} host(s) keep it on one node ({shown})')
+    if refusal.why in _AVOIDABLE:
+        return _avoidable(refusal, keepers, words, devices)
     if refusal.request is None:
         return refusal.text + (f'; out of service here: {held}'
                                if held else '')
@@ -176,9 +212,21 @@ def why_not(pools, devices, refusal: fit.Misfit, keeping, words,
     if refusal.why is fit.Why.MIXED:
         return (f'would mix models: the claim would give '
                 f'{device.label()} {words.takes(refusal.takes)}')
+    if refusal.why is fit.Why.SWITCH_SPLIT:
+        return _switch_split(device, refusal, words)
     if refusal.most_on_one_node < device.count:
         return (f'would split NUMA: no node has {device.count} free of '
                 f'one model for {device.label()} under gpu:numa=single '
                 f'(free: {words.per_node(refusal.free)})')
     return (f'would split NUMA: the claim would give '
             f'{device.label()} {words.takes(refusal.takes)}')
+
+
+def _switch_split(device, refusal: fit.Misfit, words) -> str:
+    if refusal.most_on_one_switch < device.count:
+        return (f'would split over PCIe switches: no switch has '
+                f'{device.count} free of one model for {device.label()} '
+                f'under gpu:switch=single (free: '
+                f'{words.per_switch(refusal.on_switch)})')
+    return (f'would split over PCIe switches: the claim would give '
+            f'{device.label()} {words.switches(refusal.takes)}')

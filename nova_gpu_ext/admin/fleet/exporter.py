@@ -85,10 +85,13 @@ def families(snap: snapshot.Snapshot, questions: Questions) -> tuple:
                                          row.largest_on_node)
         largest[row.model, 'host'] = max(largest[row.model, 'host'],
                                          row.largest_on_host)
+        largest[row.model, 'switch'] = max(largest[row.model, 'switch'],
+                                           row.largest_on_switch)
     largest_family = core.GaugeMetricFamily(
         f'{PREFIX}_largest_request', 'Largest same-model request that '
-        'still fits on one NUMA node (scope node) or one host (scope host) '
-        'anywhere', labels=('model', 'scope'))
+        'still fits on one NUMA node (scope node), one host (scope host) '
+        'or under one PCIe switch (scope switch) anywhere',
+        labels=('model', 'scope'))
     for (model, scope), n in sorted(largest.items()):
         largest_family.add_metric((model, scope), n)
     fits = core.GaugeMetricFamily(

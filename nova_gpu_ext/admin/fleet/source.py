@@ -24,6 +24,7 @@ parse options and print.
 """
 
 import collections
+import dataclasses
 import functools
 import typing as ty
 
@@ -172,12 +173,19 @@ class Source:
         return capacity.Placer(self.aliases(snap))
 
     def request(self, text: str, numa: str | None = None,
+                switch: str | None = None,
                 where: str = '--request') -> gpu_requests.GpuRequest:
-        """``ALIAS:COUNT[,...]`` under the default policy (or ``numa``)."""
+        """``ALIAS:COUNT[,...]`` under the default policy.
+
+        ``numa`` and ``switch`` override its gpu:numa and gpu:switch.
+        """
         policy = self.default_policy
         if numa:
-            policy = models.GpuPolicy(policy.same_model,
-                                      models.NumaMode(numa))
+            policy = dataclasses.replace(policy,
+                                         numa=models.NumaMode(numa))
+        if switch:
+            policy = dataclasses.replace(policy,
+                                         switch=models.SwitchMode(switch))
         return gpu_requests.from_text(text, policy, where)
 
     def flavors(self) -> list[gpu_requests.GpuRequest]:

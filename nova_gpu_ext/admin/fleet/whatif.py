@@ -16,7 +16,8 @@ nova_gpu_ext and, side by side, by nova's in-tree PCI scheduling.
 Each server goes to one host, chosen as the scheduler would choose it:
 
 * nova_gpu_ext: the hosts GpuPassthroughFilter passes (same model,
-  ``gpu:numa``, ``prefer`` over all hosts), the one GpuWeigher weighs
+  ``gpu:numa`` and ``gpu:switch``, ``prefer`` over all hosts), the one
+  GpuWeigher weighs
   highest (``pack`` or ``spread``);
 * nova in-tree: the hosts where nova's claim succeeds at all
   (PciPassthroughFilter: the core's decision under ``models.IN_TREE``),
@@ -128,36 +129,41 @@ class Ours:
     def __init__(self, fleet: Fleet, key, devices, policy, spread: bool):
         self.fleet, self.key, self.devices = fleet, key, devices
         self.policy, self.spread = policy, spread
-        # gpu:numa=prefer: hosts that keep the request on one node are
-        # ranked apart and win while there is any.
-        self.one_node = _Ranked()
-        self.any_node = _Ranked()
+        # gpu:numa=prefer, gpu:switch=prefer: tier N ranks the hosts that
+        # keep the request in one domain of each of the first N levels
+        # preferred, and the deepest tier with a host wins, as the filter
+        # applies the levels in order (a switch sits below one NUMA node).
+        self.levels = [level for level in fit.LEVELS
+                       if level.mode(policy) == fit.PREFER]
+        self.tiers = [_Ranked() for _ in range(len(self.levels) + 1)]
         for index in range(len(fleet.pools)):
             self._rank(index)
 
     def _decide(self, pools) -> tuple:
-        """The decision, and the (weight, walk) of it and of one node."""
+        """Per tier, the (weight, walk) of the host, None if it fails."""
         found = candidates.decide(pools, self.devices, self.policy)
-        if not found.passes:
-            return None, None
         free = inventory.Inventory.from_pools(pools)
-        whole = self._weighed(found, free)
-        kept = found.one_node_only(self.devices, 1)
-        return whole, self._weighed(kept, free) if kept.passes else None
+        entries = [self._weighed(found, free)]
+        for level in self.levels:
+            found = found.kept_in_one(level, self.devices, 1)
+            entries.append(self._weighed(found, free))
+        return tuple(entries)
 
-    def _weighed(self, found: decision.HostDecision, free) -> tuple:
+    def _weighed(self, found: decision.HostDecision, free) -> tuple | None:
+        if not found.passes:
+            return None
         return (scoring.gpu_weight(self.devices, found.claimed, free,
                                    self.spread), found.claimed)
 
     def _rank(self, index: int) -> None:
-        whole, one_node = self.fleet.remember(
-            index, ('ours', self.key), self._decide)
-        prefer = self.policy.numa is models.NumaMode.PREFER
-        self.any_node.put(index, whole)
-        self.one_node.put(index, one_node if prefer else None)
+        entries = self.fleet.remember(index, ('ours', self.key),
+                                      self._decide)
+        for tier, entry in zip(self.tiers, entries):
+            tier.put(index, entry)
 
     def place(self) -> tuple[int, claims.WalkResult] | None:
-        best = self.one_node.best() or self.any_node.best()
+        best = next(filter(None, (tier.best()
+                                  for tier in reversed(self.tiers))), None)
         if best is not None:
             self.fleet.take(best[0], best[1])
             self._rank(best[0])

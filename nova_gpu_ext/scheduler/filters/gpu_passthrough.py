@@ -38,7 +38,8 @@ class GpuPassthroughFilter(filters.BaseHostFilter):
       walks the pools in order, and a host passes only if that walk gives
       every GPU request devices of one model (``gpu:same_model``, default
       ``[nova_gpu_ext] same_model_default``) and, under ``gpu:numa=single``,
-      of one NUMA node;
+      of one NUMA node, under ``gpu:switch=single`` below one PCIe switch
+      (the pools' ``pcie_switch`` tag);
     * placement mode: each candidate fixes the providers; candidates that
       would mix models (or NUMA nodes under ``single``) are dropped and the
       rest are ordered best first (the nodes they fill most, then fewest
@@ -46,8 +47,9 @@ class GpuPassthroughFilter(filters.BaseHostFilter):
 
     Under ``gpu:numa=prefer`` a placement that splits a GPU request over
     NUMA nodes survives only if no host of the request's list can keep it
-    on one node: decided in ``filter_all`` over the whole list, so it holds
-    whatever the weighers do.
+    on one node, and the same for ``gpu:switch=prefer`` and PCIe switches:
+    decided in ``filter_all`` over the whole list, so it holds whatever
+    the weighers do.
 
     A move (resize, cold migration, evacuation) is claimed by nova 34 with
     fresh requests that name no providers, so it is judged by the legacy
@@ -66,10 +68,10 @@ class GpuPassthroughFilter(filters.BaseHostFilter):
             return hosts
         candidates = [list(h.allocation_candidates or ()) for h in hosts]
         judge = decision.Judge(view.requests, view.policy, view.move)
-        decisions = decision.keep_one_node([
+        decisions = decision.keep_local([
             judge.decide(nova_objects.pools(host),
                          nova_objects.candidate_mappings(host))
-            for host in hosts], view.requests, view.policy)
+            for host in hosts], view.requests, view.policy).decisions
         debug = LOG.isEnabledFor(logging.DEBUG)
         passed = []
         for host, found, decided in zip(hosts, candidates, decisions):

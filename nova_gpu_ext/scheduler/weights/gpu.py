@@ -33,9 +33,10 @@ class GpuWeigher(weights.BaseHostWeigher):
     For a GPU request the weigher replays the device walk the compute will
     do (on the first allocation candidate, the one the scheduler claims, as
     ordered by GpuPassthroughFilter) and scores the host by the free GPUs of
-    the taken model left on the touched NUMA nodes and on the host
-    (``[nova_gpu_ext] weigher_policy``); among equal fits a request kept on
-    one NUMA node wins.  A request without GPUs prefers hosts with fewer
+    the taken model left on the touched NUMA nodes, PCIe switches (the
+    pools' ``pcie_switch`` tags) and on the host (``[nova_gpu_ext]
+    weigher_policy``); among equal fits a request kept on one NUMA node
+    and below one switch wins.  A request without GPUs prefers hosts with fewer
     free whole PCI devices.  The RequestSpec is read once per call of
     ``weigh_objects``, for all hosts.
     """

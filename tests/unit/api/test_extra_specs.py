@@ -24,12 +24,19 @@ class TestGpuExtraSpecs(test.NoDBTestCase):
     def test_valid_values_are_accepted(self):
         for name, value in [('gpu:numa', 'single'), ('gpu:numa', 'prefer'),
                             ('gpu:numa', 'any'), ('gpu:same_model', 'true'),
-                            ('gpu:same_model', 'False')]:
+                            ('gpu:same_model', 'False'),
+                            ('gpu:switch', 'single'),
+                            ('gpu:switch', 'prefer'), ('gpu:switch', 'any')]:
             validators.validate(name, value)
 
     def test_bad_numa_is_refused(self):
         exc = self.assertRaises(exception.ValidationError,
                                 validators.validate, 'gpu:numa', 'sideways')
+        self.assertIn('any, prefer, single', str(exc))
+
+    def test_bad_switch_is_refused(self):
+        exc = self.assertRaises(exception.ValidationError,
+                                validators.validate, 'gpu:switch', 'one')
         self.assertIn('any, prefer, single', str(exc))
 
     def test_bad_same_model_is_refused(self):

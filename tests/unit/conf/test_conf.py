@@ -47,3 +47,4 @@ class TestSample(test_base.TestCase):
         conf([])
         self.assertTrue(conf.nova_gpu_ext.same_model_default)
         self.assertEqual('prefer', conf.nova_gpu_ext.numa_default)
+        self.assertEqual('any', conf.nova_gpu_ext.switch_default)

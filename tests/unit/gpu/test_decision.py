@@ -23,9 +23,15 @@ from tests.unit.gpu.test_claims import K4200
 from tests.unit.gpu.test_claims import pool
 from tests.unit.gpu.test_claims import V100
 
-SAME = models.GpuPolicy(True, models.NumaMode.ANY)
-SINGLE = models.GpuPolicy(True, models.NumaMode.SINGLE)
-MIXED_OK = models.GpuPolicy(False, models.NumaMode.ANY)
+SAME = models.GpuPolicy(True, models.NumaMode.ANY,
+                        models.SwitchMode.ANY)
+SINGLE = models.GpuPolicy(True, models.NumaMode.SINGLE,
+                          models.SwitchMode.ANY)
+MIXED_OK = models.GpuPolicy(False, models.NumaMode.ANY,
+                            models.SwitchMode.ANY)
+# Devices without a pcie_switch tag are each their own switch.
+BOTH_SPLIT = frozenset({fit.NUMA, fit.SWITCH})
+SWITCH_SPLIT = frozenset({fit.SWITCH})
 LEGACY = [{'': ['root']}]
 
 
@@ -72,13 +78,18 @@ class TestLegacyDecision(test_base.TestCase):
         self.assertTrue(decision.decide(pools, requests, SAME, LEGACY).passes)
 
 
+def rp_pool(model, numa, rp_uuid):
+    """A pool of one device, as nova makes them: one per address."""
+    return pool(model, numa=numa, rp_uuid=rp_uuid, address=rp_uuid)
+
+
 class TestPlacementDecision(test_base.TestCase):
 
-    pools = [pool(K4200, numa=0, rp_uuid='k0'),
-             pool(K4200, numa=1, rp_uuid='k1'),
-             pool(V100, numa=0, rp_uuid='v0'),
-             pool(V100, numa=0, rp_uuid='v0b'),
-             pool(V100, numa=1, rp_uuid='v1')]
+    pools = [rp_pool(K4200, 0, 'k0'),
+             rp_pool(K4200, 1, 'k1'),
+             rp_pool(V100, 0, 'v0'),
+             rp_pool(V100, 0, 'v0b'),
+             rp_pool(V100, 1, 'v1')]
 
     @staticmethod
     def mapping(*rps):
@@ -109,18 +120,18 @@ class TestPlacementDecision(test_base.TestCase):
         self.assertEqual((1,), result.order)
 
     def test_fit_first_then_one_node(self):
-        pools = self.pools + [pool(V100, numa=0, rp_uuid='v0c')]
+        pools = self.pools + [rp_pool(V100, 0, 'v0c')]
         request = [gpu_request(2, K4200, V100)]
         # 2 x K4200 over both nodes leaves nothing on the nodes touched,
         # 2 x V100 on node 0 leaves one there: the split fits better.
         result = decision.decide(pools, request, SAME, [
             self.mapping('v0', 'v0b'), self.mapping('k0', 'k1')])
-        self.assertEqual(((1, 0), (True, False)),
+        self.assertEqual(((1, 0), (BOTH_SPLIT, SWITCH_SPLIT)),
                          (result.order, result.split))
         # Equal fits: the one that keeps one node first.
         result = decision.decide(self.pools, request, SAME, [
             self.mapping('k0', 'k1'), self.mapping('v0', 'v0b')])
-        self.assertEqual(((1, 0), (False, True)),
+        self.assertEqual(((1, 0), (SWITCH_SPLIT, BOTH_SPLIT)),
                          (result.order, result.split))
 
     def test_single_device_goes_to_the_node_it_fills_best(self):
@@ -134,7 +145,8 @@ class TestPlacementDecision(test_base.TestCase):
 
 class TestPreferOverTheHostList(test_base.TestCase):
 
-    PREFER = models.GpuPolicy(True, models.NumaMode.PREFER)
+    PREFER = models.GpuPolicy(True, models.NumaMode.PREFER,
+                              models.SwitchMode.ANY)
 
     def decisions(self, *layouts):
         return [decision.decide([pool(K4200, numa=n) for n in layout],
@@ -142,21 +154,22 @@ class TestPreferOverTheHostList(test_base.TestCase):
                 for layout in layouts]
 
     def test_split_hosts_refused_while_another_keeps_one_node(self):
-        kept = decision.keep_one_node(self.decisions((0, 1), (1, 1)),
-                                      [gpu_request(2, K4200)], self.PREFER)
+        kept = decision.keep_local(self.decisions((0, 1), (1, 1)),
+                                   [gpu_request(2, K4200)],
+                                   self.PREFER).decisions
         self.assertEqual([False, True], [d.passes for d in kept])
         self.assertEqual(fit.Why.AVOIDABLE_SPLIT, kept[0].refusal.why)
 
     def test_splits_kept_when_no_host_keeps_one_node(self):
         judged = self.decisions((0, 1), (1, 0), (0,))
-        kept = decision.keep_one_node(judged, [gpu_request(2, K4200)],
-                                      self.PREFER)
+        kept = decision.keep_local(judged, [gpu_request(2, K4200)],
+                                   self.PREFER).decisions
         self.assertEqual([True, True, False], [d.passes for d in kept])
 
     def test_other_policies_are_left_alone(self):
         judged = self.decisions((0, 1), (1, 1))
-        self.assertEqual(judged, decision.keep_one_node(
-            judged, [gpu_request(2, K4200)], SAME))
+        self.assertEqual(judged, decision.keep_local(
+            judged, [gpu_request(2, K4200)], SAME).decisions)
 
 
 class TestNoHostSummary(test_base.TestCase):
@@ -199,11 +212,14 @@ class TestPolicy(test_base.TestCase):
     def test_extra_specs_override_the_default(self):
         policy = models.policy_from_extra_specs(
             {'gpu:same_model': 'false', 'gpu:numa': 'single'},
-            models.GpuPolicy(True, models.NumaMode.ANY))
-        self.assertEqual(models.GpuPolicy(False, models.NumaMode.SINGLE),
+            models.GpuPolicy(True, models.NumaMode.ANY,
+                             models.SwitchMode.ANY))
+        self.assertEqual(models.GpuPolicy(False, models.NumaMode.SINGLE,
+                                          models.SwitchMode.ANY),
                          policy)
 
     def test_bad_values_fall_back_to_the_default(self):
-        default = models.GpuPolicy(True, models.NumaMode.PREFER)
+        default = models.GpuPolicy(True, models.NumaMode.PREFER,
+                                   models.SwitchMode.ANY)
         self.assertEqual(default, models.policy_from_extra_specs(
             {'gpu:same_model': 'perhaps', 'gpu:numa': 'sideways'}, default))

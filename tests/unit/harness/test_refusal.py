@@ -23,8 +23,10 @@ from tests.unit.gpu.test_claims import pool
 from tests.unit.gpu.test_claims import V100
 
 NAMES = {K4200: 'K4200', V100: 'V100'}
-SAME = models.GpuPolicy(True, models.NumaMode.ANY)
-SINGLE = models.GpuPolicy(True, models.NumaMode.SINGLE)
+SAME = models.GpuPolicy(True, models.NumaMode.ANY,
+                        models.SwitchMode.ANY)
+SINGLE = models.GpuPolicy(True, models.NumaMode.SINGLE,
+                          models.SwitchMode.ANY)
 RC = 'CUSTOM_GPU'
 
 

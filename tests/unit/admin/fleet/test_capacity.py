@@ -39,9 +39,12 @@ ALIASES = gpu_requests.alias_specs([
     {'name': 'gpu', 'vendor_id': '10de', 'product_id': '1db4',
      'device_type': 'type-PCI'},
 ])
-SAME = models.GpuPolicy(True, models.NumaMode.ANY)
-SINGLE = models.GpuPolicy(True, models.NumaMode.SINGLE)
-MIXED = models.GpuPolicy(False, models.NumaMode.ANY)
+SAME = models.GpuPolicy(True, models.NumaMode.ANY,
+                        models.SwitchMode.ANY)
+SINGLE = models.GpuPolicy(True, models.NumaMode.SINGLE,
+                          models.SwitchMode.ANY)
+MIXED = models.GpuPolicy(False, models.NumaMode.ANY,
+                         models.SwitchMode.ANY)
 
 devices_st = st.lists(st.tuples(
     st.sampled_from([fleetdb.K4200, fleetdb.V100]), st.sampled_from([0, 1]),
@@ -135,6 +138,30 @@ class TestRowsAndStranded(test.NoDBTestCase):
              ('10de:1db4', 1, 1, 1, 0, 1, 1)],
             [(r.model, r.numa_node, r.total, r.free, r.used,
               r.largest_on_node, r.largest_on_host) for r in rows])
+
+    def test_untagged_gpus_are_each_their_own_switch(self):
+        rows = capacity.rows(self.snap, self.names)
+        self.assertEqual([1, 1, 1], [r.largest_on_switch for r in rows])
+
+    def test_largest_on_switch_from_the_pools_tags(self):
+        # Two switches of two K4200 each, one GPU of sw-b in use: the
+        # scheduler's pools, one per address, carrying the tag.
+        states = ['available'] * 3 + ['allocated']
+        pools = tuple(
+            dict(vendor_id=fleetdb.K4200[0], product_id=fleetdb.K4200[1],
+                 numa_node=0, dev_type='type-PCI', address=f'0000:81:0{i}.0',
+                 pcie_switch='sw-a' if i < 2 else 'sw-b',
+                 count=int(state == 'available'))
+            for i, state in enumerate(states))
+        counts = snapshot.device_counts(
+            [dict(vendor_id=fleetdb.K4200[0], product_id=fleetdb.K4200[1],
+                  dev_type='type-PCI', numa_node=0, status=s)
+             for s in states], self.names)
+        host = snapshot.HostGpus('h', 'cell1', counts, pools)
+        row, = capacity.rows(snapshot.Snapshot((host,), 'test', 0.0),
+                             self.names)
+        self.assertEqual((3, 3, 2), (row.largest_on_node, row.largest_on_host,
+                                     row.largest_on_switch))
 
     def test_gpus_no_request_would_get_are_stranded(self):
         k4200x2 = gpu_requests.GpuRequest('k4200:2', (('k4200', 2),), SAME)

@@ -48,20 +48,32 @@ ALIASES = gpu_requests.alias_specs(
      'device_type': 'type-PCI'}
     for name, alias in SIM_ALIASES.items() for m in alias.models)
 NAMES = snapshot.ModelFilter()
-SAME = models.GpuPolicy(True, models.NumaMode.ANY)
+SAME = models.GpuPolicy(True, models.NumaMode.ANY,
+                        models.SwitchMode.ANY)
 
-host_st = st.lists(st.tuples(st.sampled_from([A, B]), st.sampled_from([0, 1])),
+# GPUs under PCIe switches (sw0 on node 0, sw1 on node 1), or none.
+host_st = st.lists(st.tuples(st.sampled_from([A, B]), st.sampled_from([0, 1]),
+                             st.booleans()),
                    min_size=0, max_size=6)
 fleet_st = st.lists(host_st, min_size=1, max_size=5)
 request_st = st.tuples(
     st.sampled_from(['a', 'b', 'gpu']), st.integers(1, 4),
     st.sampled_from([{}, {'gpu:numa': 'single'}, {'gpu:same_model': 'false'},
-                     {'gpu:numa': 'prefer'}, {'gpu:numa': 'any'}]))
+                     {'gpu:numa': 'prefer'}, {'gpu:numa': 'any'},
+                     {'gpu:switch': 'single'}, {'gpu:switch': 'prefer'},
+                     {'gpu:switch': 'prefer', 'gpu:numa': 'prefer'}]))
 
 
 def sim_fleet(layouts):
-    return [sim.Host(f'h{i}', [sim.Gpu(m, n) for m, n in gpus])
+    return [sim.Host(f'h{i}', [sim.Gpu(*gpu[:2], pcie_switch=_switch(gpu))
+                               for gpu in gpus])
             for i, gpus in enumerate(layouts)]
+
+
+def _switch(gpu):
+    """``(model, numa[, switch])``: True for the switch of the GPU's node."""
+    switch = gpu[2] if gpu[2:] else None
+    return f'sw{gpu[1]}' if switch is True else switch or None
 
 
 def snapshot_of(hosts):
@@ -124,7 +136,8 @@ class TestExplain(test.NoDBTestCase):
         snap = snapshot_of(hosts)
         single = gpu_requests.GpuRequest(
             'gpu:2', (('gpu', 2),),
-            models.GpuPolicy(True, models.NumaMode.SINGLE))
+            models.GpuPolicy(True, models.NumaMode.SINGLE,
+                             models.SwitchMode.ANY))
         reasons = [v.reason for v in
                    explain.explain(snap, single, ALIASES, NAMES)]
         self.assertIn('too few free of one model', reasons[0])
@@ -141,11 +154,52 @@ class TestExplain(test.NoDBTestCase):
         self.assertEqual({False}, {v.passes for v in unknown})
         self.assertIn('no such alias x', unknown[0].reason)
 
+    def test_switch_refusals_name_the_switches(self):
+        hosts = sim_fleet([
+            [(A, 0, 'sw-a'), (A, 0, 'sw-b')],         # the claim splits
+            [(A, 0, 'sw-a'), (A, 0, 'sw-b'), (A, 0, 'sw-b')],
+            [(A, 0, 'sw-a'), (A, 0, 'sw-a')],         # under one switch
+        ])
+        single = gpu_request('a', 2, {'gpu:switch': 'single'})
+        reasons = [v.reason for v in explain.explain(
+            snapshot_of(hosts[:1]), single, ALIASES, NAMES)]
+        self.assertEqual(
+            ['would split over PCIe switches: no switch has 2 free of one '
+             'model for a:2 under gpu:switch=single (free: 10de:1db4 1 '
+             'under switch sw-a, 10de:1db4 1 under switch sw-b)'], reasons)
+        reasons = [v.reason for v in explain.explain(
+            snapshot_of(hosts[1:]), single, ALIASES, NAMES)]
+        self.assertEqual(
+            'would split over PCIe switches: the claim would give a:2 '
+            '1 x 10de:1db4 under switch sw-a + 1 x 10de:1db4 under switch '
+            'sw-b', reasons[0])
+        self.assertTrue(reasons[1].startswith('passes'))
+        prefer = gpu_request('a', 2, {'gpu:switch': 'prefer'})
+        got = explain.explain(snapshot_of(hosts), prefer, ALIASES, NAMES)
+        self.assertEqual([False, False, True], [v.passes for v in got])
+        self.assertEqual(
+            'would split over PCIe switches under gpu:switch=prefer while 1 '
+            'host(s) keep it under one switch (h2) (the claim would give '
+            'a:2 1 x 10de:1db4 under switch sw-a + 1 x 10de:1db4 under '
+            'switch sw-b)', got[0].reason)
+
+    def test_what_if_keeps_a_request_under_one_switch(self):
+        # Best fit is h0 (node left empty), but its pair splits.
+        hosts = sim_fleet([[(A, 0, 'sw-a'), (A, 0, 'sw-b')],
+                           [(A, 0, 'sw-a')] * 3])
+        for mode, hosts_column in (('single', 'h1'), ('any', 'h0')):
+            out, = whatif.what_if(
+                snapshot_of(hosts),
+                [(gpu_request('a', 2, {'gpu:switch': mode}), 1)], ALIASES,
+                NAMES)
+            self.assertEqual(hosts_column, out.hosts, mode)
+
     def test_prefer_refuses_splits_while_one_host_keeps_it_whole(self):
         hosts = sim_fleet([[(A, 0), (A, 1)], [(A, 1), (A, 1)]])
         prefer = gpu_requests.GpuRequest(
             'a:2', (('a', 2),),
-            models.GpuPolicy(True, models.NumaMode.PREFER))
+            models.GpuPolicy(True, models.NumaMode.PREFER,
+                             models.SwitchMode.ANY))
         got = explain.explain(snapshot_of(hosts), prefer, ALIASES, NAMES)
         self.assertEqual([False, True], [v.passes for v in got])
         self.assertIn('while 1 host(s) keep it on one node (h1)',

@@ -62,7 +62,8 @@ def sample_questions():
     """A 2-GPU K4200 flavor, and 2 stale rows on the host."""
     k4200x2 = gpu_requests.GpuRequest(
         'k4200.x2', (('k4200', 2),),
-        models.GpuPolicy(True, models.NumaMode.ANY))
+        models.GpuPolicy(True, models.NumaMode.ANY,
+                         models.SwitchMode.ANY))
     placer = capacity.Placer(test_capacity.ALIASES)
     return exporter.Questions(
         [k4200x2], lambda snap: placer,
@@ -102,6 +103,9 @@ class TestExporter(test.NoDBTestCase):
                                 (('flavor', 'k4200.x2'),)])
         self.assertEqual(2, got['nova_gpu_ext_largest_request',
                                 (('model', '10de:11b4'), ('scope', 'node'))])
+        # No pcie_switch tags: every GPU is its own switch.
+        self.assertEqual(1, got['nova_gpu_ext_largest_request',
+                                (('model', '10de:11b4'), ('scope', 'switch'))])
         self.assertEqual(1, got['nova_gpu_ext_stranded_gpus',
                                 (('model', '10de:1db4'),)])
         self.assertEqual(2, got['nova_gpu_ext_stale_pci_rows',
