@@ -67,12 +67,15 @@ class Words:
     def __init__(self, names: snapshot.ModelFilter):
         self.names = names
 
-    def takes(self, takes: ty.Iterable[claims.Take]) -> str:
+    def takes(self, takes: ty.Iterable[claims.Take],
+              level: str = 'numa_node') -> str:
+        """``2 x a100 on NUMA 0``; ``level='switch'``: under its switch."""
         counts = collections.Counter()
         for take in takes:
-            counts[self.names.name(take.model), take.numa_node] += take.count
-        return ' + '.join(f'{n} x {name} on NUMA {_node(numa)}'
-                          for (name, numa), n in sorted(
+            counts[self.names.name(take.model),
+                   getattr(take, level)] += take.count
+        return ' + '.join(f'{n} x {name} {_WHERE[level]} {_node(domain)}'
+                          for (name, domain), n in sorted(
                               counts.items(), key=lambda i: str(i[0])))
 
     def free(self, free: fit.FreeCounts) -> str:
@@ -96,26 +99,17 @@ class Words:
                 parts.append(f'{state.replace("_", " ")}: {found}')
         return '; '.join(parts)
 
-    def switches(self, takes: ty.Iterable[claims.Take]) -> str:
-        counts = collections.Counter()
-        for take in takes:
-            counts[self.names.name(take.model), take.switch] += take.count
-        return ' + '.join(f'{n} x {name} under switch {_node(switch)}'
-                          for (name, switch), n in sorted(
-                              counts.items(), key=lambda i: str(i[0])))
+    def per_domain(self, free: fit.FreeCounts,
+                   level: str = 'numa_node') -> str:
+        """Free devices per model and NUMA node (or switch)."""
+        return ', '.join(f'{self.names.name(m)} {n} {_WHERE[level]} '
+                         f'{_node(domain)}'
+                         for (m, domain), n in sorted(
+                             free.items(), key=lambda i: str(i[0])) if n)
 
-    def per_switch(self, free: fit.FreeCounts) -> str:
-        return ', '.join(f'{self.names.name(m)} {n} under switch '
-                         f'{_node(switch)}'
-                         for (m, switch), n in sorted(
-                             free.items(), key=lambda i: str(i[0]))
-                         if n)
 
-    def per_node(self, free: fit.FreeCounts) -> str:
-        return ', '.join(f'{self.names.name(m)} {n} on NUMA {_node(numa)}'
-                         for (m, numa), n in sorted(free.items(),
-                                                    key=lambda i: str(i[0]))
-                         if n)
+# How the words place a device in its domain, per Take attribute.
+_WHERE = {'numa_node': 'on NUMA', 'switch': 'under switch'}
 
 
 def _node(numa) -> str:
@@ -180,7 +174,7 @@ def _avoidable(refusal: fit.Misfit, keepers, words, devices) -> str:
     takes = ''
     if level is fit.SWITCH and refusal.request is not None:
         takes = (f' (the claim would give {devices[refusal.request].label()}'
-                 f' {words.switches(refusal.takes)})')
+                 f' {words.takes(refusal.takes, "switch")})')
     return (f'{split} under {level.spec}=prefer while {refusal.keeping} '
             f'host(s) keep it {kept} ({shown}){takes}')
 
@@ -217,7 +211,7 @@ def why_not(pools, devices, refusal: fit.Misfit, keepers, words,
     if refusal.most_on_one_node < device.count:
         return (f'would split NUMA: no node has {device.count} free of '
                 f'one model for {device.label()} under gpu:numa=single '
-                f'(free: {words.per_node(refusal.free)})')
+                f'(free: {words.per_domain(refusal.free)})')
     return (f'would split NUMA: the claim would give '
             f'{device.label()} {words.takes(refusal.takes)}')
 
@@ -227,6 +221,6 @@ def _switch_split(device, refusal: fit.Misfit, words) -> str:
         return (f'would split over PCIe switches: no switch has '
                 f'{device.count} free of one model for {device.label()} '
                 f'under gpu:switch=single (free: '
-                f'{words.per_switch(refusal.on_switch)})')
+                f'{words.per_domain(refusal.on_switch, "switch")})')
     return (f'would split over PCIe switches: the claim would give '
-            f'{device.label()} {words.switches(refusal.takes)}')
+            f'{device.label()} {words.takes(refusal.takes, "switch")}')
