@@ -257,9 +257,9 @@ class TestDocumentedExample(LifecycleBase):
 class TestOneTimeUse(LifecycleBase):
     """A one-time-use V100: reserved by nova once used, released by us."""
 
-    def device_spec(self):
+    def device_spec(self, switches=()):
         specs = []
-        for spec in map(json.loads, super().device_spec()):
+        for spec in map(json.loads, super().device_spec(switches)):
             if spec['product_id'] == V100.key.product_id:
                 spec['one_time_use'] = 'true'
             specs.append(json.dumps(spec))
