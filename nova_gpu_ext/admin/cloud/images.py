@@ -14,8 +14,6 @@
 
 import typing as ty
 
-from openstack import exceptions as sdk_exc
-
 from nova_gpu_ext import exception
 
 
@@ -33,6 +31,9 @@ def properties(conn, names: ty.Sequence[str]
 
 
 def _find(conn, name: str):
+    # openstacksdk is the [cloud] extra: every command loads without it.
+    from openstack import exceptions as sdk_exc
+
     try:
         return conn.image.find_image(name, ignore_missing=False)
     except sdk_exc.DuplicateResource as exc:

@@ -23,7 +23,7 @@ import logging
 import os
 import signal
 import subprocess
-
+import sys
 
 from nova_gpu_ext.cmd import main
 from tests import base as test_base
@@ -50,6 +50,22 @@ class TestFramework(test_base.TestCase):
                     importlib.metadata.entry_points(group=main.NAMESPACE)}
         self.assertEqual(0, status)
         self.assertEqual(declared | {'complete', 'help'}, listed)
+
+    def test_every_command_loads_without_the_optional_extras(self):
+        # A base install (and the docs build, which lists every command's
+        # options) has neither openstacksdk nor prometheus_client: each
+        # command imports them where it uses them.
+        script = (
+            'import importlib.metadata, sys\n'
+            'sys.modules.update(openstack=None, prometheus_client=None)\n'
+            'for group in (%r, "openstack.gpu.v1"):\n'
+            '    for ep in importlib.metadata.entry_points(group=group):\n'
+            '        ep.load()\n'
+            '        print(ep.name)\n' % main.NAMESPACE)
+        result = subprocess.run([sys.executable, '-c', script],
+                                capture_output=True, text=True, timeout=60)
+        self.assertEqual(0, result.returncode, result.stderr)
+        self.assertIn('lint-flavors', result.stdout.split())
 
     def test_unknown_command_is_a_usage_error(self):
         status, _, _ = cli.run('frobnicate')
