@@ -38,6 +38,7 @@ server takes at least one free GPU: a count larger than the fleet could
 ever hold ends at the first miss.
 """
 
+import collections
 import dataclasses
 import heapq
 import itertools
@@ -114,13 +115,68 @@ class _Ranked:
             heapq.heappush(self._heap, (-entry[0], index,
                                         next(self._pushed), entry))
 
-    def best(self) -> tuple[int, claims.WalkResult] | None:
+    def top(self) -> tuple[int, tuple] | None:
+        """The best host and its entry, dropping entries out of date."""
         while self._heap:
             _, index, _, entry = self._heap[0]
             if self._current.get(index) is entry:
-                return index, entry[1]
+                return index, entry
             heapq.heappop(self._heap)
         return None
+
+    def best(self) -> tuple[int, claims.WalkResult] | None:
+        top = self.top()
+        return None if top is None else (top[0], top[1][1])
+
+
+class _Tier:
+    """The hosts one filter outcome passes, as GpuWeigher weighs them.
+
+    Hosts are kept by the models their walk takes: the weigher breaks a
+    tie between equal fits by the model the passing hosts have more of
+    free (``scoring.model_ranks``), and that changes as servers are
+    placed, so each group of hosts is a heap of its own and the best of
+    the groups' best is taken under the ranks of the moment.
+    """
+
+    def __init__(self, devices):
+        self.devices = devices
+        self._groups: dict[tuple, _Ranked] = {}
+        self._hosts: dict[int, tuple] = {}
+        self._free = [collections.Counter() for _ in devices]
+
+    def put(self, index: int, entry: tuple | None) -> None:
+        """``entry`` is (weight, walk, free models) or None if it fails."""
+        old = self._hosts.pop(index, None)
+        if old is not None:
+            self._groups[old[0]].put(index, None)
+            self._count(old[1], -1)
+        if entry is None:
+            return
+        group = tuple(frozenset(take.model for take in takes)
+                      for takes in entry[1].takes)
+        self._hosts[index] = (group, entry[2])
+        self._groups.setdefault(group, _Ranked()).put(index, entry[:2])
+        self._count(entry[2], 1)
+
+    def _count(self, free_models, sign: int) -> None:
+        for total, free in zip(self._free, free_models):
+            total.update({m: sign * n for m, n in free.items()})
+
+    def best(self) -> tuple[int, claims.WalkResult] | None:
+        ranks = tuple(scoring.rank_order(+free) for free in self._free)
+        found = []
+        for ranked in self._groups.values():
+            top = ranked.top()
+            if top is not None:
+                index, (weight, walk) = top
+                weight -= scoring.model_rank(self.devices, walk,
+                                             ranks) * scoring.RANK_STEP
+                found.append((-weight, index, walk))
+        if not found:
+            return None
+        _, index, walk = min(found, key=lambda f: f[:2])
+        return index, walk
 
 
 class Ours:
@@ -135,25 +191,27 @@ class Ours:
         # applies the levels in order (a switch sits below one NUMA node).
         self.levels = [level for level in fit.LEVELS
                        if level.mode(policy) == fit.PREFER]
-        self.tiers = [_Ranked() for _ in range(len(self.levels) + 1)]
+        self.tiers = [_Tier(devices) for _ in range(len(self.levels) + 1)]
         for index in range(len(fleet.pools)):
             self._rank(index)
 
     def _decide(self, pools) -> tuple:
-        """Per tier, the (weight, walk) of the host, None if it fails."""
+        """Per tier, (weight, walk, free models) of the host, or None."""
         found = candidates.decide(pools, self.devices, self.policy)
         free = inventory.Inventory.from_pools(pools)
-        entries = [self._weighed(found, free)]
+        free_models = scoring.free_models(self.devices, pools)
+        entries = [self._weighed(found, free, free_models)]
         for level in self.levels:
             found = found.kept_in_one(level, self.devices, 1)
-            entries.append(self._weighed(found, free))
+            entries.append(self._weighed(found, free, free_models))
         return tuple(entries)
 
-    def _weighed(self, found: decision.HostDecision, free) -> tuple | None:
+    def _weighed(self, found: decision.HostDecision, free,
+                 free_models) -> tuple | None:
         if not found.passes:
             return None
         return (scoring.gpu_weight(self.devices, found.claimed, free,
-                                   self.spread), found.claimed)
+                                   self.spread), found.claimed, free_models)
 
     def _rank(self, index: int) -> None:
         entries = self.fleet.remember(index, ('ours', self.key),

@@ -36,9 +36,10 @@ class GpuWeigher(weights.BaseHostWeigher):
     the taken model left on the touched NUMA nodes, PCIe switches (the
     pools' ``pcie_switch`` tags) and on the host (``[nova_gpu_ext]
     weigher_policy``); among equal fits a request kept on one NUMA node
-    and below one switch wins.  A request without GPUs prefers hosts with fewer
-    free whole PCI devices.  The RequestSpec is read once per call of
-    ``weigh_objects``, for all hosts.
+    and below one switch wins, then, for a class alias, the model the
+    weighed hosts have the most of free.  A request without GPUs prefers
+    hosts with fewer free whole PCI devices.  The RequestSpec is read once
+    per call of ``weigh_objects``, for all hosts.
     """
 
     def weight_multiplier(self, host_state):
@@ -50,24 +51,31 @@ class GpuWeigher(weights.BaseHostWeigher):
         view = nova_objects.RequestView.of(weight_properties)
         scorer = scoring.Scorer(
             view.requests, CONF.nova_gpu_ext.weigher_policy == 'spread')
-        return [_weigh(w.obj, view, scorer) for w in weighed_obj_list]
+        hosts = [w.obj for w in weighed_obj_list]
+        pools = [nova_objects.pools(h) for h in hosts]
+        if not view.has_gpu:
+            return [_weigh_no_gpu(h, p) for h, p in zip(hosts, pools)]
+        kinds = scorer.rank_models(pools)
+        return [_weigh(h, p, k, view, scorer)
+                for h, p, k in zip(hosts, pools, kinds)]
 
     def _weigh_object(self, host_state, weight_properties):
         return self.weigh_objects([weights.WeighedHost(host_state, 0.0)],
                                   weight_properties)[0]
 
 
-def _weigh(host_state, view, scorer):
-    pools = nova_objects.pools(host_state)
-    if not view.has_gpu:
-        free = scoring.free_passthrough_devices(pools)
-        LOG.debug('%(host)s: %(free)d free whole PCI device(s) for a request '
-                  'without GPUs', {'host': host_state, 'free': free})
-        return -float(free)
+def _weigh_no_gpu(host_state, pools):
+    free = scoring.free_passthrough_devices(pools)
+    LOG.debug('%(host)s: %(free)d free whole PCI device(s) for a request '
+              'without GPUs', {'host': host_state, 'free': free})
+    return -float(free)
+
+
+def _weigh(host_state, pools, kind, view, scorer):
     mappings = nova_objects.candidate_mappings(host_state)
     claimed = (decision.claimed_mappings(mappings[:1], view.move)
                or [decision.LEGACY_MAPPING])[0]
-    scored = scorer.score(pools, claimed)
+    scored = scorer.score(pools, claimed, kind)
     if LOG.isEnabledFor(logging.DEBUG):
         LOG.debug('%(host)s: raw GPU weight %(weight)s (%(policy)s) for '
                   '%(request)s taking %(takes)s; free: %(free)s',

@@ -78,6 +78,18 @@ class TestGpuRequests(WeigherTestCase):
                  fakes.host('local', pools((K4200, 0, 2)))]
         self.assertEqual(['local', 'split'], self.ranking(hosts, spec))
 
+    def test_class_alias_ties_go_to_the_model_with_more_free(self):
+        spec = fakes.spec(fakes.request(1, K4200, V100))
+        # k1 and v1 fit one GPU exactly; V100 has more free over the
+        # list (v4), so the class request leaves the K4200 for k4200
+        # requests.
+        hosts = [fakes.host('k1', pools((K4200, 0, 1))),
+                 fakes.host('v1', pools((V100, 0, 1))),
+                 fakes.host('v4', pools((V100, 1, 4)))]
+        self.assertEqual(['v1', 'k1', 'v4'], self.ranking(hosts, spec))
+        hosts[2] = fakes.host('k4', pools((K4200, 1, 4)))
+        self.assertEqual(['k1', 'v1', 'k4'], self.ranking(hosts, spec))
+
     def test_host_that_cannot_meet_the_request_is_last(self):
         spec = fakes.spec(fakes.request(2, K4200))
         hosts = [fakes.host('short', pools((K4200, 0, 1))),

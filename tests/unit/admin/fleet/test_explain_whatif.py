@@ -255,6 +255,20 @@ class TestWhatIf(test.NoDBTestCase):
     @given(fleet_st, st.lists(st.tuples(request_st, st.integers(1, 3)),
                               min_size=1, max_size=4))
     def test_placements_are_the_schedulers_own(self, layouts, plan):
+        self.assertPlacedAsTheSchedulers(layouts, plan)
+
+    def test_a_class_alias_takes_the_model_with_more_free(self):
+        # Equal fits everywhere: 3 hosts of 4 A, 6 of 4 B.  Before,
+        # gpu:2 went to the first host by name, broke every A host and
+        # left a:4 nothing; now it takes the model with more free.
+        layouts = [[(A, 0)] * 4] * 3 + [[(B, 0)] * 4] * 6
+        plan = [(('gpu', 2, {}), 5), (('a', 4, {}), 3)]
+        outcomes = self.assertPlacedAsTheSchedulers(layouts, plan)
+        self.assertEqual([(5, 'h3 x2, h4 x2, h5'), (3, 'h0, h1, h2')],
+                         [(o.fit, o.hosts) for o in outcomes])
+
+    def assertPlacedAsTheSchedulers(self, layouts, plan):
+        """What-if's placements are those of nova's handlers, both sides."""
         outcomes = whatif.what_if(
             snapshot_of(sim_fleet(layouts)),
             [(gpu_request(*req), n) for req, n in plan], ALIASES, NAMES)
@@ -270,6 +284,7 @@ class TestWhatIf(test.NoDBTestCase):
                 names = [h.name for h in placed if h]
                 self.assertEqual(len(names), getattr(outcome, fit_column))
                 self.assertEqual(host_list(names), getattr(outcome, where))
+        return outcomes
 
     def test_a_count_beyond_the_fleet_ends_at_the_first_miss(self):
         hosts = sim_fleet([[(A, 0)] * 8] * 50)
