@@ -27,6 +27,11 @@ limit: the same stream served from one pool of GPUs per model, with no
 host boundaries (a request for either model takes the one with more free).
 
 The requests, their lifetimes and the fleet are the same for every set-up.
+
+With PCIe switches, each NUMA node's 4 GPUs sit below one switch and a
+share of the 2- and 4-GPU requests carry ``gpu:switch=single``: such a
+request is served right only on GPUs of one model below one switch
+(nova in-tree has no way to ask for that).
 """
 
 import collections
@@ -37,10 +42,16 @@ import random
 import typing as ty
 
 from benchmarks import workload
+from nova_gpu_ext.gpu import claims
 from nova_gpu_ext.gpu import models
 from nova_gpu_ext.harness import sim
 
 FLEET_HOSTS = 40
+# The request sizes that may ask for gpu:switch=single, and how many of
+# them do in the run with PCIe switches.
+SWITCH_SIZES = (2, 4)
+SWITCH_SHARE = 0.5
+SWITCH_SINGLE = {'gpu:switch': 'single'}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,6 +59,7 @@ class Request:
     alias: sim.Alias
     count: int
     lifetime: int
+    switch_single: bool = False
 
 
 @dataclasses.dataclass
@@ -59,12 +71,28 @@ class Tally:
     served: collections.Counter = dataclasses.field(
         default_factory=collections.Counter)
     mixed: int = 0
+    # gpu:switch=single requests: GPUs asked for and served right, and
+    # the placements that split them over switches.
+    switch_offered: int = 0
+    switch_served: int = 0
+    switch_splits: int = 0
 
-    def record(self, request: Request, placed: bool, mixed: bool = False):
+    def record(self, request: Request, placed: bool, mixed: bool = False,
+               split: bool = False):
+        right = placed and not mixed and not split
         self.offered[request.count] += request.count
-        if placed and not mixed:
+        if right:
             self.served[request.count] += request.count
         self.mixed += placed and mixed
+        if request.switch_single:
+            self.switch_offered += request.count
+            self.switch_served += request.count if right else 0
+            self.switch_splits += placed and split
+
+    def switch_share(self) -> float:
+        """Per cent of the gpu:switch=single GPUs served right."""
+        return (100.0 * self.switch_served / self.switch_offered
+                if self.switch_offered else 0.0)
 
     def share(self, sizes: ty.Iterable[int] = workload.SIZES) -> float:
         """Per cent of the GPUs asked for by ``sizes`` served right."""
@@ -77,6 +105,9 @@ class Tally:
         self.offered += other.offered
         self.served += other.served
         self.mixed += other.mixed
+        self.switch_offered += other.switch_offered
+        self.switch_served += other.switch_served
+        self.switch_splits += other.switch_splits
         return self
 
 
@@ -85,18 +116,21 @@ def mean_lifetime(load: float, capacity: int) -> float:
     return load * capacity / workload.mean_size()
 
 
-def requests(seed: int, load: float, capacity: int,
-             count: int) -> list[Request]:
+def requests(seed: int, load: float, capacity: int, count: int,
+             switch_share: float = 0.0) -> list[Request]:
     """``count`` requests; lifetimes geometric with the load's mean.
 
     The stream of aliases and sizes depends on the seed only, so that every
-    load sees the same requests.
+    load sees the same requests; ``switch_share`` of the 2- and 4-GPU ones
+    ask for ``gpu:switch=single`` (drawn apart, so the rest stays the same).
     """
     kinds = workload.stream(random.Random(seed))
     lifetimes = random.Random(seed + 1)
+    switched = random.Random(seed + 2)
     p = 1.0 / mean_lifetime(load, capacity)
     return [Request(alias, size, 1 + int(math.log(1.0 - lifetimes.random())
-                                         / math.log(1.0 - p)))
+                                         / math.log(1.0 - p)),
+                    size in SWITCH_SIZES and switched.random() < switch_share)
             for (alias, size), _ in zip(kinds, range(count))]
 
 
@@ -118,9 +152,13 @@ def place(scheduler: sim.Scheduler, hosts: list, spec) -> sim.Placement:
 
 
 def run(setup: workload.Setup, placement: bool, stream: list[Request],
-        warmup: int, fleet_hosts: int = FLEET_HOSTS) -> Tally:
-    """Serve ``stream``; count the requests after the first ``warmup``."""
-    hosts = workload.fleet(fleet_hosts, placement)
+        warmup: int, fleet_hosts: int = FLEET_HOSTS,
+        switches: bool = False) -> Tally:
+    """Serve ``stream``; count the requests after the first ``warmup``.
+
+    ``switches``: the fleet's GPUs sit below PCIe switches.
+    """
+    hosts = workload.fleet(fleet_hosts, placement, switches=switches)
     scheduler = setup.scheduler()
     running = []
     tally = Tally()
@@ -129,16 +167,25 @@ def run(setup: workload.Setup, placement: bool, stream: list[Request],
             while running and running[0][0] <= step:
                 _, _, host, taken = heapq.heappop(running)
                 host.release(taken)
-            spec = sim.request_spec([(request.alias, request.count)],
-                                    placement=placement)
+            spec = sim.request_spec(
+                [(request.alias, request.count)],
+                SWITCH_SINGLE if request.switch_single else None,
+                placement=placement)
             placed = place(scheduler, hosts, spec)
             if placed.host:
                 heapq.heappush(running, (step + request.lifetime, step,
                                          placed.host, placed.taken))
             if step >= warmup:
                 tally.record(request, placed.host is not None,
-                             len(placed.models) > 1)
+                             len(placed.models) > 1,
+                             request.switch_single and
+                             len(switches_of(placed.taken)) > 1)
     return tally
+
+
+def switches_of(taken: ty.Iterable[dict]) -> set:
+    """The PCIe switch domains of the GPUs taken (``claims.switch_of``)."""
+    return {claims.switch_of(pool) for pool in taken}
 
 
 def limit(stream: list[Request], warmup: int,

@@ -141,8 +141,14 @@ def cost_targets(results: list) -> list:
 PACKING_SETUPS = (workload.IN_TREE, workload.OURS, OURS_ANY)
 
 
-def packing_results(args) -> dict:
-    """Tallies by (mode, load, label); the limit under label 'limit'."""
+def packing_results(args, setups: tuple = PACKING_SETUPS,
+                    switch_share: float = 0.0) -> dict:
+    """Tallies by (mode, load, label); the limit under label 'limit'.
+
+    ``switch_share`` > 0: the fleet with PCIe switches, that share of the
+    2- and 4-GPU requests asking for ``gpu:switch=single``.
+    """
+    switches = switch_share > 0
     results = {}
     hosts = workload.fleet(packing.FLEET_HOSTS, False)
     capacity = workload.capacity(hosts)
@@ -150,16 +156,19 @@ def packing_results(args) -> dict:
         if mode not in args.packing_modes:
             continue
         for load in args.loads:
-            progress(f'packing: {mode} mode, load {load}')
+            progress(f'packing: {mode} mode, load {load}'
+                     + (', PCIe switches' if switches else ''))
             warmup = min(int(3 * packing.mean_lifetime(load, capacity)),
                          args.packing_requests // 2)
             for seed in range(args.seed, args.seed + args.packing_seeds):
                 stream = packing.requests(seed, load, capacity,
-                                          args.packing_requests)
+                                          args.packing_requests,
+                                          switch_share)
                 tallies = [('limit', packing.limit(stream, warmup))]
                 tallies += [(s.label, packing.run(s, placement, stream,
-                                                  warmup))
-                            for s in PACKING_SETUPS]
+                                                  warmup,
+                                                  switches=switches))
+                            for s in setups]
                 for label, tally in tallies:
                     results.setdefault((mode, load, label),
                                        packing.Tally())
@@ -205,6 +214,42 @@ def packing_targets(results: dict) -> list:
     return lines
 
 
+SWITCH_SETUPS = (workload.IN_TREE, workload.OURS)
+
+
+def switch_table(results: dict) -> prettytable.PrettyTable:
+    table = prettytable.PrettyTable(
+        ['mode', 'load', 'all: in-tree %', 'all: ours %', 'all: limit %',
+         'switch single: in-tree %', 'switch single: ours %',
+         'in-tree switch splits', 'ours switch splits'])
+    for mode, load in sorted({k[:2] for k in results}):
+        nova, ours, best = (results[mode, load, label] for label in (
+            workload.IN_TREE.label, workload.OURS.label, 'limit'))
+        table.add_row([mode, f'{load:.1f}', f'{nova.share():.1f}',
+                       f'{ours.share():.1f}', f'{best.share():.1f}',
+                       f'{nova.switch_share():.1f}',
+                       f'{ours.switch_share():.1f}',
+                       str(nova.switch_splits), str(ours.switch_splits)])
+    table.align = 'r'
+    table.align['mode'] = 'l'
+    return table
+
+
+def switch_targets(results: dict) -> list:
+    lines = []
+    for mode, load in sorted({k[:2] for k in results}):
+        nova, ours = (results[mode, load, label] for label in (
+            workload.IN_TREE.label, workload.OURS.label))
+        for name, a, b in (
+                ('all GPUs', ours.share(), nova.share()),
+                ('gpu:switch=single GPUs', ours.switch_share(),
+                 nova.switch_share())):
+            lines.append(f'packing with PCIe switches, {mode}, load '
+                         f'{load:.1f}, {name}: ours >= in-tree: {a:.1f} vs '
+                         f'{b:.1f} % - {verdict(a >= b)}')
+    return lines
+
+
 def collect(args) -> tuple[list, list]:
     """The tables and lines to print, and the targets."""
     costs = cost_results(args)
@@ -214,10 +259,17 @@ def collect(args) -> tuple[list, list]:
            cost_table(costs).get_string(), '',
            'Growth of the time per request:']
     out += [f'  {line}' for line in growth(costs)]
+    switched = packing_results(args, SWITCH_SETUPS, packing.SWITCH_SHARE)
     out += ['', 'Packing: GPUs served right, % of the GPUs asked for, '
             f'{packing.FLEET_HOSTS} 8-GPU hosts',
             packing_table(packs).get_string()]
-    targets = cost_targets(costs) + packing_targets(packs)
+    out += ['', 'Packing with PCIe switches: the same hosts, 4 GPUs below '
+            'one switch per NUMA node; '
+            f'{packing.SWITCH_SHARE:.0%} of the 2- and 4-GPU requests '
+            'gpu:switch=single, served right only below one switch',
+            switch_table(switched).get_string()]
+    targets = (cost_targets(costs) + packing_targets(packs) +
+               switch_targets(switched))
     if args.fleet_hosts:
         lines, fleet_targets = fleet_report(args)
         out += [''] + lines

@@ -66,9 +66,15 @@ KIND_SHARES = {'A': 2, 'B': 2, 'AB': 1}
 MAX_PLACEMENT_RESULTS = 1000
 
 
-def gpus(kind: str) -> list:
-    """The GPUs of a host of ``kind`` in PCI address order, node 0 first."""
-    return [sim.Gpu(model, node)
+def gpus(kind: str, switches: bool = False) -> list:
+    """The GPUs of a host of ``kind`` in PCI address order, node 0 first.
+
+    With ``switches``, the 4 GPUs of each NUMA node sit below one PCIe
+    switch (``pcie_switch`` tag ``sw0`` or ``sw1``), as on a PCIe GPU
+    server with one switch per CPU socket.
+    """
+    return [sim.Gpu(model, node,
+                    pcie_switch=f'sw{node}' if switches else None)
             for node, model in enumerate(HOST_KINDS[kind])
             for _ in range(GPUS_PER_NODE)]
 
@@ -81,18 +87,20 @@ def host_kinds(count: int) -> list:
 
 
 def fleet(count: int, placement: bool, rng: random.Random | None = None,
-          occupancy: bool = False) -> list:
+          occupancy: bool = False, switches: bool = False) -> list:
     """``count`` hosts, shuffled by ``rng``; with ``occupancy`` part used.
 
     A used host has a uniformly random number of its GPUs, chosen at
-    random, in use, as a running cloud has.
+    random, in use, as a running cloud has; ``switches`` puts each NUMA
+    node's GPUs below a PCIe switch (:func:`gpus`).
     """
     kinds = host_kinds(count)
     if rng:
         rng.shuffle(kinds)
     hosts = []
     for i, kind in enumerate(kinds):
-        host = sim.Host(f'{kind.lower()}-{i:05d}', gpus(kind), placement)
+        host = sim.Host(f'{kind.lower()}-{i:05d}', gpus(kind, switches),
+                        placement)
         if occupancy:
             used = rng.randint(0, len(host.pools))
             for pool in rng.sample(host.pools, used):

@@ -89,6 +89,34 @@ class TestPacking(test_base.TestCase):
         tally = packing.run(workload.OURS, False, stream, 0, fleet_hosts=1)
         self.assertEqual(32, tally.served[8])
 
+    def test_switch_single_is_served_only_below_one_switch(self):
+        # One host of 8 A GPUs, 4 below each switch: after a 3-GPU server,
+        # a 2-GPU gpu:switch=single one finds 1 free below sw0, 4 below
+        # sw1.  nova's walk takes one of each (a split, not served).
+        stream = [request(workload.ALIAS_A, 3),
+                  packing.Request(workload.ALIAS_A, 2, 1000, True)]
+        for placement in (False, True):
+            nova = packing.run(workload.IN_TREE, placement, stream, 0,
+                               fleet_hosts=1, switches=True)
+            ours = packing.run(workload.OURS, placement, stream, 0,
+                               fleet_hosts=1, switches=True)
+            self.assertEqual((1, 0, 3), (nova.switch_splits,
+                                         nova.switch_served, nova.served[3]))
+            # Legacy: the compute's walk would split, so ours refuses the
+            # host; placement: ours claims two GPUs below sw1.
+            self.assertEqual((0, 2 if placement else 0),
+                             (ours.switch_splits, ours.switch_served))
+
+    def test_switch_share_marks_only_2_and_4_gpu_requests(self):
+        stream = packing.requests(1, 1.0, 320, 2000, switch_share=0.5)
+        marked = [r for r in stream if r.switch_single]
+        self.assertEqual({2, 4}, {r.count for r in marked})
+        sized = [r for r in stream if r.count in (2, 4)]
+        self.assertLess(abs(len(marked) / len(sized) - 0.5), 0.05)
+        self.assertEqual([(r.alias, r.count) for r in stream],
+                         [(r.alias, r.count) for r in packing.requests(
+                             1, 1.0, 320, 2000)])
+
 
 class TestCost(test_base.TestCase):
 
@@ -131,6 +159,9 @@ class TestReport(test_base.TestCase):
         self.assertEqual(4, text.count('cost ours / in-tree <= 0.5'))
         self.assertIn('packing, legacy, load 1.0, 4-8 GPU requests: ours >= '
                       'in-tree', text)
+        self.assertIn('switch single: ours %', text)
+        self.assertIn('packing with PCIe switches, legacy, load 1.0, '
+                      'gpu:switch=single GPUs: ours >= in-tree', text)
         self.assertIn('| capacity ', text)
         self.assertIn('capacity on 20 hosts under 5 s and 500 MB', text)
         # 3 hosts of 8 devices: two calls per device, three listings (and
