@@ -57,10 +57,21 @@ class Case:
     hosts: int
     max_results: int
     count: int
+    fleet: str = 'mixed'
 
     @property
     def mode(self) -> str:
         return 'placement' if self.placement else 'legacy'
+
+
+# The fleets of the cost cases: the shares of the packing benchmark; every
+# host holding both models (the hardest case for the walk); and the
+# shares with each NUMA node's GPUs below a PCIe switch.
+FLEETS = {
+    'mixed': {},
+    'two models': {'shares': {'AB': 1}},
+    'switches': {'switches': True},
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,6 +124,7 @@ def measure(hosts: list, case: Case, setups: list,
                    for label, times in runs.items()})
 
 
-def fleet(host_count: int, placement: bool, seed: int) -> list:
+def fleet(host_count: int, placement: bool, seed: int,
+          kind: str = 'mixed') -> list:
     return workload.fleet(host_count, placement, random.Random(seed),
-                          occupancy=True)
+                          occupancy=True, **FLEETS[kind])

@@ -45,11 +45,23 @@ def verdict(holds: bool) -> str:
 
 
 def cost_cases(args) -> list:
+    """The cases of the cost table.
+
+    Every size and cap on the mixed fleet; the other fleets at the largest
+    size, with placement's first cap (nova's default).
+    """
     cases = []
     for hosts in args.cost_hosts:
         cases += [cost.Case(False, hosts, hosts, n) for n in COUNTS]
         cases += [cost.Case(True, hosts, cap, n)
                   for cap in args.max_results for n in COUNTS]
+    hosts = max(args.cost_hosts)
+    for kind in cost.FLEETS:
+        if kind != 'mixed':
+            cases += [cost.Case(placement, hosts, cap, n, kind)
+                      for placement, cap in ((False, hosts),
+                                             (True, args.max_results[0]))
+                      for n in COUNTS]
     return cases
 
 
@@ -58,11 +70,12 @@ def cost_results(args) -> list:
     results = []
     fleets = {}
     for case in cost_cases(args):
-        key = (case.hosts, case.placement)
+        key = (case.hosts, case.placement, case.fleet)
         if key not in fleets:
             fleets.clear()
-            fleets[key] = cost.fleet(case.hosts, case.placement, args.seed)
-        progress(f'cost: {case.mode}, {case.hosts} hosts, '
+            fleets[key] = cost.fleet(case.hosts, case.placement, args.seed,
+                                     case.fleet)
+        progress(f'cost: {case.mode}, {case.hosts} hosts ({case.fleet}), '
                  f'{case.max_results} results, class x{case.count}')
         setups = [workload.IN_TREE, workload.OURS]
         if case.hosts <= STACKED_MAX_HOSTS:
@@ -75,7 +88,7 @@ def cost_results(args) -> list:
 
 def cost_table(results: list) -> prettytable.PrettyTable:
     table = prettytable.PrettyTable([
-        'mode', 'hosts', 'max results', 'request', 'hosts offered',
+        'mode', 'fleet', 'hosts', 'max results', 'request', 'hosts offered',
         'candidates', 'in-tree ms', 'ours ms', 'ours / in-tree',
         'in-tree us/cand.', 'ours us/cand.', 'both filters ms'])
     for case, t in results:
@@ -84,13 +97,15 @@ def cost_table(results: list) -> prettytable.PrettyTable:
         both = t.ms.get(workload.STACKED.label)
         per = max(t.candidates, 1) / 1e3
         table.add_row([
-            case.mode, f'{case.hosts:,}', f'{case.max_results:,}',
+            case.mode, case.fleet, f'{case.hosts:,}',
+            f'{case.max_results:,}',
             f'class x{case.count}', f'{t.hosts_offered:,}',
             f'{t.candidates:,}', f'{nova:.1f}', f'{ours:.1f}',
             f'{ours / nova:.2f}', f'{nova / per:.1f}', f'{ours / per:.1f}',
             '-' if both is None else f'{both:.1f}'])
     table.align = 'r'
     table.align['mode'] = 'l'
+    table.align['fleet'] = 'l'
     return table
 
 
@@ -100,10 +115,10 @@ def growth(results: list) -> list:
     Legacy: from the smallest to the largest fleet (every host one
     candidate).  Placement: from the smallest to the largest
     ``max_placement_results`` on one fleet, and from the smallest to the
-    largest fleet at one ``max_placement_results``.
+    largest fleet at one ``max_placement_results``; on the mixed fleet.
     """
     by = {(c.placement, c.hosts, c.max_results, c.count): t
-          for c, t in results}
+          for c, t in results if c.fleet == 'mixed'}
     hosts = sorted({k[1] for k in by})
     caps = sorted({k[2] for k in by if k[0]})
     pairs = [(f'legacy, {hosts[0]:,} -> {hosts[-1]:,} hosts',
@@ -131,8 +146,9 @@ def growth(results: list) -> list:
 def cost_targets(results: list) -> list:
     return [
         f'cost ours / in-tree <= {COST_TARGET}, {case.mode}, '
-        f'{case.hosts:,} hosts, {case.max_results:,} results, class '
-        f'x{case.count}: {ratio:.2f} - {verdict(ratio <= COST_TARGET)}'
+        f'{case.hosts:,} hosts ({case.fleet}), {case.max_results:,} '
+        f'results, class x{case.count}: {ratio:.2f} - '
+        f'{verdict(ratio <= COST_TARGET)}'
         for case, t in results
         for ratio in [t.ms[workload.OURS.label] /
                       t.ms[workload.IN_TREE.label]]]

@@ -79,22 +79,25 @@ def gpus(kind: str, switches: bool = False) -> list:
             for _ in range(GPUS_PER_NODE)]
 
 
-def host_kinds(count: int) -> list:
-    """``count`` host kinds in the shares of ``KIND_SHARES``, interleaved."""
-    cycle = [kind for kind, share in KIND_SHARES.items()
+def host_kinds(count: int, shares: ty.Mapping[str, int] = KIND_SHARES
+               ) -> list:
+    """``count`` host kinds in the ``shares`` given, interleaved."""
+    cycle = [kind for kind, share in shares.items()
              for _ in range(share)]
     return [cycle[i % len(cycle)] for i in range(count)]
 
 
 def fleet(count: int, placement: bool, rng: random.Random | None = None,
-          occupancy: bool = False, switches: bool = False) -> list:
+          occupancy: bool = False, switches: bool = False,
+          shares: ty.Mapping[str, int] = KIND_SHARES) -> list:
     """``count`` hosts, shuffled by ``rng``; with ``occupancy`` part used.
 
     A used host has a uniformly random number of its GPUs, chosen at
     random, in use, as a running cloud has; ``switches`` puts each NUMA
-    node's GPUs below a PCIe switch (:func:`gpus`).
+    node's GPUs below a PCIe switch (:func:`gpus`); ``shares`` are those
+    of the host kinds.
     """
-    kinds = host_kinds(count)
+    kinds = host_kinds(count, shares)
     if rng:
         rng.shuffle(kinds)
     hosts = []

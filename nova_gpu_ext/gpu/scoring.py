@@ -91,15 +91,22 @@ def free_models(requests: ty.Sequence[claims.DeviceRequest],
                 ) -> tuple[collections.Counter, ...]:
     """Per request, the free devices of each model it could take here.
 
-    Empty for a request that is not a GPU request.
+    Empty for a request that is not a GPU request; models with none free
+    are left out.
     """
-    free = [collections.Counter() for _ in requests]
+    gpu = [(index, request) for index, request in enumerate(requests)
+           if request.is_gpu]
+    raw = [collections.Counter() for _ in requests]
     for pool in pools:
         count = int(pool.get('count') or 0)
-        for index, request in enumerate(requests):
-            if request.is_gpu and request.keeps(pool):
-                free[index][models.model_of(pool)] += count
-    return tuple(free)
+        if count:
+            for index, request in gpu:
+                if request.keeps(pool):
+                    raw[index][pool.get('vendor_id'),
+                               pool.get('product_id')] += count
+    return tuple(collections.Counter({
+        models.model_of({'vendor_id': vendor, 'product_id': product}): n
+        for (vendor, product), n in found.items()}) for found in raw)
 
 
 def rank_order(free: ty.Mapping[models.ModelKey, int]

@@ -152,11 +152,15 @@ class TestReport(test_base.TestCase):
         self.useFixture(fixtures.MonkeyPatch('sys.stderr', io.StringIO()))
         self.assertEqual(0, bench_main.main(TINY))
         text = out.getvalue()
-        self.assertIn('| legacy    |     6 |           6 | class x2 |', text)
-        self.assertIn('| placement |     6 |           5 | class x4 |', text)
+        self.assertIn('| legacy    | mixed      |     6 |           6 | class '
+                      'x2 |', text)
+        self.assertIn('| placement | mixed      |     6 |           5 | class '
+                      'x4 |', text)
+        self.assertIn('| legacy    | two models |     6 |           6 |', text)
+        self.assertIn('| placement | switches   |     6 |           5 |', text)
         self.assertIn('all: limit %', text)
         self.assertIn('| legacy |  1.0 |', text)
-        self.assertEqual(4, text.count('cost ours / in-tree <= 0.5'))
+        self.assertEqual(12, text.count('cost ours / in-tree <= 0.5'))
         self.assertIn('packing, legacy, load 1.0, 4-8 GPU requests: ours >= '
                       'in-tree', text)
         self.assertIn('switch single: ours %', text)
