@@ -119,6 +119,8 @@ def _flavor(name, alias, description, settings, count, is_class,
         specs[models.SAME_MODEL_SPEC] = 'true'
     if settings.gpu_numa is not None:
         specs[models.NUMA_SPEC] = settings.gpu_numa
+    if settings.gpu_switch is not None:
+        specs[models.SWITCH_SPEC] = settings.gpu_switch
     if settings.hide_hypervisor_id:
         specs[HIDE_HYPERVISOR_SPEC] = 'true'
     text = description or name

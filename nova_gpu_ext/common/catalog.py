@@ -107,6 +107,7 @@ class FlavorSettings:
     disk_gb: int = catalog_opts.DISK_GB
     hide_hypervisor_id: bool = False
     gpu_numa: str | None = None
+    gpu_switch: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)

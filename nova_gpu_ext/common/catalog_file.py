@@ -272,4 +272,5 @@ def _flavor(get) -> catalog.FlavorSettings:
         ephemeral_gb_per_gpu=get('flavor_ephemeral_gb_per_gpu'),
         disk_gb=get('flavor_disk_gb'),
         hide_hypervisor_id=get('flavor_hide_hypervisor_id'),
-        gpu_numa=get('flavor_gpu_numa'))
+        gpu_numa=get('flavor_gpu_numa'),
+        gpu_switch=get('flavor_gpu_switch'))

@@ -387,6 +387,28 @@ Possible values:
 * ``any``, ``prefer``, ``single`` (all GPUs of a server on one host NUMA
   node).
 """),
+    cfg.StrOpt(
+        'flavor_gpu_switch',
+        choices=[(models.SwitchMode.ANY.value, 'no PCIe switch preference'),
+                 (models.SwitchMode.PREFER.value,
+                  'below one PCIe switch unless no host can keep it so'),
+                 (models.SwitchMode.SINGLE.value,
+                  'below one PCIe switch or no host')],
+        help="""
+Set ``gpu:switch`` on the flavors: the GPUs of one server below one PCIe
+switch, so that their peer-to-peer traffic stays in the switch.
+
+Possible values:
+
+* Unset (default): not set, ``[nova_gpu_ext] switch_default`` applies.
+* ``any``, ``prefer``, ``single`` (all GPUs of a server below one switch,
+  as the ``pcie_switch`` tags of ``[pci] device_spec`` say).
+
+Related options:
+
+* ``flavor_gpu_numa``: a switch sits below one NUMA node, so ``single``
+  here keeps the GPUs on one node too.
+"""),
 ]
 
 

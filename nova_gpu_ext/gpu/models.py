@@ -14,6 +14,7 @@
 
 import dataclasses
 import enum
+import functools
 import typing as ty
 
 from oslo_utils import strutils
@@ -42,8 +43,16 @@ class ModelKey(ty.NamedTuple):
 
 def model_of(pool: ty.Mapping[str, ty.Any]) -> ModelKey:
     """Return the model of a PCI pool (or device) dict, ids lower-cased."""
-    return ModelKey(str(pool.get('vendor_id') or '').lower(),
-                    str(pool.get('product_id') or '').lower())
+    return _model(pool.get('vendor_id'), pool.get('product_id'))
+
+
+# A fleet has few models and the scheduler asks for them per pool walked:
+# the key is made once per pair of ids seen (bounded, as ids come from
+# the cloud's database).
+@functools.lru_cache(maxsize=1024)
+def _model(vendor_id, product_id) -> ModelKey:
+    return ModelKey(str(vendor_id or '').lower(),
+                    str(product_id or '').lower())
 
 
 class NumaMode(str, enum.Enum):

@@ -63,6 +63,14 @@ class TestDesired(test_base.TestCase):
                          wanted()['gpu.ws.x2'].extra_specs)
         self.assertNotIn('gpu:same_model', wanted()['gpu.ws.x1'].extra_specs)
 
+    def test_switch_policy_is_set_when_the_catalog_sets_it(self):
+        four = catalog.GpuModel(
+            name='l40s', vendor_id='10de', product_id='26b9', alias='l40s',
+            flavor=catalog.FlavorSettings(counts=(4,), gpu_switch='single'))
+        [flavor] = flavors.desired(catalog.build([four], []))
+        self.assertEqual('single', flavor.extra_specs['gpu:switch'])
+        self.assertNotIn('gpu:switch', wanted()['gpu.ws.x2'].extra_specs)
+
     def test_a_class_named_like_a_model_is_refused(self):
         clash = catalog.build([K4200], [catalog.GpuClass(
             name='k4200', models=('k4200',), alias='k',

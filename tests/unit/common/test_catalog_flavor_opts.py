@@ -45,15 +45,17 @@ flavor_ram_mb_per_gpu = 4096
 flavor_disk_gb = 0
 flavor_ephemeral_gb_per_gpu = 50
 flavor_hide_hypervisor_id = true
-""") + 'flavor_counts = 8\nflavor_gpu_numa = single\n'
+""") + 'flavor_counts = 8\nflavor_gpu_numa = single\n' + (
+            'flavor_gpu_switch = prefer\n')
         got = load(self, text)
         self.assertEqual(catalog.FlavorSettings(
             counts=(1, 2, 4), vcpus_per_gpu=6, ram_mb_per_gpu=4096,
             disk_gb=0, ephemeral_gb_per_gpu=50, hide_hypervisor_id=True),
             got.model('k4200').flavor)
-        self.assertEqual(((8,), 'single'),
+        self.assertEqual(((8,), 'single', 'prefer'),
                          (got.classes[0].flavor.counts,
-                          got.classes[0].flavor.gpu_numa))
+                          got.classes[0].flavor.gpu_numa,
+                          got.classes[0].flavor.gpu_switch))
 
     def test_bad_count_names_section_option_and_value(self):
         exc = self.assertRaises(
@@ -67,6 +69,12 @@ flavor_hide_hypervisor_id = true
                                 WITH_CLASS + 'flavor_gpu_numa = near\n')
         self.assertEqual(('gpu_class:ws', 'flavor_gpu_numa'),
                          (exc.section, exc.option))
+
+    def test_bad_switch_names_section_option_and_value(self):
+        exc = self.assertRaises(catalog.CatalogError, load, self,
+                                WITH_CLASS + 'flavor_gpu_switch = near\n')
+        self.assertEqual(('gpu_class:ws', 'flavor_gpu_switch', 'near'),
+                         (exc.section, exc.option, exc.value))
 
     def test_options_are_listed_for_the_sample(self):
         groups = {getattr(g, 'name', g): [o.name for o in opts]
