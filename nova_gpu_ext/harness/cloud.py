@@ -63,6 +63,10 @@ def class_resource_class(alias: str) -> str:
 SETTLE_POLLS = 300
 SETTLE_INTERVAL = 0.1
 
+# nova's fake libvirt host: two NUMA nodes, two threads per core.
+NUMA_NODES = 2
+THREADS = 2
+
 CLASS_ALIASES = {name: members for name, members in scenario.ALIASES.items()
                  if len(members) > 1}
 
@@ -159,12 +163,13 @@ class GpuCloudTestBase(base.ServersTestBase):
                            for spec in specs)
         return aliases
 
-    def start_gpu_host(self, hostname, gpus, switches=()):
+    def start_gpu_host(self, hostname, gpus, switches=(), host_info=None):
         """Start a compute with ``(scenario model, numa_node)`` GPUs.
 
         The GPUs get PCI addresses in the order given; ``switches`` their
         ``pcie_switch`` tags (see ``device_spec``), read by the compute
-        when it starts.
+        when it starts. ``host_info`` is the fake libvirt host's CPUs and
+        memory (nova's default if None).
         """
         self.flags(device_spec=self.device_spec(switches), group='pci')
         info = fakelibvirt.HostPCIDevicesInfo(num_pci=0, num_pfs=0,
@@ -176,7 +181,8 @@ class GpuCloudTestBase(base.ServersTestBase):
                 vend_id=model.key.vendor_id, vend_name='NVIDIA Corporation',
                 prod_id=model.key.product_id, prod_name=model.product_name,
                 driver_name='vfio-pci')
-        return self.start_compute(hostname=hostname, pci_info=info)
+        return self.start_compute(hostname=hostname, pci_info=info,
+                                  host_info=host_info)
 
     def gpu_flavor(self, items, name=None, **extra_specs):
         if items:
@@ -227,16 +233,27 @@ class _StreamRun(GpuCloudTestBase):
                    group='filter_scheduler')
         super().setUp()
 
+    def scheduler_flags(self):
+        # The in-tree run's flavors ask for one NUMA node with nova's own
+        # means (scenario.IN_TREE_MEANS), which the scheduler honours only
+        # with NUMATopologyFilter; both runs have it, so that their filters
+        # differ only in the PCI filter.
+        flags = super().scheduler_flags()
+        flags['enabled_filters'].insert(-1, 'NUMATopologyFilter')
+        return flags
+
     def test_stream(self):
         # Servers refused by the scheduler count against the quota too.
         self.flags(instances=-1, cores=-1, ram=-1, group='quota')
-        for hostname, gpus in scenario.FLEET:
-            self.start_gpu_host(hostname, gpus)
+        for host in scenario.FLEET:
+            self.start_gpu_host(host.name, host.gpus, host.switches,
+                                fake_host(host))
         flavors = {}
-        for name, items, extra_specs in scenario.STREAM:
+        for name, items, _ in scenario.STREAM:
             if name not in flavors:
-                flavors[name] = self.gpu_flavor(items, name=name,
-                                                **extra_specs)
+                flavors[name] = self.gpu_flavor(
+                    items, name=name,
+                    **scenario.extra_specs(name, self.OURS))
             server = self._settle(self.api.post_server({
                 'server': self._build_server(flavor_id=flavors[name],
                                              networks='none')}))
@@ -269,17 +286,18 @@ class _StreamRun(GpuCloudTestBase):
                                     reason=self._why_refused(flavor))
         devices = objects.PciDeviceList.get_by_instance_uuid(
             self.ctxt, server['id'])
+        host = server['OS-EXT-SRV-ATTR:host']
         gpus = sorted((scenario.Gpu(
             scenario.name_of(models.ModelKey(d.vendor_id, d.product_id)),
-            d.numa_node, _slot(d.address)) for d in devices),
+            d.numa_node, _slot(d.address),
+            scenario.switch_at(host, _slot(d.address))) for d in devices),
             key=lambda gpu: gpu.slot)
-        return scenario.Outcome(flavor, server['OS-EXT-SRV-ATTR:host'],
-                                tuple(gpus))
+        return scenario.Outcome(flavor, host, tuple(gpus))
 
     def _why_refused(self, name):
         """Why no host passed, from the pools the scheduler reads now."""
-        items, extra_specs = scenario.FLAVORS[name]
-        extra_specs = dict(extra_specs)
+        items, _ = scenario.FLAVORS[name]
+        extra_specs = scenario.extra_specs(name, self.OURS)
         if items:
             extra_specs['pci_passthrough:alias'] = items
         flavor = objects.Flavor(extra_specs=extra_specs)
@@ -294,7 +312,7 @@ class _StreamRun(GpuCloudTestBase):
 
     def _host_pools(self):
         """``(host, pools)`` in fleet order, as the scheduler reads them."""
-        order = [name for name, _ in scenario.FLEET]
+        order = [host.name for host in scenario.FLEET]
         nodes = sorted(objects.ComputeNodeList.get_all(self.ctxt),
                        key=lambda node: order.index(node.host))
         return [(node.host, [self._provided(pool) for pool in
@@ -321,6 +339,14 @@ class _StreamRun(GpuCloudTestBase):
                 return server
             time.sleep(SETTLE_INTERVAL)
         self.fail(f'server {server["id"]} still {server["status"]}')
+
+
+def fake_host(host: scenario.Host) -> fakelibvirt.HostInfo:
+    """The fake libvirt host of a scenario host: two NUMA nodes."""
+    return fakelibvirt.HostInfo(
+        cpu_nodes=NUMA_NODES, cpu_sockets=1, cpu_threads=THREADS,
+        cpu_cores=host.cpus // (NUMA_NODES * THREADS),
+        kB_mem=host.memory_gb * 1024 ** 2)
 
 
 def keep_name(ours: bool, placement: bool) -> str:

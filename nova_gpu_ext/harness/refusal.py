@@ -31,9 +31,15 @@ import typing as ty
 from nova_gpu_ext.admin.fleet import candidates
 from nova_gpu_ext.gpu import claims
 from nova_gpu_ext.gpu import decision
+from nova_gpu_ext.gpu import fit
 from nova_gpu_ext.gpu import models
 
 NameOf = ty.Callable[[models.ModelKey], str]
+
+# One domain of each level of fit.LEVELS, and how a split over its
+# domains is named.
+DOMAIN = {fit.NUMA: 'NUMA node', fit.SWITCH: 'PCIe switch'}
+OVER = {fit.NUMA: 'NUMA', fit.SWITCH: 'PCIe switches'}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,7 +49,8 @@ class HostFacts:
     ``request`` is the index of the request the host cannot serve,
     ``free`` its matching free devices per (model, NUMA node) and
     ``takes`` what nova's claim would give it (empty if too few are
-    free).
+    free). ``level`` is the level of fit.LEVELS a split refusal is at,
+    ``switches`` the host's PCIe switches (its ``pcie_switch`` tags).
     """
 
     host: str
@@ -51,6 +58,8 @@ class HostFacts:
     request: int
     free: ty.Mapping[tuple[models.ModelKey, int | None], int]
     takes: tuple[claims.Take, ...]
+    level: fit.Level | None = None
+    switches: frozenset = frozenset()
 
 
 def host_facts(host: str, pools: ty.Sequence[claims.Pool],
@@ -68,9 +77,13 @@ def host_facts(host: str, pools: ty.Sequence[claims.Pool],
         index = candidates.short(pools, requests) or 0
         return HostFacts(host, False, index,
                          candidates.free_for(pools, requests[index]), ())
+    level = next((level for level in fit.LEVELS
+                  if refusal.why in (level.single, level.avoidable)), None)
     return HostFacts(host, False, refusal.request,
                      {k: n for k, n in refusal.free.items() if n},
-                     tuple(refusal.takes))
+                     tuple(refusal.takes), level,
+                     frozenset(filter(None, (pool.get(claims.PCIE_SWITCH)
+                                             for pool in pools))))
 
 
 def _models(hosts, request) -> list:
@@ -91,8 +104,8 @@ def _headline(request, wanted, policy, name_of) -> str:
     qualities = []
     if policy.same_model and len(names) > 1:
         qualities.append(' of one model')
-    if policy.numa is models.NumaMode.SINGLE:
-        qualities.append(' on one NUMA node')
+    qualities += [f' {level.in_one} {DOMAIN[level]}' for level in fit.LEVELS
+                  if level.mode(policy) == fit.SINGLE]
     if not qualities:
         return f'no host has {request.count} free {noun}'
     return f'no host can give {request.count} {noun}{"".join(qualities)}'
@@ -123,9 +136,17 @@ def _detail(facts: HostFacts, policy, name_of) -> str:
     devices = ' + '.join(f'{n} {name_of(m)}' for m, n in given.items())
     if len(given) > 1:
         return f'{facts.host} would give {devices}'
-    nodes = ' + '.join(str(n) for n in sorted(
-        {t.numa_node for t in facts.takes}, key=str))
-    return f'{facts.host} would give {devices} over NUMA {nodes}'
+    level = facts.level or fit.NUMA
+    domains = sorted({getattr(t, level.attr) for t in facts.takes}, key=str)
+    if level is fit.SWITCH:
+        if not facts.switches.intersection(domains):
+            return (f'{facts.host} has {_count(facts.free, False, name_of)}'
+                    f', below no PCIe switch')
+        # A device without a switch above it is a domain of its own.
+        domains = list(dict.fromkeys(
+            d if d in facts.switches else 'none' for d in domains))
+    return (f'{facts.host} would give {devices} over {OVER[level]} '
+            f'{" + ".join(map(str, domains))}')
 
 
 def explain(hosts: ty.Sequence[tuple[str, ty.Sequence[claims.Pool]]],

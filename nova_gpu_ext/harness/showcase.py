@@ -25,6 +25,7 @@ import collections
 import dataclasses
 import html
 import importlib.util
+import itertools
 import os
 import sys
 import textwrap
@@ -33,6 +34,8 @@ import warnings
 import prettytable
 
 from nova_gpu_ext import exception
+from nova_gpu_ext.gpu import claims
+from nova_gpu_ext.gpu import fit
 from nova_gpu_ext.gpu import models
 from nova_gpu_ext.harness import runner
 from nova_gpu_ext.harness import scenario
@@ -42,17 +45,28 @@ WIDTH = 79
 
 # What a server's user gets, and how each state is shown: in the result
 # column, in colour on a terminal, and as a mark in the picture of the
-# GPU slots (the marks tell the states apart without colour).
-RESULTS = {'ok': 'ok', 'split': 'NUMA split',
-           'unfit': 'NUMA split, asked single', 'mixed': 'MIXED MODELS'}
+# GPU slots (the marks tell the states apart without colour). A split is
+# over the domains of a level of fit.LEVELS, ``<level.policy>-split``, or
+# ``-unfit`` where the flavor asks that level ``single``.
+RESULTS = {'ok': 'ok', 'numa-split': 'NUMA split',
+           'numa-unfit': 'NUMA split, asked single',
+           'switch-split': 'switch split',
+           'switch-unfit': 'switch split, asked single',
+           'mixed': 'MIXED MODELS'}
 RESET = '\033[0m'
-COLOURS = {'ok': '\033[32m', 'split': '\033[33m', 'unfit': '\033[31m',
-           'mixed': '\033[1;31m', 'refused': '\033[35m', 'free': '\033[2m'}
-HTML_COLOURS = {'ok': '#c8ecc8', 'split': '#fbe3a6', 'unfit': '#f7b9a1',
-                'mixed': '#f08c8c', 'free': '#eeeeee'}
-MARKS = {'ok': '', 'split': '~', 'unfit': '!', 'mixed': '!', 'free': ''}
-LEGEND = ('#N: the server holding the GPU; ! mixed models, or NUMA split '
-          'against gpu:numa=single; ~ NUMA split; - free')
+COLOURS = {'ok': '\033[32m', 'numa-split': '\033[33m',
+           'numa-unfit': '\033[31m', 'switch-split': '\033[33m',
+           'switch-unfit': '\033[31m', 'mixed': '\033[1;31m',
+           'refused': '\033[35m', 'free': '\033[2m'}
+HTML_COLOURS = {'ok': '#c8ecc8', 'numa-split': '#fbe3a6',
+                'numa-unfit': '#f7b9a1', 'switch-split': '#fbe3a6',
+                'switch-unfit': '#f7b9a1', 'mixed': '#f08c8c',
+                'free': '#eeeeee'}
+MARKS = {'ok': '', 'numa-split': '~', 'numa-unfit': '!',
+         'switch-split': '~', 'switch-unfit': '!', 'mixed': '!', 'free': ''}
+LEGEND = ('#N: the server holding the GPU; ! mixed models, or split against '
+          'gpu:numa=single or gpu:switch=single; ~ split over NUMA nodes or '
+          'PCIe switches; - free; [ ] the GPUs below one PCIe switch')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,6 +163,7 @@ def objects_run(ours: bool, policy: str) -> list:
         # nova's scheduler imports eventlet, which warns that it is
         # deprecated: noise here.
         warnings.filterwarnings('ignore', message=r'\s*Eventlet is deprecated')
+        from nova.scheduler.filters import numa_topology_filter
         from nova.scheduler.filters import pci_passthrough_filter
         from nova.scheduler.weights import pci
 
@@ -157,24 +172,29 @@ def objects_run(ours: bool, policy: str) -> list:
         from nova_gpu_ext.scheduler.filters import gpu_passthrough
         from nova_gpu_ext.scheduler.weights import gpu
 
-    filters = [pci_passthrough_filter.PciPassthroughFilter]
+    # As the cloud's scheduler (cloud._StreamRun.scheduler_flags).
+    filters = [numa_topology_filter.NUMATopologyFilter,
+               pci_passthrough_filter.PciPassthroughFilter]
     weighers = [pci.PCIWeigher]
     if ours:
         filters.append(gpu_passthrough.GpuPassthroughFilter)
         weighers = [gpu.GpuWeigher]
     scheduler = sim.Scheduler(filters, weighers)
-    hosts = [sim.Host(name, [sim.Gpu(m.key, numa) for m, numa in gpus])
-             for name, gpus in scenario.FLEET]
+    hosts = [sim.Host(host.name, [
+        sim.Gpu(m.key, numa, pcie_switch=scenario.switch_at(host.name, slot))
+        for slot, (m, numa) in enumerate(host.gpus)],
+        cpus=host.cpus, memory_mb=host.memory_gb * 1024)
+        for host in scenario.FLEET]
     aliases = {name: sim.Alias(name, tuple(m.key for m in members))
                for name, members in scenario.ALIASES.items()}
     conf.CONF.set_override('weigher_policy', policy, 'nova_gpu_ext')
     found = []
     try:
-        for flavor, items, extra_specs in scenario.STREAM:
+        for flavor, items, _ in scenario.STREAM:
             spec = sim.request_spec(
                 [(aliases[a], int(n)) for a, n in
                  (item.split(':') for item in items.split(',') if item)],
-                extra_specs)
+                scenario.extra_specs(flavor, ours))
             placed = scheduler.place(hosts, spec)
             found.append(_objects_outcome(flavor, placed, hosts, spec, ours))
     finally:
@@ -197,25 +217,44 @@ def _objects_outcome(flavor, placed, hosts, spec,
     slots = {id(p): i for i, p in enumerate(placed.host.pools)}
     return scenario.Outcome(flavor, placed.host.name, tuple(
         scenario.Gpu(scenario.name_of(models.model_of(p)), p['numa_node'],
-                     slots[id(p)])
+                     slots[id(p)], p.get(claims.PCIE_SWITCH))
         for p in placed.taken))
+
+
+def asked_single(flavor: str) -> list:
+    """The levels of fit.LEVELS the flavor asks ``single`` of."""
+    policy = models.policy_from_extra_specs(scenario.FLAVORS[flavor][1],
+                                            models.IN_TREE)
+    return [level for level in fit.LEVELS
+            if level.mode(policy) == fit.SINGLE]
+
+
+def unfit(outcome: scenario.Outcome, level: fit.Level) -> bool:
+    """Whether the server is split at a level its flavor asks single."""
+    return outcome.split(level) and level in asked_single(outcome.flavor)
 
 
 def state(outcome: scenario.Outcome) -> str:
     """What the user of the server gets.
 
-    ``ok``; ``split``: GPUs over NUMA nodes (slower peer-to-peer);
-    ``unfit``: split although the flavor asks ``gpu:numa=single``;
-    ``mixed``: GPUs of two models (CUDA multi-GPU jobs fail); ``refused``.
+    ``ok``; ``numa-split``, ``switch-split``: GPUs over NUMA nodes or PCIe
+    switches (slower peer-to-peer); ``numa-unfit``, ``switch-unfit``:
+    split although the flavor asks ``gpu:numa=single`` or
+    ``gpu:switch=single``; ``mixed``: GPUs of two models (CUDA multi-GPU
+    jobs fail); ``refused``.  A split against the flavor comes first,
+    then the NUMA level before the switch level.
     """
     if outcome.refused:
         return 'refused'
     if outcome.mixed:
         return 'mixed'
-    if not outcome.split:
-        return 'ok'
-    single = scenario.FLAVORS[outcome.flavor][1].get('gpu:numa') == 'single'
-    return 'unfit' if single else 'split'
+    for level in fit.LEVELS:
+        if unfit(outcome, level):
+            return f'{level.policy}-unfit'
+    for level in fit.LEVELS:
+        if outcome.split(level):
+            return f'{level.policy}-split'
+    return 'ok'
 
 
 # -- text ------------------------------------------------------------------
@@ -231,7 +270,7 @@ def _paint(text: str, kind: str, colour: bool) -> str:
 
 
 def _numa_nodes() -> list:
-    return sorted({numa for _, gpus in scenario.FLEET for _, numa in gpus})
+    return sorted({numa for host in scenario.FLEET for _, numa in host.gpus})
 
 
 def _models(gpus, counted: bool = False) -> str:
@@ -241,13 +280,31 @@ def _models(gpus, counted: bool = False) -> str:
                       for name, n in counts.items()) or '-'
 
 
+def _below_switches(slots, text, wrap=lambda shown: f'[{shown}]',
+                    sep: str = '  ') -> str:
+    """The texts of ``(switch, item)`` slots, wrapped per PCIe switch.
+
+    ``text`` formats the items of a run of slots below one switch (or
+    below none), ``wrap`` the text of a run below a switch.
+    """
+    parts = []
+    for switch, run in itertools.groupby(slots, key=lambda slot: slot[0]):
+        shown = text([item for _, item in run])
+        parts.append(wrap(shown) if switch else shown)
+    return sep.join(parts)
+
+
 def fleet_table() -> prettytable.PrettyTable:
     nodes = _numa_nodes()
-    table = _table(['host'] + [f'NUMA {n}' for n in nodes])
-    for host, gpus in scenario.FLEET:
-        table.add_row([host] + [
-            _models((m.name for m, numa in gpus if numa == node),
-                    counted=True)
+    table = _table(['host', 'CPUs', 'RAM'] + [f'NUMA {n}' for n in nodes])
+    table.align['CPUs'] = table.align['RAM'] = 'r'
+    for host in scenario.FLEET:
+        table.add_row([host.name, host.cpus, f'{host.memory_gb} GB'] + [
+            _below_switches(
+                [(scenario.switch_at(host.name, slot), m.name)
+                 for slot, (m, numa) in enumerate(host.gpus)
+                 if numa == node],
+                lambda names: _models(names, counted=True)) or '-'
             for node in nodes])
     return table
 
@@ -261,11 +318,27 @@ def _asks(items: str) -> str:
     return ', '.join(parts) or 'no GPU'
 
 
+def _specs(flavor: str, ours: bool) -> str:
+    """What one scheduler's flavor asks beyond its GPUs, a spec a line.
+
+    The in-tree side names the ``gpu:`` specs nova has no means for.
+    """
+    lines = [f'{k}={v}' for k, v in
+             scenario.extra_specs(flavor, ours).items()]
+    if not ours:
+        lines += [f'(nova has no means for {k}={v})'
+                  for k, v in scenario.FLAVORS[flavor][1].items()
+                  if not scenario.IN_TREE_MEANS[k, v]]
+    return '\n'.join(lines) or '-'
+
+
 def flavor_table() -> prettytable.PrettyTable:
-    table = _table(['flavor', 'GPUs', 'extra specs'])
-    for name, (items, specs) in scenario.FLAVORS.items():
-        table.add_row([name, _asks(items), ', '.join(
-            f'{k}={v}' for k, v in specs.items()) or '-'])
+    table = _table(['flavor', 'GPUs'] +
+                   [f'{label(ours)} is asked' for ours in SCHEDULERS])
+    for name, (items, _) in scenario.FLAVORS.items():
+        table.add_row([name, _asks(items)] +
+                      [_specs(name, ours) for ours in SCHEDULERS],
+                      divider=True)
     return table
 
 
@@ -288,7 +361,7 @@ def results_table(runs: dict, colour: bool = False) -> prettytable.PrettyTable:
             result = (f'refused [{notes[name, i]}]' if o.refused
                       else RESULTS[kind])
             nodes = ' + '.join(str(n) for n in sorted(
-                {g.numa for g in o.gpus}, key=str)) or '-'
+                {g.numa_node for g in o.gpus}, key=str)) or '-'
             first = name == names[0]
             table.add_row([
                 i + 1 if first else '', flavor if first else '', name,
@@ -309,14 +382,21 @@ def notes_text(runs: dict) -> str:
         for n, (name, i, o) in enumerate(_notes(runs), 1))
 
 
+def working(outcome: scenario.Outcome) -> bool:
+    """Placed with GPUs of one model: a CUDA job across them runs."""
+    return not (outcome.refused or outcome.mixed)
+
+
 SUMMARY_ROWS = (
-    ('placed, GPUs working', lambda o: state(o) in ('ok', 'split', 'unfit')),
-    ('  of these, on two NUMA nodes',
-     lambda o: state(o) in ('split', 'unfit')),
-    ('    against gpu:numa=single', lambda o: state(o) == 'unfit'),
-    ('placed, mixed GPU models (CUDA multi-GPU fails)',
-     lambda o: state(o) == 'mixed'),
-    ('refused, reason given', lambda o: o.refused),
+    (('placed, GPUs working', working),) +
+    tuple(row for level in fit.LEVELS for row in (
+        (f'  of these, split over {level.domains}',
+         lambda o, level=level: working(o) and o.split(level)),
+        ('    where the flavor asks single',
+         lambda o, level=level: working(o) and unfit(o, level)))) +
+    (('placed, mixed GPU models (CUDA multi-GPU fails)',
+      lambda o: state(o) == 'mixed'),
+     ('refused, reason given', lambda o: o.refused))
 )
 
 
@@ -329,24 +409,43 @@ def summary_table(runs: dict) -> prettytable.PrettyTable:
     return table
 
 
-def _numbers(found, kind) -> str:
-    return ', '.join(f'#{i}' for i, o in enumerate(found, 1)
-                     if state(o) == kind)
+def _numbers(found, test) -> str:
+    return ', '.join(f'#{i}' for i, o in enumerate(found, 1) if test(o))
+
+
+def _split_against(name: str, ours: bool, numbers: str,
+                   level: fit.Level) -> str:
+    """The sentence of servers split at a level their flavor asks single.
+
+    It says what the scheduler was asked: nova in-tree by its own means,
+    where it has one (scenario.IN_TREE_MEANS).
+    """
+    asked = {level.spec: fit.SINGLE}
+    if not ours:
+        asked = scenario.in_tree_specs(asked)
+        if not asked:
+            return (f'{name} split {numbers} over {level.domains}: nova '
+                    f'has no means to be asked for one (nova_gpu_ext is '
+                    f'asked {level.spec}={fit.SINGLE}).')
+    specs = ', '.join(f'{k}={v}' for k, v in asked.items())
+    return (f'{name} split {numbers} over {level.domains} although its '
+            f'flavor asks {specs}.')
 
 
 def difference(runs: dict) -> list:
     """What each scheduler did to the users, in sentences."""
     lines = []
     for name, found in runs.items():
-        mixed = _numbers(found, 'mixed')
+        mixed = _numbers(found, lambda o: state(o) == 'mixed')
         if mixed:
             lines.append(f'{name} gave {mixed} GPUs of two models: the '
                          f'server boots, but a CUDA job across its GPUs '
                          f'fails.')
-        unfit = _numbers(found, 'unfit')
-        if unfit:
-            lines.append(f'{name} put {unfit} on two NUMA nodes although '
-                         f'the flavor asks gpu:numa=single.')
+        for level in fit.LEVELS:
+            split = _numbers(found, lambda o: working(o) and unfit(o, level))
+            if split:
+                lines.append(_split_against(name, name == label(True),
+                                            split, level))
     pairs = list(runs.items())
     for (name, found), (other, theirs) in zip(pairs, pairs[::-1]):
         only = ', '.join(f'#{i}' for i, (o, t) in enumerate(
@@ -355,7 +454,7 @@ def difference(runs: dict) -> list:
             lines.append(f'{name} refused {only}, which {other} placed: '
                          f'see the reasons under the table.')
     lines.append('Servers placed with working GPUs: ' + ', '.join(
-        f'{name} {sum(map(SUMMARY_ROWS[0][1], found))} of {len(found)}'
+        f'{name} {sum(map(working, found))} of {len(found)}'
         for name, found in runs.items()) + '.')
     return lines
 
@@ -373,24 +472,31 @@ def _slots(runs: dict) -> dict:
 def _picture(runs: dict):
     """``(host, scheduler, cells)`` per GPU host and scheduler.
 
-    A cell is one NUMA node: the ``(model, server number or None, state)``
-    of each of its slots, in slot order.
+    A cell is one NUMA node: the ``(PCIe switch, (model, server number or
+    None, state))`` of each of its slots, in slot order.
     """
     nodes = _numa_nodes()
     held = _slots(runs)
-    for host, gpus in scenario.FLEET:
-        if not gpus:
+    for host in scenario.FLEET:
+        if not host.gpus:
             continue
         for name in runs:
-            yield host, name, [
-                [(model.name, *held[name, host].get(slot, (None, 'free')))
-                 for slot, (model, numa) in enumerate(gpus) if numa == node]
+            yield host.name, name, [
+                [(scenario.switch_at(host.name, slot),
+                  (model.name,
+                   *held[name, host.name].get(slot, (None, 'free'))))
+                 for slot, (model, numa) in enumerate(host.gpus)
+                 if numa == node]
                 for node in nodes]
 
 
 def _token(model: str, server: int | None, kind: str, colour: bool) -> str:
     text = f'{model} #{server}{MARKS[kind]}' if server else f'{model} -'
     return _paint(text, kind, colour)
+
+
+def _tokens(slots, colour: bool) -> str:
+    return '  '.join(_token(*slot, colour) for slot in slots)
 
 
 def picture_table(runs: dict, colour: bool = False) -> prettytable.PrettyTable:
@@ -400,7 +506,7 @@ def picture_table(runs: dict, colour: bool = False) -> prettytable.PrettyTable:
     for host, name, cells in _picture(runs):
         table.add_row(
             [host if name == first else '', name] +
-            ['  '.join(_token(*slot, colour) for slot in cell)
+            [_below_switches(cell, lambda slots: _tokens(slots, colour))
              for cell in cells],
             divider=name == last)
     return table
@@ -419,8 +525,8 @@ def report(runs: dict, options: Options, colour: bool = False) -> str:
     """The whole text the demo prints."""
     sections = (
         [_wrap(title(options), '')],
-        ['Fleet: the GPUs of each host, per NUMA node',
-         fleet_table().get_string()],
+        ['Fleet: the GPUs of each host per NUMA node, [ ] those below one '
+         'PCIe switch', fleet_table().get_string()],
         ['Flavors', flavor_table().get_string()],
         ['Where each server landed',
          results_table(runs, colour).get_string(), notes_text(runs)],
@@ -447,6 +553,8 @@ th, td {{ border: 1px solid #bbb; padding: 0.25em 0.6em; text-align: left;
 th {{ background: #f3f3f3; }}
 .slot {{ display: inline-block; min-width: 6em; margin: 0.15em;
          padding: 0.3em; border-radius: 4px; text-align: center; }}
+.switch {{ display: inline-block; margin: 0.1em; padding: 0.1em;
+           border: 1px dashed #666; border-radius: 4px; }}
 {states}
 </style>
 </head>
@@ -480,17 +588,25 @@ def _html_slot(text: str, kind: str) -> str:
     return f'<span class="slot {kind}">{html.escape(text)}</span>'
 
 
+def _html_switch(shown: str) -> str:
+    return f'<span class="switch">{shown}</span>'
+
+
+def _html_slots(slots) -> str:
+    return ''.join(_html_slot(f'{model} #{server}' if server
+                              else f'{model} free', kind)
+                   for model, server, kind in slots)
+
+
 def _html_picture(runs: dict) -> str:
     rows = ['<table>', '<tr><th>host</th><th>scheduler</th>' + ''.join(
         f'<th>NUMA {n}</th>' for n in _numa_nodes()) + '</tr>']
     for host, name, cells in _picture(runs):
         rows.append(
             f'<tr><td>{html.escape(host)}</td><td>{html.escape(name)}</td>' +
-            ''.join('<td>' + ''.join(
-                _html_slot(f'{model} #{server}' if server
-                           else f'{model} free', kind)
-                for model, server, kind in cell) + '</td>'
-                for cell in cells) + '</tr>')
+            ''.join('<td>' + _below_switches(cell, _html_slots,
+                                             _html_switch, '') + '</td>'
+                    for cell in cells) + '</tr>')
     rows.append('</table>')
     return '\n'.join(rows)
 
@@ -503,8 +619,9 @@ def html_page(runs: dict, options: Options) -> str:
         for n, (name, i, o) in enumerate(_notes(runs), 1))
     difference_ = ''.join(f'<li>{html.escape(line)}</li>'
                           for line in difference(runs))
-    legend = ' '.join(_html_slot(text, kind) for kind, text in (
-        list(RESULTS.items()) + [('free', 'free')]))
+    legend = ' '.join([_html_slot(text, kind) for kind, text in (
+        list(RESULTS.items()) + [('free', 'free')])] +
+        [_html_switch('the GPUs below one PCIe switch')])
     return PAGE.format(
         states='\n'.join(f'.{kind} {{ background: {value}; }}'
                          for kind, value in HTML_COLOURS.items()),

@@ -20,6 +20,12 @@ the claimed candidate, then the host's pools are rebuilt in their original
 order with 0-count pools kept, as a compute reports them.  Legacy mode
 (no PCI providers in placement): every host has one root candidate.
 
+Every host has two NUMA cells (``HostState.numa_topology``), so that
+NUMATopologyFilter can judge a flavor with a guest NUMA topology
+(``hw:numa_nodes``); such an instance is fitted to the host's cells with
+nova's ``numa_fit_instance_to_host`` and its devices taken on its cells,
+as the compute's claim does.
+
 Placement mode (``placement=True``): every GPU is a resource provider with
 one unit of inventory, its pool carries ``rp_uuid``, and each request gets
 the allocation candidates placement would return for its request groups
@@ -37,6 +43,7 @@ from nova.pci import stats
 from nova.scheduler import filters
 from nova.scheduler import host_manager
 from nova.scheduler import weights
+from nova.virt import hardware
 from oslo_utils import uuidutils
 
 from nova_gpu_ext.admin.fleet import candidates
@@ -59,6 +66,20 @@ CANDIDATE_LIMIT = 20
 # Pool keys that are PciDevicePool fields; the others travel as tags.
 POOL_FIELDS = frozenset(('vendor_id', 'product_id', 'numa_node', 'count'))
 
+# A host's CPUs and memory, split evenly over its NUMA cells, and a
+# flavor's: the defaults of nova's fake libvirt host and of its functional
+# tests' flavors, which the demo's cloud engine boots.
+NUMA_CELLS = 2
+HOST_CPUS = 8
+HOST_MEMORY_MB = 16384
+FLAVOR_VCPUS = 2
+FLAVOR_MEMORY_MB = 2048
+# The allocation ratios a new compute reports ([DEFAULT]
+# initial_cpu_allocation_ratio, initial_ram_allocation_ratio).
+CPU_ALLOCATION_RATIO = 4.0
+RAM_ALLOCATION_RATIO = 1.0
+SMALL_PAGE_KB = 4
+
 
 def model_trait(model: models.ModelKey) -> str:
     return f'CUSTOM_GPU_{model.vendor_id}_{model.product_id}'.upper()
@@ -79,7 +100,8 @@ class Host:
 
     def __init__(self, name: str, gpus: ty.Sequence[Gpu],
                  placement: bool = False,
-                 candidate_limit: int = CANDIDATE_LIMIT):
+                 candidate_limit: int = CANDIDATE_LIMIT,
+                 cpus: int = HOST_CPUS, memory_mb: int = HOST_MEMORY_MB):
         self.name = name
         self.placement = placement
         self.candidate_limit = candidate_limit
@@ -87,6 +109,9 @@ class Host:
                       for i, g in enumerate(gpus)]
         self.state = host_manager.HostState(name, name,
                                             uuidutils.generate_uuid())
+        self.state.numa_topology = numa_topology(cpus, memory_mb)
+        self.state.cpu_allocation_ratio = CPU_ALLOCATION_RATIO
+        self.state.ram_allocation_ratio = RAM_ALLOCATION_RATIO
         self.report()
 
     @staticmethod
@@ -133,11 +158,23 @@ class Host:
                 for mapping in candidates.mappings(
                     wanted, self.pools, self.candidate_limit, self.name)]
 
-    def claim(self, requests) -> list:
-        """Consume with nova's code; return the pools taken, one per GPU."""
+    def claim(self, requests, instance_numa=None) -> list:
+        """Consume with nova's code; return the pools taken, one per GPU.
+
+        An instance with a NUMA topology (``instance_numa``) is fitted to
+        the host's cells first and gets its devices on them.
+        """
         mapping = self.state.allocation_candidates[0]['mappings']
+        cells = None
+        if instance_numa:
+            fitted = hardware.numa_fit_instance_to_host(
+                self.state.numa_topology, instance_numa, mapping,
+                pci_requests=requests, pci_stats=self.state.pci_stats)
+            self.state.numa_topology = hardware.numa_usage_from_instance_numa(
+                self.state.numa_topology, fitted)
+            cells = fitted.cells
         before = {p['address']: p['count'] for p in self.state.pci_stats.pools}
-        self.state.pci_stats.apply_requests(requests, mapping)
+        self.state.pci_stats.apply_requests(requests, mapping, cells)
         after = {p['address']: p['count'] for p in self.state.pci_stats.pools}
         taken = []
         for pool in self.pools:
@@ -156,6 +193,27 @@ class Host:
         return collections.Counter(
             {(models.model_of(p), p['numa_node']): p['count']
              for p in self.pools})
+
+
+def numa_topology(cpus: int, memory_mb: int) -> objects.NUMATopology:
+    """A host's NUMA cells, its CPUs and memory split evenly over them.
+
+    Its memory is in small pages only, as a host without huge pages
+    reports it.
+    """
+    per_cell = cpus // NUMA_CELLS
+    memory = memory_mb // NUMA_CELLS
+    cells = []
+    for cell in range(NUMA_CELLS):
+        cpuset = set(range(cell * per_cell, (cell + 1) * per_cell))
+        cells.append(objects.NUMACell(
+            id=cell, cpuset=cpuset, pcpuset=set(), memory=memory, socket=0,
+            cpu_usage=0, memory_usage=0, pinned_cpus=set(),
+            siblings=[{cpu} for cpu in sorted(cpuset)],
+            mempages=[objects.NUMAPagesTopology(
+                size_kb=SMALL_PAGE_KB, total=memory * 1024 // SMALL_PAGE_KB,
+                used=0)]))
+    return objects.NUMATopology(cells=cells)
 
 
 def _field(obj, name):
@@ -200,7 +258,8 @@ class Scheduler:
         best = self.weight_handler.get_weighed_objects(
             self.weighers, passed, spec)[0].obj
         host = by_state[id(best)]
-        return Placement(host, host.claim(spec.pci_requests.requests))
+        return Placement(host, host.claim(spec.pci_requests.requests,
+                                          spec.numa_topology))
 
 
 def _legacy_specs(alias) -> list:
@@ -230,15 +289,23 @@ def request_spec(items: ty.Sequence[tuple[Alias, int]],
     """A RequestSpec as nova-api builds it from ``alias:count`` items.
 
     In placement mode an alias has one spec (nova refuses more): the shared
-    resource class, plus the model's trait for a one-model alias.
+    resource class, plus the model's trait for a one-model alias.  The
+    flavor's ``hw:`` extra specs give the instance its NUMA topology and
+    its PCI requests their NUMA affinity policy, with nova's code.
     """
+    flavor = objects.Flavor(vcpus=FLAVOR_VCPUS, memory_mb=FLAVOR_MEMORY_MB,
+                            extra_specs=dict(extra_specs or {}))
+    image = objects.ImageMeta.from_dict({})
+    numa_policy = (hardware.get_pci_numa_policy_constraint(flavor, image)
+                   or 'legacy')
     requests = [objects.InstancePCIRequest(
-        count=count, alias_name=alias.name, numa_policy='legacy',
+        count=count, alias_name=alias.name, numa_policy=numa_policy,
         request_id=uuidutils.generate_uuid(),
         spec=(_placement_spec(alias) if placement else _legacy_specs(alias)))
         for alias, count in items]
     return objects.RequestSpec(
         instance_uuid=uuidutils.generate_uuid(),
         pci_requests=objects.InstancePCIRequests(requests=requests),
-        flavor=objects.Flavor(extra_specs=dict(extra_specs or {})),
+        flavor=flavor, image=image,
+        numa_topology=hardware.numa_get_constraints(flavor, image),
         scheduler_hints={})

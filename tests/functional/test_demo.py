@@ -73,7 +73,7 @@ def documented_examples() -> list:
 
 class TestDemoStream(test_base.TestCase):
 
-    def test_nova_mixes_fragments_and_splits_nova_gpu_ext_does_not(self):
+    def test_nova_mixes_and_fragments_nova_gpu_ext_does_not(self):
         in_tree, ours = runs(IN_TREE, OURS)
         self.assertEqual(len(scenario.STREAM), len(ours))
         self.assertEqual(['mixed'], [showcase.state(o) for o in in_tree
@@ -87,9 +87,31 @@ class TestDemoStream(test_base.TestCase):
             'all: gpu-k4200 has 3 K4200; gpu-v100 has 3 V100',
             in_tree[server('gpu.x4')].reason)
         self.assertIsNotNone(ours[server('gpu.x4')].host)
-        numa = server('gpu.x2.numa')
-        self.assertEqual('unfit', showcase.state(in_tree[numa]))
-        self.assertEqual('ok', showcase.state(ours[numa]))
+
+    def test_nova_splits_over_pcie_switches_nova_gpu_ext_does_not(self):
+        # Legacy mode: nova's claim takes the first free GPUs of the
+        # switch host, the last below one switch and the first below the
+        # other; nova_gpu_ext passes only a host whose claim stays below
+        # one. Placement mode: nova claims placement's first candidate.
+        switch = server('a100.x2.switch')
+        for in_tree, ours in (runs(IN_TREE, OURS),
+                              runs(IN_TREE_PLACEMENT, OURS_PLACEMENT)):
+            self.assertEqual('switch-unfit', showcase.state(in_tree[switch]))
+            self.assertEqual({scenario.SWITCH_A, scenario.SWITCH_B},
+                             {g.switch for g in in_tree[switch].gpus})
+            self.assertEqual('ok', showcase.state(ours[switch]))
+            self.assertEqual('gpu-a100-sw', ours[switch].host)
+            self.assertEqual(1, len({g.switch for g in ours[switch].gpus}))
+
+    def test_nova_keeps_one_numa_node_when_asked_by_its_own_means(self):
+        # hw:numa_nodes=1 with hw:pci_numa_affinity_policy=required, and
+        # NUMATopologyFilter: nova's claim takes the GPUs on the guest's
+        # one NUMA cell, as nova_gpu_ext does for gpu:numa=single.
+        for found in runs(IN_TREE, OURS, IN_TREE_PLACEMENT, OURS_PLACEMENT):
+            for flavor in ('gpu.x2.numa', 'a100.x2.numa'):
+                outcome = found[server(flavor)]
+                self.assertEqual('ok', showcase.state(outcome), outcome)
+                self.assertEqual(2, len(outcome.gpus))
 
     def test_spread_changes_where_nova_gpu_ext_puts_servers(self):
         pack, spread = runs(OURS, SPREAD)

@@ -127,3 +127,44 @@ class TestPlacementReasons(test_base.TestCase):
             'no host has 2 free K4200: h has 1 K4200',
             refusal.explain([('h', pools)], [class_request(2)], None, True,
                             name_of))
+
+
+SWITCH = models.GpuPolicy(True, models.NumaMode.ANY,
+                          models.SwitchMode.SINGLE)
+SW_A = '0000:80:01.0'
+SW_B = '0000:80:02.0'
+
+
+def device(model, numa, slot, count=1, switch=None):
+    """The pool of one device, as nova keeps a pool per address."""
+    tags = {'address': f'0000:81:{slot:02x}.0'}
+    if switch:
+        tags['pcie_switch'] = switch
+    return pool(model, numa, count, **tags)
+
+
+class TestSwitchReasons(test_base.TestCase):
+
+    def test_switch_single_names_the_switches_the_claim_would_split(self):
+        # The first free K4200s are the last below A and the first below
+        # B; a host without switches keeps nothing below one.
+        hosts = [('gpu-sw', [device(K4200, 0, 0, 0, SW_A),
+                             device(K4200, 0, 1, 1, SW_A),
+                             device(K4200, 0, 2, 1, SW_B),
+                             device(K4200, 0, 3, 1, SW_B)]),
+                 ('gpu-k4200', [device(K4200, 0, 0), device(K4200, 1, 1)])]
+        self.assertEqual(
+            'no host can give 2 K4200 under one PCIe switch, though 5 are '
+            f'free in all: gpu-sw would give 2 K4200 over PCIe switches '
+            f'{SW_A} + {SW_B}; gpu-k4200 has 2 K4200, below no PCIe switch',
+            refusal.explain(hosts, [gpu_request(2, K4200)], SWITCH, False,
+                            name_of))
+
+    def test_a_gpu_below_no_switch_is_named_none(self):
+        hosts = [('h', [device(K4200, 0, 0, 1, SW_A), device(K4200, 0, 1)])]
+        self.assertEqual(
+            'no host can give 2 K4200 under one PCIe switch, though 2 are '
+            f'free in all: h would give 2 K4200 over PCIe switches {SW_A} + '
+            'none',
+            refusal.explain(hosts, [gpu_request(2, K4200)], SWITCH, False,
+                            name_of))

@@ -10,12 +10,14 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""The placement mode of the scheduling sim used by the demo and benchmarks.
+"""The scheduling sim used by the demo and benchmarks.
 
 Placement itself is not run: the sim stands in for it, and these tests pin
-what it returns so that both benchmark sides see the same candidates.
+what it returns so that both benchmark sides see the same candidates. A
+guest NUMA topology goes through nova's own NUMATopologyFilter and fit.
 """
 
+from nova.scheduler.filters import numa_topology_filter
 from nova.scheduler.filters import pci_passthrough_filter
 from nova.scheduler.weights import pci
 
@@ -110,3 +112,46 @@ class TestPlace(test_base.TestCase):
         host.release(placed.taken)
         self.assertEqual([1] * 8,
                          [p['count'] for p in host.state.pci_stats.pools])
+
+
+ONE_NODE = {'hw:numa_nodes': '1', 'hw:pci_numa_affinity_policy': 'required'}
+
+
+class TestGuestNumaTopology(test_base.TestCase):
+    """hw:numa_nodes through NUMATopologyFilter and nova's NUMA fit."""
+
+    def _scheduler(self):
+        return sim.Scheduler([numa_topology_filter.NUMATopologyFilter,
+                              pci_passthrough_filter.PciPassthroughFilter],
+                             [pci.PCIWeigher])
+
+    def test_the_devices_are_taken_on_the_guest_cell(self):
+        # The first free device is on node 0; node 1 has two.
+        host = sim.Host('h', [sim.Gpu(A, 0), sim.Gpu(A, 1), sim.Gpu(A, 1)])
+        spec = sim.request_spec([(ALIAS_A, 2)], ONE_NODE)
+        self.assertEqual('required', spec.pci_requests.requests[0].numa_policy)
+        placed = self._scheduler().place([host], spec)
+        self.assertEqual({1}, placed.numa_nodes)
+
+    def test_without_a_guest_topology_the_first_free_are_taken(self):
+        host = sim.Host('h', [sim.Gpu(A, 0), sim.Gpu(A, 1), sim.Gpu(A, 1)])
+        placed = self._scheduler().place(
+            [host], sim.request_spec([(ALIAS_A, 2)]))
+        self.assertEqual({0, 1}, placed.numa_nodes)
+
+    def test_a_host_without_a_node_holding_the_devices_is_refused(self):
+        host = sim.Host('h', [sim.Gpu(A, 0), sim.Gpu(A, 1)])
+        placed = self._scheduler().place(
+            [host], sim.request_spec([(ALIAS_A, 2)], ONE_NODE))
+        self.assertIsNone(placed.host)
+
+    def test_a_guest_uses_up_its_cell(self):
+        # 2 GB per cell: the second 2 GB guest fits only on the other.
+        host = sim.Host('h', [sim.Gpu(A, 0)] * 2 + [sim.Gpu(A, 1)] * 2,
+                        memory_mb=2 * sim.FLAVOR_MEMORY_MB)
+        nodes = [self._scheduler().place(
+            [host], sim.request_spec([(ALIAS_A, 1)], ONE_NODE)).numa_nodes
+            for _ in range(2)]
+        self.assertEqual({0, 1}, set.union(*nodes))
+        self.assertIsNone(self._scheduler().place(
+            [host], sim.request_spec([(ALIAS_A, 1)], ONE_NODE)).host)
