@@ -210,6 +210,12 @@ def packing_table(results: list) -> prettytable.PrettyTable:
     return table
 
 
+def no_worse(case: str, ours: float, in_tree: float) -> str:
+    """The target line: ours serves at least the share in-tree serves."""
+    return (f'{case}: ours >= in-tree: {ours:.1f} vs {in_tree:.1f} % - '
+            f'{verdict(ours >= in_tree)}')
+
+
 def packing_targets(results: dict) -> list:
     lines = []
     for mode, load in sorted({k[:2] for k in results}):
@@ -217,10 +223,9 @@ def packing_targets(results: dict) -> list:
             workload.IN_TREE.label, workload.OURS.label, 'limit'))
         for name, sizes in (('all GPUs', workload.SIZES),
                             ('4-8 GPU requests', workload.LARGE)):
-            a, b = ours.share(sizes), nova.share(sizes)
-            lines.append(f'packing, {mode}, load {load:.1f}, {name}: ours '
-                         f'>= in-tree: {a:.1f} vs {b:.1f} % - '
-                         f'{verdict(a >= b)}')
+            lines.append(no_worse(f'packing, {mode}, load {load:.1f}, '
+                                  f'{name}', ours.share(sizes),
+                                  nova.share(sizes)))
         if load == max(k[1] for k in results):
             half = (nova.share() + best.share()) / 2
             lines.append(
@@ -260,9 +265,8 @@ def switch_targets(results: dict) -> list:
                 ('all GPUs', ours.share(), nova.share()),
                 ('gpu:switch=single GPUs', ours.switch_share(),
                  nova.switch_share())):
-            lines.append(f'packing with PCIe switches, {mode}, load '
-                         f'{load:.1f}, {name}: ours >= in-tree: {a:.1f} vs '
-                         f'{b:.1f} % - {verdict(a >= b)}')
+            lines.append(no_worse(f'packing with PCIe switches, {mode}, '
+                                  f'load {load:.1f}, {name}', a, b))
     return lines
 
 
