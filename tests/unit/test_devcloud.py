@@ -14,12 +14,14 @@
 
 The devcloud itself (tools/ci-devcloud) runs nova's services; here, the
 identity filter nova-api's pipeline gets in place of Keystone, the
-Glance and Neutron stand-ins, and which targets a load's numbers miss.
+Glance and Neutron stand-ins, which targets a load's numbers miss, and
+how long a load waits for nova to free a deleted server's PCI rows.
 """
 
 import json
 import os
 import sys
+import time
 
 import webob
 
@@ -99,3 +101,33 @@ class TestTargets(test_base.TestCase):
                       pci_rows_leaked_after_delete=3)
         self.assertEqual(['pci_rows_leaked_after_delete'],
                          load.failures(result))
+
+
+class TestSettle(test_base.TestCase):
+    """Rows nova frees at its next resource periodic are not a leak."""
+
+    def counts(self, *values):
+        left = list(values)
+        return lambda: left.pop(0) if len(left) > 1 else left[0]
+
+    def test_rows_freed_by_the_periodic_are_held_not_leaked(self):
+        self.assertEqual({'pci_rows_held_after_delete': 2,
+                          'pci_rows_leaked_after_delete': 0},
+                         load.settle(self.counts(2, 2, 1, 0), seconds=5,
+                                     poll=0.01))
+
+    def test_rows_still_held_after_the_wait_are_leaked(self):
+        start = time.monotonic()
+        found = load.settle(self.counts(3, 1), seconds=0.2, poll=0.01)
+        self.assertEqual({'pci_rows_held_after_delete': 3,
+                          'pci_rows_leaked_after_delete': 1}, found)
+        self.assertLess(time.monotonic() - start, 2)
+
+    def test_no_row_held_means_no_wait(self):
+        start = time.monotonic()
+        self.assertEqual(0, load.settle(
+            self.counts(0), seconds=60)['pci_rows_leaked_after_delete'])
+        self.assertLess(time.monotonic() - start, 1)
+
+    def test_the_wait_covers_two_resource_periodics(self):
+        self.assertGreater(load.SETTLE_S, 2 * load.RESOURCE_PERIODIC_S)

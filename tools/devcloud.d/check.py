@@ -131,7 +131,7 @@ def run() -> int:
     }
     deleted = delete_all()
     result['deleted'] = len(deleted)
-    result['pci_rows_leaked_after_delete'] = load.leaked(deleted)
+    result.update(load.leaked(deleted))
     result['pci_audit_findings'] = len(json.loads(nova_gpu_ext(
         'pci-audit', '--connection', cell_url(), '-f', 'json') or '[]'))
     missed = [key for key in ('capacity_used', 'prometheus_used')

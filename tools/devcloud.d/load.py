@@ -105,7 +105,7 @@ def claimed(uuid: str) -> list:
         return list(cur.fetchall())
 
 
-def leaked(uuids) -> int:
+def held(uuids) -> int:
     """PCI rows still held by servers the load deleted."""
     if not uuids:
         return 0
@@ -117,6 +117,40 @@ def leaked(uuids) -> int:
         cur.execute(f'SELECT COUNT(*) FROM pci_devices WHERE deleted = 0 '
                     f'AND instance_uuid IN ({marks})', list(uuids))
         return cur.fetchone()[0]
+
+
+# nova's delete can leave a server's PCI rows held for a while: when the
+# compute's resource periodic lists the host's servers after the delete
+# marked one DELETED but before the delete gave its devices back, the
+# periodic stops tracking the server yet keeps its rows, and the
+# delete's own release (ResourceTracker.update_usage, tracked servers
+# only) then frees nothing. The next periodic frees them
+# (PciDevTracker.clean_usage). A row still held after two periodics is
+# a leak; seen in CI on 2026-12-02: 2 rows held at once, 0 later.
+# The devcloud keeps nova's default update_resources_interval (0: the
+# periodic runs every DEFAULT_INTERVAL of oslo.service, 60 s).
+RESOURCE_PERIODIC_S = 60
+SETTLE_S = 2 * RESOURCE_PERIODIC_S + 5
+
+
+def settle(count, seconds: float = SETTLE_S, poll: float = 2.0) -> dict:
+    """``count()`` at once and once it is 0 or ``seconds`` have passed."""
+    first = now = count()
+    deadline = time.monotonic() + seconds
+    while now and time.monotonic() < deadline:
+        time.sleep(poll)
+        now = count()
+    return {'pci_rows_held_after_delete': first,
+            'pci_rows_leaked_after_delete': now}
+
+
+def leaked(uuids) -> dict:
+    """Rows of the deleted ``uuids``: at once, and after nova's periodic.
+
+    The first is measured; the second (``pci_rows_leaked_after_delete``)
+    is a target.
+    """
+    return settle(lambda: held(uuids))
 
 
 class Load:
@@ -223,7 +257,7 @@ def summary(load, engine, seconds, fault_reports) -> dict:
                            if 'id' in r and not r.get('deleted') and
                            not r.get('kept')),
         'kept': sum(1 for r in records if r.get('kept')),
-        'pci_rows_leaked_after_delete': leaked(deleted),
+        **leaked(deleted),
         'seconds': round(seconds, 1),
         'boot_p50_s': round(statistics.median(boots), 2) if boots else None,
         'boot_p95_s': (round(boots[int(0.95 * (len(boots) - 1))], 2)
@@ -280,7 +314,8 @@ def compare(ours_file: str, in_tree_file: str) -> int:
             rows[label] = json.loads(f.read().splitlines()[-1])
     keys = ('servers', 'active', 'no_valid_host', 'other_errors',
             'mixed_models', 'numa_splits_single', 'stuck_build',
-            'pci_rows_leaked_after_delete', 'boot_p50_s', 'boot_p95_s')
+            'pci_rows_held_after_delete', 'pci_rows_leaked_after_delete',
+            'boot_p50_s', 'boot_p95_s')
     for key in keys:
         ours, in_tree = rows['ours'][key], rows['in-tree'][key]
         print(f'{key:30} {ours!s:>10} {in_tree!s:>10}')
