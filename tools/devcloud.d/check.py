@@ -78,18 +78,19 @@ def prometheus_used() -> collections.Counter:
     exporter = ['nova-gpu-ext', 'exporter', '--connection', cell_url(),
                 '--catalog', cloud.CATALOG, '--interval', '2',
                 '--listen', f'127.0.0.1:{EXPORTER_PORT}']
-    cloud.start('exporter', [os.path.join(cloud.BIN, exporter[0])] +
-                exporter[1:])
     config = cloud.path('prometheus.yml')
     with open(config, 'w') as f:
         f.write(f'global: {{scrape_interval: 2s}}\nscrape_configs:\n'
                 f'  - job_name: nova_gpu_ext\n    static_configs:\n'
                 f'      - targets: ["127.0.0.1:{EXPORTER_PORT}"]\n')
-    cloud.start('prometheus', [
-        'prometheus', f'--config.file={config}',
-        f'--storage.tsdb.path={cloud.path("prometheus-data")}',
-        f'--web.listen-address=127.0.0.1:{PROMETHEUS_PORT}'])
     try:
+        # Inside: a Prometheus that does not start stops the exporter too.
+        cloud.start('exporter', [os.path.join(cloud.BIN, exporter[0])] +
+                    exporter[1:])
+        cloud.start('prometheus', [
+            'prometheus', f'--config.file={config}',
+            f'--storage.tsdb.path={cloud.path("prometheus-data")}',
+            f'--web.listen-address=127.0.0.1:{PROMETHEUS_PORT}'])
         query = 'sum by (host) (nova_gpu_ext_gpus{state="used"})'
         result = []
         cloud.wait_for('prometheus', lambda: result.extend(
