@@ -49,8 +49,8 @@ class FlavorSync(base.Lister):
 
     def take_action(self, parsed_args):
         wanted = self._wanted(parsed_args.catalogs)
-        with connect.errors():
-            conn = self.app.client_manager.gpu
+        conn = connect.opened(self.app.client_manager)
+        with connect.errors(conn):
             changes = flavors.plan(wanted, cloud_flavors.existing(conn),
                                    parsed_args.prune)
         if not parsed_args.dry_run:

@@ -22,6 +22,7 @@ file that is not ok) changes nothing and exits 1.
 
 import logging
 
+from nova_gpu_ext.admin.cloud import connect
 from nova_gpu_ext.admin.cloud import devices
 from nova_gpu_ext.admin.fleet import placement
 from nova_gpu_ext.admin import lifecycle
@@ -66,7 +67,8 @@ class GpuList(base.Lister):
     def take_action(self, parsed_args):
         kinds = placement.Kinds(
             base.load_catalog(parsed_args.catalogs, required=False))
-        found = devices.every(self.app.client_manager.gpu, parsed_args.host)
+        found = devices.every(connect.opened(self.app.client_manager),
+                              parsed_args.host)
         return self.COLUMNS, rows(found, kinds)
 
 
@@ -87,7 +89,7 @@ class _Change(base.Lister):
         return parser
 
     def take_action(self, parsed_args):
-        conn = self.app.client_manager.gpu
+        conn = connect.opened(self.app.client_manager)
         device = devices.find(conn, parsed_args.host,
                               lifecycle.address(parsed_args.address),
                               self.back)

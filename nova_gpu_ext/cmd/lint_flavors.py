@@ -87,8 +87,9 @@ class LintFlavors(base.Lister):
 
     def _flavors(self, args, gpu_catalog) -> list[flavors.Flavor]:
         if args.cloud:
-            with connect.errors():
-                found = cloud_flavors.existing(self.app.client_manager.gpu)
+            conn = connect.opened(self.app.client_manager)
+            with connect.errors(conn):
+                found = cloud_flavors.existing(conn)
         else:
             try:
                 found = flavors.desired(gpu_catalog)
@@ -97,8 +98,9 @@ class LintFlavors(base.Lister):
         return [_quoted(f) for f in found]
 
     def _images(self, names) -> list[large_vms.Finding]:
-        with connect.errors():
-            found = images.properties(self.app.client_manager.gpu, names)
+        conn = connect.opened(self.app.client_manager)
+        with connect.errors(conn):
+            found = images.properties(conn, names)
         return [f for name, props in found
                 for f in large_vms.check_image(shlex.quote(name), props)]
 

@@ -146,9 +146,9 @@ class ClientManager:
     """What openstackclient's client manager gives a cloud command.
 
     ``gpu`` is the attribute our ``openstack gpu`` plugin adds to
-    openstackclient's; commands read ``self.app.client_manager.gpu`` in
-    both applications. The connection is made on first use, so host
-    commands never need openstacksdk.
+    openstackclient's; commands read it in both applications, through
+    :func:`~nova_gpu_ext.admin.cloud.connect.opened`. The connection is
+    made on first use, so host commands never need openstacksdk.
     """
 
     def __init__(self, options):

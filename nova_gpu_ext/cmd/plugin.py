@@ -20,7 +20,7 @@ and ``clouds.yaml``, as for every ``openstack`` command.
 
 A new command is one class and one ``openstack.gpu.v1`` entry point
 (``gpu_<words> = module:Class``); it reads its connection from
-``self.app.client_manager.gpu``.
+``connect.opened(self.app.client_manager)``.
 """
 
 from keystoneauth1 import loading

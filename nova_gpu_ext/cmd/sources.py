@@ -17,6 +17,7 @@ the cell-source options (:func:`base.add_cell_source`), ``--request`` /
 ``--numa``, and one :class:`~nova_gpu_ext.admin.fleet.source.Source`.
 """
 
+from nova_gpu_ext.admin.cloud import connect
 from nova_gpu_ext.admin.fleet import source as fleet_source
 from nova_gpu_ext.cmd import base
 from nova_gpu_ext.gpu import models
@@ -36,7 +37,7 @@ def source_of(command, parsed_args, gpu_catalog) -> fleet_source.Source:
         connections=parsed_args.connections,
         placement_connection=parsed_args.placement_connection,
         db_timeout=parsed_args.db_timeout, catalog=gpu_catalog,
-        cloud=lambda: command.app.client_manager.gpu,
+        cloud=lambda: connect.opened(command.app.client_manager),
         progress=_progress(command.app.stderr), say=command.say)
 
 

@@ -91,6 +91,16 @@ def connect(cloud: str | None, region_name: str | None,
     return conn
 
 
+def opened(client_manager):
+    """A command's connection, ``client_manager.gpu``, made on first use.
+
+    Failures to make it (credentials openstackclient cannot load, a bad
+    clouds.yaml) are our exceptions, as :func:`errors` makes them.
+    """
+    with errors():
+        return client_manager.gpu
+
+
 def bound(session) -> None:
     """Make the timeout of a keystoneauth session a deadline.
 
@@ -150,26 +160,28 @@ def _source(config) -> str:
 
 
 @contextlib.contextmanager
-def errors():
+def errors(conn=None):
     """Re-raise openstacksdk and keystoneauth failures as our exceptions.
 
     HTTP 4xx answers are :class:`~nova_gpu_ext.exception.BadInput` (the
     credentials, role or endpoint need fixing); no answer, time-outs and
     5xx are :class:`~nova_gpu_ext.exception.Unreachable`. Anything else
-    passes unchanged.
+    passes unchanged. ``conn`` is the openstacksdk connection the calls
+    use: a failure that version discovery made of its deadline passing is
+    said as the deadline.
     """
     try:
         yield
     except exception.NovaGpuExtError:
         raise
     except Exception as exc:
-        translated = _translate(exc)
+        translated = _translate(exc, conn)
         if translated is None:
             raise
         raise translated from exc
 
 
-def _translate(exc: Exception) -> exception.NovaGpuExtError | None:
+def _translate(exc: Exception, conn) -> exception.NovaGpuExtError | None:
     try:
         from keystoneauth1 import exceptions as ks_exc
         from openstack import exceptions as sdk_exc
@@ -178,9 +190,10 @@ def _translate(exc: Exception) -> exception.NovaGpuExtError | None:
         return None
     late = next((link for link in _chain(exc)
                  if isinstance(link, deadline.DeadlinePassed)), None)
-    if late is None and isinstance(exc, (ks_exc.DiscoveryFailure,
-                                         ks_exc.ConnectionError)):
-        late = deadline.last_passed()
+    if late is None and conn is not None and isinstance(
+            exc, (ks_exc.DiscoveryFailure, ks_exc.ConnectionError)):
+        bound_to = deadline.of(conn.session)
+        late = bound_to.last_passed if bound_to else None
     if late is not None:
         return exception.Unreachable(
             f'no complete answer from {_url(late)} within {late.seconds:g} '

@@ -27,9 +27,9 @@ timeout again. A :class:`Deadline` bounds them all together:
 Any failure once the deadline has passed is :class:`DeadlinePassed`, a
 ``requests`` Timeout naming the request, which keystoneauth raises as
 ``ConnectTimeout`` and :mod:`.connect` reports with the URL. Version
-discovery swallows it into a ``DiscoveryFailure`` of its own:
-:func:`last_passed` keeps the last one for the message. The deadline
-starts at the first request, not when the session is made.
+discovery swallows it into a ``DiscoveryFailure`` of its own: the
+session's deadline (:func:`of`) keeps the last one for the message. The
+deadline starts at the first request, not when the session is made.
 """
 
 import socket
@@ -38,16 +38,6 @@ import time
 import weakref
 
 import requests
-
-
-# The last request a deadline ended (one command per process; a new
-# bound() forgets it).
-_last = None
-
-
-def last_passed():
-    """The last :class:`DeadlinePassed` raised since the last bound()."""
-    return _last
 
 
 class DeadlinePassed(requests.exceptions.ReadTimeout):
@@ -60,10 +50,14 @@ class DeadlinePassed(requests.exceptions.ReadTimeout):
 
 
 class Deadline:
-    """``seconds`` for every request of a keystoneauth session together."""
+    """``seconds`` for every request of a keystoneauth session together.
+
+    ``last_passed`` is the last :class:`DeadlinePassed` it raised.
+    """
 
     def __init__(self, seconds: float):
         self.seconds = seconds
+        self.last_passed = None
         self._end = None
         self._sockets = weakref.WeakSet()
         self._lock = threading.Lock()
@@ -74,8 +68,6 @@ class Deadline:
         ``session`` is a keystoneauth session; its mounted adapters (with
         their TLS and keep-alive settings) are kept and wrapped.
         """
-        global _last
-        _last = None
         for adapter in session.session.adapters.values():
             self._wrap(adapter)
 
@@ -101,40 +93,56 @@ class Deadline:
             except OSError:
                 continue
 
-    def _passed(self, request) -> DeadlinePassed:
-        global _last
-        _last = DeadlinePassed(self.seconds, request)
-        return _last
+    def timed_out(self, request) -> DeadlinePassed:
+        """The failure of ``request``, kept as :attr:`last_passed`."""
+        self.last_passed = DeadlinePassed(self.seconds, request)
+        return self.last_passed
 
     def _wrap(self, adapter) -> None:
-        send = adapter.send
-
-        def bounded_send(request, stream=False, timeout=None, **kwargs):
-            left = self.remaining()
-            if left <= 0:
-                raise self._passed(request)
-            try:
-                response = send(request, stream=stream,
-                                timeout=_within(timeout, left), **kwargs)
-                if not stream:
-                    # The body is read here, inside the deadline, not
-                    # later by requests.
-                    response.content
-            except requests.exceptions.RequestException as exc:
-                if self.passed():
-                    raise self._passed(request) from exc
-                raise
-            if self.passed():
-                # Cut off by expire(): a shut down socket ends headers
-                # and body early, which is no answer either.
-                raise self._passed(request)
-            return response
-        adapter.send = bounded_send
+        adapter.send = _BoundedSend(self, adapter.send)
         manager = adapter.poolmanager
         manager.clear()
         manager.pool_classes_by_scheme = {
             scheme: _tracking_pool(pool, self)
             for scheme, pool in manager.pool_classes_by_scheme.items()}
+
+
+def of(session) -> Deadline | None:
+    """The :class:`Deadline` bound to keystoneauth ``session``, if any."""
+    for adapter in session.session.adapters.values():
+        if isinstance(adapter.send, _BoundedSend):
+            return adapter.send.deadline
+    return None
+
+
+class _BoundedSend:
+    """A requests adapter's ``send`` within ``deadline``."""
+
+    def __init__(self, deadline: Deadline, send):
+        self.deadline = deadline
+        self._send = send
+
+    def __call__(self, request, stream=False, timeout=None, **kwargs):
+        deadline = self.deadline
+        left = deadline.remaining()
+        if left <= 0:
+            raise deadline.timed_out(request)
+        try:
+            response = self._send(request, stream=stream,
+                                  timeout=_within(timeout, left), **kwargs)
+            if not stream:
+                # The body is read here, inside the deadline, not later
+                # by requests.
+                response.content
+        except requests.exceptions.RequestException as exc:
+            if deadline.passed():
+                raise deadline.timed_out(request) from exc
+            raise
+        if deadline.passed():
+            # Cut off by expire(): a shut down socket ends headers and
+            # body early, which is no answer either.
+            raise deadline.timed_out(request)
+        return response
 
 
 def _within(timeout, left: float):

@@ -95,7 +95,7 @@ def find(conn, host: str, address: str, back: bool) -> lifecycle.Device:
     :raises Refused: legacy mode (no PCI device of the host in placement);
         the message holds the steps by hand (``back``: to return it).
     """
-    with connect.errors():
+    with connect.errors(conn):
         children = _children(conn, _root(conn, host))
         if not children:
             raise lifecycle.Refused(lifecycle.legacy_steps(host, address,
@@ -117,7 +117,7 @@ def every(conn, host: str | None = None,
 
     :raises Refused: none at all (legacy mode).
     """
-    with connect.errors():
+    with connect.errors(conn):
         if host is not None:
             roots = {(root := _root(conn, host))['uuid']: host}
             providers = _children(conn, root)
@@ -149,7 +149,7 @@ def set_reserved(conn, device: lifecycle.Device,
                 resource_provider_generation=device.generation)
     path = (f'/resource_providers/{device.provider}/inventories/'
             f'{device.resource_class}')
-    with connect.errors():
+    with connect.errors(conn):
         response = conn.placement.put(path, json=body,
                                       microversion=MICROVERSION)
         if response.status_code == 409:

@@ -94,7 +94,7 @@ def sync(conn, changes: ty.Sequence[flavors.Change]) -> None:
     done = []
     for change in changes:
         try:
-            with connect.errors():
+            with connect.errors(conn):
                 apply(conn, change, done)
         except Exception as exc:
             # Whatever the failure, what was already changed is said.

@@ -135,8 +135,9 @@ class Source:
                 return snap
             return snapshot.with_provider_tags(
                 snap, gpu_requests.provider_tags(self.catalog))
-        with connect.errors():
-            snap = placement.take(self.cloud(), placement.Kinds(self.catalog),
+        conn = self.cloud()
+        with connect.errors(conn):
+            snap = placement.take(conn, placement.Kinds(self.catalog),
                                   self.names, progress=self.progress)
         if not snap.hosts:
             snap = snap.with_warning(NO_INVENTORY)

@@ -20,6 +20,7 @@ from unittest import mock
 import fixtures
 from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import session as ks_session
+from openstack import connection
 from openstack import exceptions as sdk_exc
 import requests
 import testscenarios
@@ -28,6 +29,7 @@ from nova_gpu_ext.admin.cloud import connect
 from nova_gpu_ext.cmd import plugin
 from nova_gpu_ext import exception
 from tests import base as test_base
+from tests.unit.admin.cloud import servers
 
 
 def http_error(status, method='POST', url='http://nova/v2.1/flavors'):
@@ -146,3 +148,46 @@ class TestTimeouts(test_base.TestCase):
         session = ks_session.Session(timeout=120)
         plugin.make_client(self.client_manager(session))
         self.assertEqual(120, session.timeout)
+
+
+class TestDeadlineOfTheConnection(test_base.TestCase):
+    """A deadline that passed is said for its own connection only."""
+
+    def connection(self, timeout):
+        session = ks_session.Session(timeout=timeout)
+        connect.bound(session)
+        conn = connection.Connection(session=session)
+        self.addCleanup(conn.close)
+        return conn
+
+    def setUp(self):
+        super().setUp()
+        self.late = self.connection(0.3)
+        self.other = self.connection(30)
+        self.silent = self.useFixture(servers.SilentServer())
+        self.assertRaises(ks_exc.ConnectTimeout, self.late.session.get,
+                          self.silent.url)
+
+    def test_discovery_failure_after_the_deadline_names_it(self):
+        # Version discovery keeps no link to the request that timed out.
+        error = self.assertRaises(exception.Unreachable, self.fail_with,
+                                  self.late, ks_exc.DiscoveryFailure(
+                                      'Could not find versioned endpoints'))
+        self.assertIn(f'no complete answer from {self.silent.url}/ within '
+                      '0.3 s', str(error))
+
+    def test_another_connection_refused_is_not_that_deadline(self):
+        refused = servers.refused_url()
+        error = self.assertRaises(exception.Unreachable, self.refuse,
+                                  refused)
+        text = str(error)
+        self.assertIn(f'cannot reach {refused}', text)
+        self.assertNotIn(self.silent.url, text)
+
+    def fail_with(self, conn, exc):
+        with connect.errors(conn):
+            raise exc
+
+    def refuse(self, url):
+        with connect.errors(self.other):
+            self.other.session.get(url)
