@@ -14,7 +14,8 @@
 
 promtool checks the rules and runs their unit tests; every metric the
 rules name must be one ``check-host --textfile`` writes. systemd-analyze
-verifies the service and timer as systemd would load them.
+verifies every shipped unit (the health service and timer, the fleet
+exporter) as systemd would load them.
 """
 
 import os
@@ -37,6 +38,8 @@ RULES = os.path.join(PROMETHEUS, 'nova-gpu-ext-host-alerts.yml')
 RULE_TESTS = os.path.join(PROMETHEUS, 'nova-gpu-ext-host-alerts.test.yml')
 SYSTEMD = os.path.join(test_base.ETC, 'systemd')
 UNITS = ('nova-gpu-ext-health.service', 'nova-gpu-ext-health.timer')
+# Every unit shipped, the fleet exporter's too.
+SHIPPED = UNITS + ('nova-gpu-ext-exporter.service',)
 METRIC = re.compile(r'\bnova_gpu_ext_host_[a-z_]+')
 binary = test_monitoring_files.prometheus_binary
 
@@ -84,7 +87,8 @@ class TestSystemdUnits(test_base.TestCase):
 
     def test_units_verify_with_the_installed_script(self):
         directory = self.useFixture(fixtures.TempDir()).path
-        for unit in UNITS:
+        self.assertEqual(sorted(SHIPPED), sorted(os.listdir(SYSTEMD)))
+        for unit in SHIPPED:
             with open(os.path.join(SYSTEMD, unit)) as f:
                 text = f.read().replace('/opt/nova-gpu-ext/bin/nova-gpu-ext',
                                         cli.SCRIPT)
@@ -92,7 +96,7 @@ class TestSystemdUnits(test_base.TestCase):
                 f.write(text)
         result = subprocess.run(
             [binary(self, 'systemd-analyze'), 'verify',
-             *(os.path.join(directory, u) for u in UNITS)],
+             *(os.path.join(directory, u) for u in SHIPPED)],
             capture_output=True, text=True, timeout=60)
         self.assertEqual(0, result.returncode, result.stderr)
 
