@@ -120,7 +120,7 @@ def check_host(
     checks = [check_iommu(facts), check_gpus_found(facts, gpus)]
     checks += check_reads(facts, gpus)
     checks += [check_module(facts, m) for m in vfio.VFIO_MODULES]
-    checks += check_bindings(facts, gpus)
+    checks += check_bindings(facts, gpus, kept)
     checks += check_isolation(facts, gpus)
     checks += check_host_drivers(facts, gpus, kept)
     checks += [check_host_kept(g) for g in kept]
@@ -240,21 +240,27 @@ def check_module(facts: sysfs.HostFacts, module: str) -> Check:
 
 def check_bindings(
     facts: sysfs.HostFacts, gpus: ty.Sequence[sysfs.PciFunction],
+    kept: ty.Sequence[sysfs.PciFunction] = (),
 ) -> list[Check]:
     """Every function of each GPU's card and IOMMU group on vfio-pci.
 
     libvirt detaches only the device nova assigns; a companion left on
-    its host driver makes the whole group unusable.
+    its host driver makes the whole group unusable. ``kept``: the GPUs
+    kept for the host, whose cards vfio-pci ``ids=`` must not take.
     """
+    kept_cards = [(k, {f.ids for f in card_functions(facts, k)})
+                  for k in kept]
     checks = []
     seen = set()
     for gpu in gpus:
         card = card_functions(facts, gpu)
-        card_ids = ','.join(dict.fromkeys(f.ids for f in card))
+        ids = dict.fromkeys(f.ids for f in card)
+        sharing = tuple(k for k, k_ids in kept_cards if k_ids & set(ids))
         for function in card:
             if function.address not in seen:
                 seen.add(function.address)
-                checks.append(check_binding(function, gpu, card_ids))
+                checks.append(check_binding(
+                    function, gpu, ','.join(ids), sharing))
     return checks
 
 
@@ -270,7 +276,8 @@ def card_functions(
 
 
 def check_binding(function: sysfs.PciFunction, gpu: sysfs.PciFunction,
-                  card_ids: str) -> Check:
+                  card_ids: str,
+                  sharing: ty.Sequence[sysfs.PciFunction] = ()) -> Check:
     role = ('GPU' if function == gpu
             else f'companion of GPU {gpu.address}')
     what = f'{function.ids} ({role})'
@@ -281,23 +288,32 @@ def check_binding(function: sysfs.PciFunction, gpu: sysfs.PciFunction,
         return Check('binding', function.address, Status.WARNING,
                      f'{what} has no driver: usable, but a host driver '
                      'can claim it at the next boot',
-                     binding_remedy(function, card_ids))
+                     binding_remedy(function, card_ids, sharing))
     group = function.iommu_group or '?'
     return Check('binding', function.address, Status.PROBLEM,
                  f'{what} is bound to {function.driver}: QEMU refuses '
                  f'IOMMU group {group} ("group {group} is not viable") '
                  'until every function is on vfio-pci',
-                 binding_remedy(function, card_ids))
+                 binding_remedy(function, card_ids, sharing))
 
 
-def binding_remedy(function: sysfs.PciFunction, card_ids: str) -> str:
+def binding_remedy(function: sysfs.PciFunction, card_ids: str,
+                   sharing: ty.Sequence[sysfs.PciFunction] = ()) -> str:
     """driverctl for this address, or the boot-time ids of the whole card.
 
     vfio-pci keeps only the last ``ids=`` it is given, so the line lists
-    every function of the card, not just this one.
+    every function of the card, not just this one. ``sharing``: GPUs kept
+    for the host whose cards have some of these ids; ``ids=`` would take
+    them too, so only driverctl (by address) is offered.
     """
-    remedy = (f'driverctl set-override {function.address} vfio-pci '
-              '(binds now and at every boot); or by ids at boot: '
+    override = (f'driverctl set-override {function.address} vfio-pci '
+                '(binds now and at every boot)')
+    if sharing:
+        listed = ', '.join(k.address for k in sharing)
+        return (f'{override}; not by ids at boot: "options vfio-pci '
+                f'ids={card_ids}" would also take {listed}, kept for the '
+                'host')
+    remedy = (f'{override}; or by ids at boot: '
               f'"options vfio-pci ids={card_ids}" (merged into any '
               'existing ids= line)')
     if function.driver:

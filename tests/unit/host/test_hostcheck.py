@@ -301,6 +301,19 @@ class TestHostKeptGpus(HostCheckTestCase):
         self.assertIn('kept for the host', check.message)
         self.assertIn('driverctl unset-override 0000:03:00.0', check.remedy)
 
+    def test_binding_remedy_of_a_shared_model_is_by_address_only(self):
+        # vfio-pci ids=10de:1db4 would take the host's V100 at 03:00.0 too.
+        self.tree.add_function('0000:81:01.0', '10de', '1db4',
+                               sysfs_tree.DISPLAY_3D, driver='nvidia',
+                               group=82)
+        check = self.find(self.check('nvidia'), 'binding', '0000:81:01.0')
+        self.assertEqual(PROBLEM, check.status)
+        self.assertEqual(
+            'driverctl set-override 0000:81:01.0 vfio-pci (binds now and at '
+            'every boot); not by ids at boot: "options vfio-pci '
+            'ids=10de:1db4" would also take 0000:03:00.0, kept for the host',
+            check.remedy)
+
     def test_blacklisted_driver_of_a_host_gpu_is_a_warning(self):
         self.tree.write('etc/modprobe.d/blacklist-gpu.conf',
                         'blacklist nouveau\nblacklist nvidia\n')
