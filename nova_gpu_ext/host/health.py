@@ -73,6 +73,8 @@ class Health:
     function: sysfs.PciFunction
     gpu: sysfs.PciFunction
     model: str
+    # The card's vfio-pci ids= (hostcheck.vfio_ids).
+    card_ids: str
     vendor: int | None = None
     config_problem: str | None = None
     aer: ty.Mapping[str, int] = dataclasses.field(default_factory=dict)
@@ -80,6 +82,8 @@ class Health:
     max_link_width: int | None = None
     reset_methods: tuple[str, ...] | None = None
     group_outsiders: tuple[sysfs.PciFunction, ...] = ()
+    # The host's GPUs the card's vfio-pci ids= would also take.
+    sharing: tuple[sysfs.PciFunction, ...] = ()
 
     @property
     def role(self) -> str:
@@ -111,16 +115,20 @@ def read_health(facts: sysfs.HostFacts,
                 gpu_catalog: catalog.Catalog | None = None,
                 ) -> list[Health]:
     """The health of each GPU and of the other functions of its card."""
+    kept = hostcheck.host_kept_gpus(facts, gpu_catalog)
     found = []
     for gpu in gpus:
         model = model_name(gpu, gpu_catalog)
+        card_ids, sharing = hostcheck.vfio_ids(facts, gpu, kept)
         for function in hostcheck.card_functions(facts, gpu):
-            found.append(_read_one(facts, function, gpu, model))
+            found.append(_read_one(facts, function, gpu, model, card_ids,
+                                   sharing))
     return found
 
 
 def _read_one(facts: sysfs.HostFacts, function: sysfs.PciFunction,
-              gpu: sysfs.PciFunction, model: str) -> Health:
+              gpu: sysfs.PciFunction, model: str, card_ids: str,
+              sharing: tuple[sysfs.PciFunction, ...]) -> Health:
     directory = os.path.join(facts.root, 'sys/bus/pci/devices',
                              function.address)
     vendor, config_problem = _config_vendor(directory)
@@ -128,7 +136,8 @@ def _read_one(facts: sysfs.HostFacts, function: sysfs.PciFunction,
                       if not m.is_bridge
                       and not vfio.is_vfio_driver(m.driver))
     return Health(
-        function=function, gpu=gpu, model=model, vendor=vendor,
+        function=function, gpu=gpu, model=model, card_ids=card_ids,
+        sharing=sharing, vendor=vendor,
         config_problem=config_problem, aer=_aer(directory),
         link_width=_width(directory, 'current_link_width'),
         max_link_width=_width(directory, 'max_link_width'),
@@ -251,7 +260,8 @@ def check_driver(health: Health) -> Check | None:
     return Check('driver', function.address, Status.PROBLEM,
                  f'{health.what}: {bound}, not to vfio-pci or a VFIO '
                  'variant driver: it cannot be passed through',
-                 hostcheck.binding_remedy(function, function.ids))
+                 hostcheck.binding_remedy(function, health.card_ids,
+                                          health.sharing))
 
 
 def check_aer(health: Health) -> Check | None:

@@ -248,20 +248,31 @@ def check_bindings(
     its host driver makes the whole group unusable. ``kept``: the GPUs
     kept for the host, whose cards vfio-pci ``ids=`` must not take.
     """
-    kept_cards = [(k, {f.ids for f in card_functions(facts, k)})
-                  for k in kept]
     checks = []
     seen = set()
     for gpu in gpus:
-        card = card_functions(facts, gpu)
-        ids = dict.fromkeys(f.ids for f in card)
-        sharing = tuple(k for k, k_ids in kept_cards if k_ids & set(ids))
-        for function in card:
+        card_ids, sharing = vfio_ids(facts, gpu, kept)
+        for function in card_functions(facts, gpu):
             if function.address not in seen:
                 seen.add(function.address)
-                checks.append(check_binding(
-                    function, gpu, ','.join(ids), sharing))
+                checks.append(check_binding(function, gpu, card_ids,
+                                            sharing))
     return checks
+
+
+def vfio_ids(
+    facts: sysfs.HostFacts, gpu: sysfs.PciFunction,
+    kept: ty.Sequence[sysfs.PciFunction] = (),
+) -> tuple[str, tuple[sysfs.PciFunction, ...]]:
+    """The vfio-pci ``ids=`` of ``gpu``'s card, and who else they take.
+
+    The second item: the GPUs of ``kept`` (the host's own) whose cards
+    have some of those ids.
+    """
+    ids = dict.fromkeys(f.ids for f in card_functions(facts, gpu))
+    sharing = tuple(k for k in kept if ids.keys() & {
+        f.ids for f in card_functions(facts, k)})
+    return ','.join(ids), sharing
 
 
 def card_functions(

@@ -16,6 +16,7 @@ import dataclasses
 
 from tests import base as test_base
 
+from nova_gpu_ext.common import catalog
 from nova_gpu_ext.host import health
 from nova_gpu_ext.host import hostcheck
 from nova_gpu_ext.host import sysfs
@@ -135,13 +136,32 @@ class TestFaults(HealthTestCase):
         self.assertIn(f'{AUDIO} on snd_hda_intel', group.message)
         self.assertIn(f'driverctl set-override {AUDIO} vfio-pci',
                       group.remedy)
+        # vfio-pci keeps only its last ids=: the card's, not the audio's.
+        self.assertIn('"options vfio-pci ids=10de:11b4,10de:0e0a"',
+                      self.finding('driver', AUDIO).remedy)
+
+    def test_driver_remedy_spares_a_card_the_host_keeps(self):
+        self.k4200(audio_driver='snd_hda_intel')
+        self.tree.add_function('0000:05:00.0', '10de', '11b4',
+                               sysfs_tree.DISPLAY_3D, driver='nvidia',
+                               group=5)
+        k4200 = catalog.GpuModel('k4200', '10de', '11b4',
+                                 addresses=(GPU,))
+        facts = sysfs.read_host(self.tree.root)
+        gpu_catalog = catalog.Catalog(models=(k4200,))
+        [driver] = [c for c in health.check_host(health.read_health(
+            facts, hostcheck.passthrough_gpus(facts, gpu_catalog),
+            gpu_catalog)) if (c.name, c.subject) == ('driver', AUDIO)]
+        self.assertIn('would also take 0000:05:00.0, kept for the host',
+                      driver.remedy)
 
     def test_variant_driver_counts_as_vfio(self):
         sysfs_tree.a100(self.tree)
         facts = sysfs.read_host(self.tree.root)
         gpu = facts.function('0000:41:00.0')
         variant = dataclasses.replace(gpu, driver='nvgrace_gpu_vfio_pci')
-        checks = health.findings(health.Health(variant, variant, 'a100'))
+        checks = health.findings(health.Health(variant, variant, 'a100',
+                                               variant.ids))
         self.assertEqual(
             [hostcheck.Status.OK],
             [c.status for c in checks if c.name == 'driver'])
