@@ -172,9 +172,17 @@ class Placer:
             candidates.decide(pools, self.devices(request),
                               request.policy)), kind)
 
-    def fits_on(self, pools, request: gpu_requests.GpuRequest) -> int:
+    def kind(self, pools) -> int:
+        """The kind of a host's pools, for the calls below.
+
+        It reads every pool: work it out once per host, not per request.
+        """
+        return self.alike.kind(pools)
+
+    def fits_on(self, pools, request: gpu_requests.GpuRequest,
+                kind: int | None = None) -> int:
         """How many servers of ``request`` one host takes, one by one."""
-        kind = self.alike.kind(pools)
+        kind = self.alike.kind(pools) if kind is None else kind
         chain = []
         while (kind, request) not in self._fits:
             found = self.decide(pools, request, kind)
@@ -190,10 +198,10 @@ class Placer:
             self._fits[key] = count
         return count
 
-    def models_taken(self, pools,
-                     request: gpu_requests.GpuRequest) -> frozenset:
+    def models_taken(self, pools, request: gpu_requests.GpuRequest,
+                     kind: int | None = None) -> frozenset:
         """The models one server of ``request`` would get on these pools."""
-        found = self.decide(pools, request)
+        found = self.decide(pools, request, kind)
         if not found.passes:
             return frozenset()
         return frozenset(take.model for takes in found.claimed.takes
@@ -218,8 +226,9 @@ def fits(snap: snapshot.Snapshot,
     servers = collections.Counter()
     hosts = collections.Counter()
     for host in snap.hosts:
+        kind = placer.kind(host.pools)
         for request in wanted:
-            n = placer.fits_on(host.pools, request)
+            n = placer.fits_on(host.pools, request, kind)
             servers[request] += n
             hosts[request] += bool(n)
     return [Fit(r.label, r.gpus, r.policy.numa.value, servers[r], hosts[r])
@@ -249,8 +258,9 @@ def stranded(snap: snapshot.Snapshot,
     hosts = collections.Counter()
     for host in snap.hosts:
         usable = set()
+        kind = placer.kind(host.pools)
         for request in wanted:
-            usable |= placer.models_taken(host.pools, request)
+            usable |= placer.models_taken(host.pools, request, kind)
         for model in host.gpu_models:
             n = host.count(model, state=snapshot.FREE)
             free[model] += n
