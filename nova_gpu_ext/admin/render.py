@@ -78,8 +78,8 @@ class Block:
 
 def nova_conf(gpu_catalog: catalog.Catalog, role: str,
               release: releases.Release, placement: bool,
-              host: ty.Sequence[host_gpus.HostGpu] | None = None
-              ) -> list[Line]:
+              host: ty.Sequence[host_gpus.HostGpu] | None = None,
+              check: bool = True) -> list[Line]:
     """The nova.conf lines ``role`` needs.
 
     ``host``, the GPUs of the compute host the lines are for, adds the
@@ -87,10 +87,13 @@ def nova_conf(gpu_catalog: catalog.Catalog, role: str,
     entry of its own address with the tag, ahead of its model's entries
     (nova takes the first entry that matches a device), which stay as
     they are for the GPUs behind no switch and for GPUs added later.
+    ``check``: parse the lines with nova's own parsers where nova is
+    installed.
 
     :raises ReleaseError: if the release lacks a feature the lines use.
     :raises CatalogError: if the catalog cannot work in this mode.
-    :raises NovaRefusesError: if nova's parser refuses a rendered line.
+    :raises NovaRefusesError: if nova's parser refuses a rendered line
+        (``check``).
     """
     renderer = _Renderer(gpu_catalog, release, placement, host or ())
     lines = {'compute': renderer.compute,
@@ -98,7 +101,7 @@ def nova_conf(gpu_catalog: catalog.Catalog, role: str,
              'scheduler': renderer.scheduler,
              'all-in-one': renderer.all_in_one}[role]()
     releases.require(release, renderer.features)
-    if nova_parsers.available():
+    if check and nova_parsers.available():
         check_with_nova(lines, release, placement)
     return lines
 
