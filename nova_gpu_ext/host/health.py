@@ -119,8 +119,9 @@ def read_health(facts: sysfs.HostFacts,
     found = []
     for gpu in gpus:
         model = model_name(gpu, gpu_catalog)
-        card_ids, sharing = hostcheck.vfio_ids(facts, gpu, kept)
-        for function in hostcheck.card_functions(facts, gpu):
+        card = hostcheck.card_functions(facts, gpu)
+        card_ids, sharing = hostcheck.vfio_ids(facts, card, kept)
+        for function in card:
             found.append(_read_one(facts, function, gpu, model, card_ids,
                                    sharing))
     return found

@@ -251,8 +251,9 @@ def check_bindings(
     checks = []
     seen = set()
     for gpu in gpus:
-        card_ids, sharing = vfio_ids(facts, gpu, kept)
-        for function in card_functions(facts, gpu):
+        card = card_functions(facts, gpu)
+        card_ids, sharing = vfio_ids(facts, card, kept)
+        for function in card:
             if function.address not in seen:
                 seen.add(function.address)
                 checks.append(check_binding(function, gpu, card_ids,
@@ -261,15 +262,15 @@ def check_bindings(
 
 
 def vfio_ids(
-    facts: sysfs.HostFacts, gpu: sysfs.PciFunction,
+    facts: sysfs.HostFacts, card: ty.Sequence[sysfs.PciFunction],
     kept: ty.Sequence[sysfs.PciFunction] = (),
 ) -> tuple[str, tuple[sysfs.PciFunction, ...]]:
-    """The vfio-pci ``ids=`` of ``gpu``'s card, and who else they take.
+    """The vfio-pci ``ids=`` of a card's functions, and who else they take.
 
-    The second item: the GPUs of ``kept`` (the host's own) whose cards
-    have some of those ids.
+    ``card`` is :func:`card_functions` of a GPU. The second item: the GPUs
+    of ``kept`` (the host's own) whose cards have some of those ids.
     """
-    ids = dict.fromkeys(f.ids for f in card_functions(facts, gpu))
+    ids = dict.fromkeys(f.ids for f in card)
     sharing = tuple(k for k in kept if ids.keys() & {
         f.ids for f in card_functions(facts, k)})
     return ','.join(ids), sharing
